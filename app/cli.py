@@ -1,0 +1,64 @@
+"""``emotion-app``: the desktop app, or with ``--headless`` the same pipeline without a window."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emotion-app",
+        description="Real-time facial emotion recognition from a camera, video, image folder or stream.",
+        epilog="Sources: a camera index (0, 1, ...), a video file, a folder of images, or a "
+               "stream URL (rtsp://, http://). Models: a name from models_onnx/ (see "
+               "--list-models) or the path of an ONNX file that carries a model card.",
+    )
+    source = parser.add_argument_group("input and model")
+    source.add_argument("--source", help="camera index, video file, image folder or stream URL")
+    source.add_argument("--model", help="model name from models_onnx/ or path to an .onnx file")
+    source.add_argument("--provider", default="auto", choices=("auto", "tensorrt", "cuda", "cpu"),
+                        help="ONNX Runtime execution provider (auto: probe the GPU, else CPU)")
+    source.add_argument("--max-faces", type=int, default=4, help="most faces analysed per frame")
+    source.add_argument("--smoothing", type=float, default=0.6,
+                        help="per-face probability smoothing, 0 (off) to 0.95 (strong)")
+    source.add_argument("--no-gamma", action="store_true",
+                        help="skip adaptive gamma even when the model's card asks for it")
+    output = parser.add_argument_group("recording")
+    output.add_argument("--csv", help="write the emotion timeline to this CSV file")
+    output.add_argument("--output-video", help="headless: also write an annotated video here")
+    modes = parser.add_argument_group("modes")
+    modes.add_argument("--headless", action="store_true",
+                       help="no window: process --source to --csv with a progress bar")
+    modes.add_argument("--realtime", action="store_true",
+                       help="headless: pace a video like a camera and drop frames a slow model "
+                            "cannot keep up with (default: analyse every frame)")
+    modes.add_argument("--list-cameras", action="store_true", help="list cameras and exit")
+    modes.add_argument("--list-models", action="store_true", help="list installed models and exit")
+    modes.add_argument("--gpu-report", action="store_true",
+                       help="probe ONNX Runtime's providers, print the report and exit")
+    automation = parser.add_argument_group("automation (scripted GUI runs)")
+    automation.add_argument("--quit-after-frames", type=int, default=0,
+                            help="close the window after this many analysed frames")
+    automation.add_argument("--screenshot", help="save a screenshot of the window before quitting")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="logging verbosity")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    if not 0.0 <= args.smoothing < 1.0:
+        raise SystemExit(f"--smoothing must be in [0, 1), got {args.smoothing}")
+    if args.headless or args.list_cameras or args.list_models or args.gpu_report:
+        from app.headless import run
+    else:
+        from app.gui import run
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""The model card: what an exported ONNX model says about itself.
+
+Every emotion model is one ONNX file whose ``metadata_props`` carry this card, so the
+app needs no per-architecture code: the card names the labels in output order and the
+exact preprocessing the model was trained with. Keys are prefixed ``emotion.`` so they
+sit beside any other tool's metadata. Reading uses ONNX Runtime (the app's only ONNX
+dependency); writing edits a ``ModelProto``'s ``metadata_props`` in place, so the
+training side can embed a card without this module importing ``onnx``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PREFIX = "emotion."
+CARD_SCHEMA = "1"
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+COLOR_SPACES = ("gray", "rgb")
+
+
+class ModelCardError(ValueError):
+    """A file is not a usable emotion model: unreadable, foreign, or inconsistent."""
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    architecture: str
+    labels: tuple[str, ...]
+    input_size: tuple[int, int]
+    """(height, width) of the crop the model takes."""
+    channels: int
+    color_space: str
+    """``gray``: one luminance plane, replicated when ``channels`` is 3; ``rgb``: colour."""
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    """Per-channel normalisation of pixels scaled to [0, 1]: ``(x - mean) / std``."""
+    gamma: bool
+    """Whether adaptive gamma correction was applied to training crops."""
+    alignment_template: str
+    dataset: str
+    version: str = "1"
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    """Measured figures, e.g. ``val_accuracy``, ``val_macro_f1`` (fractions in [0, 1])."""
+    training: Mapping[str, Any] = field(default_factory=dict)
+    """How it was made: command, epochs, seconds, parameters, weights SHA-256, notes."""
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ModelCardError("invalid model card: " + "; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """Every inconsistency in the card, as readable sentences."""
+        problems = []
+        if not self.architecture:
+            problems.append("architecture is empty")
+        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
+            problems.append(f"labels must be at least two distinct names, got {list(self.labels)}")
+        if len(self.input_size) != 2 or min(self.input_size) < 8:
+            problems.append(f"input_size must be (height, width) of at least 8, got {self.input_size}")
+        if self.channels not in (1, 3):
+            problems.append(f"channels must be 1 or 3, got {self.channels}")
+        if self.color_space not in COLOR_SPACES:
+            problems.append(f"color_space must be one of {COLOR_SPACES}, got {self.color_space!r}")
+        if self.color_space == "rgb" and self.channels != 3:
+            problems.append("an rgb model needs 3 channels")
+        for name in ("mean", "std"):
+            values = getattr(self, name)
+            if len(values) != self.channels:
+                problems.append(f"{name} needs {self.channels} values, got {list(values)}")
+        if any(value <= 0 for value in self.std):
+            problems.append(f"std must be positive, got {list(self.std)}")
+        return problems
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    def to_metadata(self) -> dict[str, str]:
+        """The card as ONNX ``metadata_props`` (string to string)."""
+        metadata = {PREFIX + "schema": CARD_SCHEMA}
+        for name, value in asdict(self).items():
+            metadata[PREFIX + name] = value if isinstance(value, str) else json.dumps(value)
+        return metadata
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, str], source: str = "model") -> ModelCard:
+        """Parse a card; raises ModelCardError naming every missing or malformed key."""
+        required = [
+            f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
+        ]
+        missing = [PREFIX + name for name in required if PREFIX + name not in metadata]
+        if missing:
+            found = sorted(metadata) or "none"
+            raise ModelCardError(
+                f"{source} is not an emotion model of this app: its ONNX metadata lacks "
+                f"{', '.join(missing)} (metadata keys found: {found})"
+            )
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = metadata.get(PREFIX + f.name)
+            if raw is None:
+                continue
+            if f.type == "str":
+                values[f.name] = raw
+                continue
+            try:
+                values[f.name] = json.loads(raw)
+            except json.JSONDecodeError as error:
+                raise ModelCardError(f"{source}: metadata {PREFIX}{f.name} is not JSON: {error}") from None
+        try:
+            return cls(
+                architecture=values["architecture"],
+                labels=tuple(str(label) for label in values["labels"]),
+                input_size=tuple(int(side) for side in values["input_size"]),
+                channels=int(values["channels"]),
+                color_space=values["color_space"],
+                mean=tuple(float(v) for v in values["mean"]),
+                std=tuple(float(v) for v in values["std"]),
+                gamma=bool(values["gamma"]),
+                alignment_template=values["alignment_template"],
+                dataset=values["dataset"],
+                version=values.get("version", "1"),
+                metrics=dict(values.get("metrics", {})),
+                training=dict(values.get("training", {})),
+            )
+        except ModelCardError as error:
+            raise ModelCardError(f"{source}: {error}") from None
+        except (TypeError, ValueError) as error:
+            raise ModelCardError(f"{source}: malformed model card: {error}") from None
+
+    def embed(self, model_proto: Any) -> None:
+        """Write this card into an ``onnx.ModelProto``'s metadata, replacing any older card."""
+        kept = [(p.key, p.value) for p in model_proto.metadata_props if not p.key.startswith(PREFIX)]
+        del model_proto.metadata_props[:]
+        for key, value in kept + sorted(self.to_metadata().items()):
+            entry = model_proto.metadata_props.add()
+            entry.key, entry.value = key, value
+
+
+
+
+def read_card(path: str | Path) -> ModelCard:
+    """The card of an ONNX file, checked against the model's real inputs and outputs.
+
+    Raises ModelCardError with a readable reason for a missing, corrupt or foreign file.
+    """
+    session = open_session(path, ["CPUExecutionProvider"], optimize=False)
+    return card_of_session(session, str(path))
+
+
+def open_session(path: str | Path, providers: list, optimize: bool = True):
+    """An ONNX Runtime session, with unreadable files turned into ModelCardError."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelCardError(f"{path}: no such model file")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only; provider fallbacks are reported by the caller
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as error:  # ORT raises its own pybind exception types
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelCardError(f"{path}: not a readable ONNX model ({reason})") from None
+
+
+def card_of_session(session, source: str) -> ModelCard:
+    """Parse the card of an open session and check it matches the graph's signature."""
+    card = ModelCard.from_metadata(session.get_modelmeta().custom_metadata_map, source)
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    problems = []
+    if [i.name for i in inputs] != [INPUT_NAME]:
+        problems.append(f"inputs are {[i.name for i in inputs]}, expected ['{INPUT_NAME}']")
+    elif not _shape_matches(inputs[0].shape, [None, card.channels, *card.input_size]):
+        problems.append(
+            f"input shape {inputs[0].shape} does not match the card's "
+            f"[N, {card.channels}, {card.input_size[0]}, {card.input_size[1]}]"
+        )
+    elif isinstance(inputs[0].shape[0], int):
+        problems.append(f"input batch axis is fixed at {inputs[0].shape[0]}; it must be dynamic")
+    if not outputs or outputs[0].name != OUTPUT_NAME:
+        problems.append(f"first output is {[o.name for o in outputs][:1]}, expected '{OUTPUT_NAME}'")
+    elif not _shape_matches(outputs[0].shape, [None, card.num_classes]):
+        problems.append(
+            f"output shape {outputs[0].shape} does not match the card's {card.num_classes} labels"
+        )
+    if problems:
+        raise ModelCardError(f"{source}: model does not follow the contract: " + "; ".join(problems))
+    return card
+
+
+def _shape_matches(actual: list, expected: list) -> bool:
+    """Compare an ORT shape (ints, or strings/None for symbolic axes) with the expected one."""
+    if len(actual) != len(expected):
+        return False
+    return all(
+        want is None or not isinstance(have, int) or have == want
+        for have, want in zip(actual, expected)
+    )

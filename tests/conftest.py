@@ -1,0 +1,49 @@
+"""Shared fixtures: the real data in ../shared/data, and the real face landmarker."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("EMOTION_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+MEDIA = SHARED_DATA / "media"
+FER2013 = SHARED_DATA / "fer2013"
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"needs {path} (the shared data set beside the repository; "
+                    "set EMOTION_SHARED_DATA to point elsewhere)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def media_dir() -> Path:
+    return _require(MEDIA)
+
+
+@pytest.fixture(scope="session")
+def fer2013_root() -> Path:
+    return _require(FER2013)
+
+
+@pytest.fixture(scope="session")
+def single_face_image(media_dir):
+    return cv2.imread(str(_require(media_dir / "single_face.jpg")))
+
+
+@pytest.fixture(scope="session")
+def multi_face_image(media_dir):
+    return cv2.imread(str(_require(media_dir / "multi_face.jpg")))
+
+
+@pytest.fixture(scope="session")
+def landmarker():
+    from app.landmarks import FaceLandmarker
+
+    with FaceLandmarker(max_faces=10) as instance:
+        yield instance

@@ -1,0 +1,69 @@
+"""Small ONNX graphs built by hand, to test the model-card contract without torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from app.labels import FER2013_LABELS
+from app.model_card import ModelCard
+
+
+def fer_card(**changes) -> ModelCard:
+    fields = dict(
+        architecture="linear_probe",
+        labels=FER2013_LABELS,
+        input_size=(48, 48),
+        channels=1,
+        color_space="gray",
+        mean=(0.5,),
+        std=(0.25,),
+        gamma=True,
+        alignment_template="fer2013-mesh-v1",
+        dataset="FER2013",
+        metrics={"val_accuracy": 0.5},
+        training={"command": "hand-built test graph"},
+    )
+    fields.update(changes)
+    return ModelCard(**fields)
+
+
+def linear_model(
+    channels: int = 1,
+    size: int = 48,
+    classes: int = 7,
+    input_name: str = "input",
+    output_name: str = "logits",
+    batch: int | str = "N",
+    seed: int = 0,
+) -> onnx.ModelProto:
+    """Flatten -> MatMul -> Add: a linear classifier with the contract's signature."""
+    rng = np.random.default_rng(seed)
+    features = channels * size * size
+    weight = numpy_helper.from_array(rng.normal(0, 0.01, (features, classes)).astype(np.float32), "weight")
+    bias = numpy_helper.from_array(np.zeros(classes, np.float32), "bias")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Flatten", [input_name], ["flat"], axis=1),
+            helper.make_node("MatMul", ["flat", "weight"], ["product"]),
+            helper.make_node("Add", ["product", "bias"], [output_name]),
+        ],
+        "linear_probe",
+        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [batch, channels, size, size])],
+        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, [batch, classes])],
+        initializer=[weight, bias],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def write_model(path: Path, model: onnx.ModelProto, card: ModelCard | None = None) -> Path:
+    if card is not None:
+        card.embed(model)
+    onnx.save_model(model, str(path))
+    return path

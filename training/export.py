@@ -1,0 +1,77 @@
+"""PyTorch model -> self-describing ONNX file (the training-to-app contract).
+
+The graph has one input ``input`` [N, C, H, W] with a dynamic batch axis and one
+output ``logits`` [N, K]; the model card (``app.model_card``) goes into the file's
+metadata; the ONNX checker must pass; ONNX Runtime must agree with PyTorch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from app.model_card import INPUT_NAME, OUTPUT_NAME, ModelCard, read_card
+
+log = logging.getLogger(__name__)
+
+OPSET = 18
+
+
+def export_onnx(model: torch.nn.Module, card: ModelCard, path: str | Path) -> Path:
+    """Export ``model`` in eval mode with ``card`` embedded; returns the written path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.eval().float()
+    height, width = card.input_size
+    example = torch.randn(2, card.channels, height, width)
+    with torch.no_grad():
+        program = torch.onnx.export(
+            model,
+            (example,),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            opset_version=OPSET,
+            dynamo=True,
+            verbose=False,
+        )
+    proto = program.model_proto
+    card.embed(proto)
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save_model(proto, str(path))
+    read_card(path)  # the app's own reader must accept what was written
+    log.info("exported %s (%.1f MB)", path, path.stat().st_size / 1e6)
+    return path
+
+
+def weights_sha256(path: str | Path) -> str:
+    """SHA-256 of the graph's weights, stable across metadata edits (the card can hold it)."""
+    model = onnx.load(str(path))
+    digest = hashlib.sha256()
+    for initializer in sorted(model.graph.initializer, key=lambda tensor: tensor.name):
+        digest.update(initializer.name.encode())
+        digest.update(onnx.numpy_helper.to_array(initializer).tobytes())
+    return digest.hexdigest()
+
+
+def parity_error(model: torch.nn.Module, path: str | Path, batch_sizes=(1, 8), seed: int = 0) -> float:
+    """Largest |ONNX Runtime - PyTorch| logit difference over random batches."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    shape = session.get_inputs()[0].shape[1:]
+    generator = torch.Generator().manual_seed(seed)
+    model = model.eval().float()
+    worst = 0.0
+    for batch_size in batch_sizes:
+        images = torch.randn(batch_size, *shape, generator=generator)
+        with torch.no_grad():
+            expected = model(images).numpy()
+        actual = session.run([OUTPUT_NAME], {INPUT_NAME: images.numpy()})[0]
+        worst = max(worst, float(np.abs(actual - expected).max()))
+    return worst

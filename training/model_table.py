@@ -1,0 +1,61 @@
+"""``emotion-train models``: every architecture with its size and cost."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from training.models import ARCHITECTURES, build_model
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def count_macs(model: torch.nn.Module, in_channels: int, input_size: int) -> int:
+    """Multiply-accumulates of one forward pass on one image (PyTorch's FLOP counter / 2)."""
+    model = model.eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.zeros(1, in_channels, input_size, input_size))
+    return counter.get_total_flops() // 2
+
+
+def table_rows(in_channels: int = 1, num_classes: int = 7) -> list[dict]:
+    rows = []
+    for name, spec in sorted(ARCHITECTURES.items()):
+        model = build_model(name, num_classes=num_classes, in_channels=in_channels)
+        rows.append({
+            "name": name,
+            "parameters": count_parameters(model),
+            "macs": count_macs(model, in_channels, spec.input_size),
+            "input": f"{in_channels}x{spec.input_size}x{spec.input_size}",
+            "paper_parameters": spec.paper_parameters,
+            "paper": spec.paper,
+        })
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    header = ("architecture", "params (M)", "MACs (M)", "input CxHxW", "paper params (M)", "paper")
+    lines = [header]
+    for row in rows:
+        paper = f"{row['paper_parameters']:.2f}" if row["paper_parameters"] is not None else "-"
+        lines.append((row["name"], f"{row['parameters'] / 1e6:.3f}", f"{row['macs'] / 1e6:.1f}",
+                      row["input"], paper, row["paper"]))
+    widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--channels", type=int, default=1, choices=(1, 3), help="input channels")
+    parser.add_argument("--classes", type=int, default=7, help="number of classes")
+
+
+def run(args: argparse.Namespace) -> int:
+    print(format_table(table_rows(args.channels, args.classes)))
+    return 0

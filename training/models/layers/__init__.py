@@ -1,0 +1,1 @@
+"""Attention and other blocks shared by the architectures, each named as its paper names it."""
