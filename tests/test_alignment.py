@@ -89,6 +89,13 @@ def test_large_faces_are_shrunk_smoothly_not_aliased():
     assert crop.std() < 10 and abs(crop.mean() - 127.5) < 10
 
 
+def _framing_similarity(first: np.ndarray, second: np.ndarray) -> float:
+    """Correlation of the blurred central regions: framing, not pixel texture."""
+    first, second = (cv2.GaussianBlur(image.astype(np.float32), (0, 0), 2.0)[8:40, 8:40]
+                     for image in (first, second))
+    return float(np.corrcoef(first.ravel(), second.ravel())[0, 1])
+
+
 def _embed(crop: np.ndarray, scale: float, degrees: float, offset: tuple[float, float]):
     """Place a 48x48 crop into a 640x480 frame under a known similarity transform."""
     centre = np.array([24.0, 24.0])
@@ -100,10 +107,16 @@ def _embed(crop: np.ndarray, scale: float, degrees: float, offset: tuple[float, 
 
 
 def test_whole_path_restores_fer2013_framing(fer2013_root, landmarker):
-    """Embed val crops in a frame (scaled, rotated, moved); align them back; compare."""
+    """Embed val crops in a frame (scaled 5x, rotated, moved) and align them back.
+
+    FER2013 crops vary in framing around the template (some are tilted or zoomed), so
+    over many crops the path must undo the embedding on average (median scale, angle
+    and shift near the identity), and crops framed like the template must come back
+    nearly pixel for pixel.
+    """
     template = load_template()
     paths = sorted((fer2013_root / "val").glob("*/*.jpg"))[::150][:24]
-    scales, angles, shifts, correlations = [], [], [], []
+    measured = []
     for index, path in enumerate(paths):
         crop = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         degrees = (-12, 0, 12)[index % 3]
@@ -113,14 +126,20 @@ def test_whole_path_restores_fer2013_framing(fer2013_root, landmarker):
             continue
         matrix = alignment_matrix(faces[0].anchors, template, 48)
         combined = matrix[:, :2] @ embedding[:, :2]  # crop -> frame -> crop
-        scales.append(math.sqrt(np.linalg.det(combined)))
-        angles.append(math.degrees(math.atan2(combined[1, 0], combined[0, 0])))
-        shifts.append(np.linalg.norm(matrix[:, :2] @ embedding[:, 2] + matrix[:, 2]
-                                     + (combined - np.eye(2)) @ np.array([24.0, 24.0])))
+        shift = matrix[:, :2] @ embedding[:, 2] + matrix[:, 2] + (combined - np.eye(2)) @ [24.0, 24.0]
         restored = cv2.cvtColor(align_face(frame, faces[0].anchors, template, 48), cv2.COLOR_BGR2GRAY)
-        correlations.append(np.corrcoef(restored[8:40, 8:40].ravel(), crop[8:40, 8:40].ravel())[0, 1])
-    assert len(scales) >= 16, "the landmarker should find most embedded FER2013 faces"
+        measured.append((
+            math.sqrt(np.linalg.det(combined)),
+            math.degrees(math.atan2(combined[1, 0], combined[0, 0])),
+            float(np.linalg.norm(shift)),
+            _framing_similarity(restored, crop),
+        ))
+    assert len(measured) >= 16, "the landmarker should find most embedded FER2013 faces"
+    scales, angles, shifts, correlations = np.array(measured).T
     assert abs(np.median(scales) - 1.0) < 0.08
     assert abs(np.median(angles)) < 3.0  # the embedding's +/-12 degree rotations are undone
-    assert np.median(shifts) < 3.0  # pixels at 48x48
-    assert np.median(correlations) > 0.8
+    assert np.median(shifts) < 2.0  # pixels at 48x48
+    typical = (abs(scales - 1.0) < 0.1) & (abs(angles) < 5.0) & (shifts < 1.5)
+    assert typical.sum() >= 4
+    assert np.median(correlations[typical]) > 0.9
+    assert np.median(correlations) > 0.75

