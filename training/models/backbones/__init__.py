@@ -1,0 +1,1 @@
+"""Backbones that more than a classifier head is built on (written here: no torchvision)."""

@@ -1,0 +1,142 @@
+"""DCRNet (Abdeldayem et al., "Improving Facial Expression Recognition in real-world
+Environments", Stat., Optim. Inf. Comput. 2025; papers/dcrnet-densenet121-cbam-residual.md).
+
+DenseNet121 features, then (the paper's Sec. 3 "Experimental Details"):
+
+- Conv 256 + BN + ReLU + Dropout 0.3 + CBAM,
+- Conv 512 + BN + ReLU + MaxPool + Dropout 0.4 + CBAM,
+- two residual modules of three residual blocks each, 32 and 64 filters,
+- CBAM, global average pooling,
+- dense 512, 256, 128, each followed by Dropout 0.4, then the classifier (logits).
+
+Choices where the paper is vague, and why:
+
+- No ImageNet weights can be downloaded here, so the DenseNet121 is trained from
+  scratch (the paper fine-tunes ImageNet weights); model cards must say so.
+- Input and stem: the paper feeds 224x224 images to the stock DenseNet121 (7x7 final
+  maps). FER2013 faces are 48x48; the stock stem would bring them to 1x1 before the
+  head's max-pool (which then cannot run), and at 64x64 to 2x2 and 1x1, where CBAM's
+  spatial attention has nothing to weigh. Below 192 pixels the backbone therefore uses
+  a small-input stem (3x3 stride-1 convolution, no max-pool; ``backbones.densenet121``),
+  which gives a 48x48 face the stock net's feature-map sizes at 224 (6x6 after
+  DenseNet, 3x3 after the max-pool). Cost: 2.13 G multiply-accumulates per 48x48 face,
+  against 0.24 G for the stock stem at 64x64 and 2.93 G for the stock net at 224. From
+  192 pixels up the stock stem is used.
+- Convolutions are 3x3 with "same" padding, max-pooling 2x2 (Keras' defaults; the paper
+  writes Keras layer names and gives no sizes). CBAM uses reduction 16 and a 7x7
+  spatial kernel, as the CBAM paper does.
+- Residual block (the paper's Fig. 5, ``y = F(x) + x``): 3x3 conv-BN-ReLU-3x3 conv-BN
+  plus the input, then ReLU, as in ResNet; where the width changes (the first block of
+  each module) the shortcut is a 1x1 convolution + BN. No downsampling inside.
+- The dense layers use ReLU. The paper's L2 regularisation (1e-3) is the optimiser's
+  weight decay, its class-weighted cross-entropy the trainer's; neither is in here.
+
+Parameters: 11.14 M at 1 input channel and 7 classes against the paper's 11.6 M (the
+DenseNet121 features 6.95 M, the two head convolutions 3.58 M, the residual modules
+0.42 M, the dense layers 0.20 M). Keras, which the paper used, also counts BatchNorm's
+moving means and variances as (non-trainable) parameters: 11.23 M counted that way.
+The remaining 4% lies in what the paper leaves open (kernel sizes, the residual
+blocks' layout).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from training.models.backbones.densenet121 import DenseNet121Features, Stem
+from training.models.base import EmotionModel
+from training.models.layers.cbam import CBAM
+from training.models.layers.conv_bn import conv_bn, conv_bn_relu
+from training.models.registry import register
+
+
+@dataclass(frozen=True)
+class ConvStage:
+    """Conv + BN + ReLU [+ MaxPool] + Dropout + CBAM."""
+
+    channels: int
+    dropout: float
+    max_pool: bool
+
+
+CONV_STAGES = (ConvStage(256, dropout=0.3, max_pool=False), ConvStage(512, dropout=0.4, max_pool=True))
+RESIDUAL_MODULE_WIDTHS = (32, 64)
+BLOCKS_PER_RESIDUAL_MODULE = 3
+DENSE_WIDTHS = (512, 256, 128)
+DENSE_DROPOUT = 0.4
+SMALL_STEM_BELOW = 192
+"""Input sides below this use the small-input DenseNet stem (see the docstring)."""
+
+
+def conv_stage(in_channels: int, stage: ConvStage) -> nn.Sequential:
+    layers = list(conv_bn_relu(in_channels, stage.channels, 3))
+    if stage.max_pool:
+        layers.append(nn.MaxPool2d(2))
+    return nn.Sequential(*layers, nn.Dropout(stage.dropout), CBAM(stage.channels))
+
+
+class ResidualBlock(nn.Module):
+    """``ReLU(F(x) + shortcut(x))`` with ``F`` two 3x3 conv-BN layers."""
+
+    def __init__(self, in_channels: int, channels: int) -> None:
+        super().__init__()
+        self.residual = nn.Sequential(*conv_bn_relu(in_channels, channels), *conv_bn(channels, channels))
+        self.shortcut = nn.Identity() if in_channels == channels else conv_bn(in_channels, channels, 1)
+        self.activation = nn.ReLU(inplace=True)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.residual(features) + self.shortcut(features))
+
+
+def residual_module(in_channels: int, channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        ResidualBlock(in_channels, channels),
+        *(ResidualBlock(channels, channels) for _ in range(BLOCKS_PER_RESIDUAL_MODULE - 1)),
+    )
+
+
+class DCRNet(EmotionModel):
+    def __init__(self, num_classes: int = 7, in_channels: int = 1, stem: Stem = "small") -> None:
+        super().__init__()
+        self.backbone = DenseNet121Features(in_channels, stem)
+        channels = self.backbone.out_channels
+        stages = []
+        for stage in CONV_STAGES:
+            stages.append(conv_stage(channels, stage))
+            channels = stage.channels
+        self.conv_stages = nn.Sequential(*stages)
+        modules = []
+        for width in RESIDUAL_MODULE_WIDTHS:
+            modules.append(residual_module(channels, width))
+            channels = width
+        self.residual_modules = nn.Sequential(*modules)
+        self.attention = CBAM(channels)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        dense: list[nn.Module] = []
+        for width in DENSE_WIDTHS:
+            dense += [nn.Linear(channels, width), nn.ReLU(inplace=True), nn.Dropout(DENSE_DROPOUT)]
+            channels = width
+        self.dense = nn.Sequential(*dense)
+        self.classifier = nn.Linear(channels, num_classes)
+
+    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+        features = self.conv_stages(self.backbone(images))
+        return self.attention(self.residual_modules(features))
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dense(self.pool(features).flatten(1)))
+
+
+@register(
+    "dcrnet",
+    input_size=48,
+    paper="Abdeldayem et al. 2025, DCRNet (DenseNet121 + CBAM + residual)",
+    paper_parameters=11.6,
+)
+def dcrnet(num_classes: int = 7, in_channels: int = 1, input_size: int = 48) -> DCRNet:
+    if input_size < 16:
+        raise ValueError(f"dcrnet needs inputs of at least 16 pixels (2x2 at its max-pool); got {input_size}")
+    return DCRNet(num_classes, in_channels, stem="small" if input_size < SMALL_STEM_BELOW else "imagenet")

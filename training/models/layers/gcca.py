@@ -1,0 +1,82 @@
+"""Group Convolutional Channel Attention (Chen & Chen, "A Framework for Facial Expression
+Recognition Combining Contextual Information and Attention Mechanism", 2024, Sec. 2.3).
+
+An SE-style channel gate that squeezes each channel three ways: average pooling, max
+pooling and stochastic ("random") pooling. The three descriptors of one channel are
+placed side by side and fused by a 1x1 group convolution with one group per channel, so
+each fused value sees exactly its own channel's three statistics. Then two 1x1
+convolutions (C -> C/16 -> C) learn the channel weights (the paper's Eq. 1):
+
+    M(F) = sigmoid(W2(ReLU(W1(ReLU(G(F_avg; F_max; F_rdm))))))
+    F'   = M(F) * F + F                                          (Eq. 2)
+
+The residual ``+ F`` keeps the gate from weakening the response (the paper's reason).
+
+Stochastic pooling (Zeiler & Fergus 2013) over the whole map: with non-negative
+activations ``a_i`` and ``p_i = a_i / sum_j a_j``, training draws one location per
+channel with probability ``p_i`` and passes its activation on; evaluation uses the
+expected value ``sum_i p_i a_i`` (deterministic, so the exported graph is fixed). The
+paper places the module after ReLU convolutions; negative inputs are clamped to zero
+for the probabilities, as stochastic pooling assumes. A channel that is zero everywhere
+pools to zero.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+_TINY = 1e-12
+
+
+def stochastic_pool(features: torch.Tensor, sample: bool) -> torch.Tensor:
+    """Global stochastic pooling, (N, C, H, W) -> (N, C, 1, 1).
+
+    ``sample=True`` draws one activation per channel with probability proportional to
+    it (by inverse-CDF sampling, which vectorises); ``sample=False`` returns the
+    probability-weighted average. Computed in float32 so bf16 autocast cannot skew the
+    cumulative sums; returned in the input's dtype.
+    """
+    activations = features.float().flatten(2).clamp_min(0)
+    total = activations.sum(dim=-1, keepdim=True)
+    if sample:
+        threshold = torch.rand_like(total) * total
+        # The first location whose cumulative sum passes the threshold; zero-probability
+        # locations never pass (their cumulative sum does not grow). An all-zero channel
+        # gives index H*W, clamped to the last location, whose activation is zero.
+        index = (activations.cumsum(dim=-1) <= threshold).sum(dim=-1, keepdim=True)
+        pooled = activations.gather(-1, index.clamp_max(activations.shape[-1] - 1))
+    else:
+        pooled = (activations * activations).sum(dim=-1, keepdim=True) / total.clamp_min(_TINY)
+    return pooled.unsqueeze(-1).to(features.dtype)
+
+
+class GCCA(nn.Module):
+    """Channel attention from average, max and stochastic pooling fused per channel."""
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        hidden = max(channels // reduction, 1)
+        self.fuse = nn.Conv2d(3 * channels, channels, 1, groups=channels)
+        self.excitation = nn.Sequential(
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, hidden, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, channels, 1),
+            nn.Sigmoid(),
+        )
+
+    def descriptors(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, 3C, 1, 1), ordered channel by channel: avg_0, max_0, rdm_0, avg_1, ..."""
+        average = features.mean(dim=(2, 3), keepdim=True)
+        maximum = features.amax(dim=(2, 3), keepdim=True)
+        stochastic = stochastic_pool(features, sample=self.training)
+        stacked = torch.stack([average, maximum, stochastic], dim=2)  # (N, C, 3, 1, 1)
+        return stacked.flatten(1, 2)
+
+    def attention(self, features: torch.Tensor) -> torch.Tensor:
+        """The channel weights ``M(F)`` in (0, 1), shape (N, C, 1, 1)."""
+        return self.excitation(self.fuse(self.descriptors(features)))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.attention(features) * features + features
