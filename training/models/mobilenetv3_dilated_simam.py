@@ -1,0 +1,210 @@
+"""Improved MobileNetV3-Large (Jiang et al., "Research on facial expression recognition
+algorithm based on improved MobileNetV3", EURASIP J. Image Video Process. 2024;
+papers/mobilenetv3-dilated-simam-groupnorm.md).
+
+MobileNetV3-Large (Howard et al. 2019) laid out row by row as the paper's Table 2
+(``FIRST_CONV``, ``BNECKS``, ``LAST_CONV``), with its three changes: GroupNorm instead
+of every BatchNorm, parameter-free SimAM instead of SE where the table says Y, and
+dilated convolutions in the first convolution and in the shortcuts, with max-pooling
+in the shortcut of downsampling blocks (the "first-conv + shortcut + maxpool" variant
+of its Table 4, the one proposed). Choices where the paper is vague:
+
+- Strides follow Table 2's ``s`` column. It moves MobileNetV3's last downsampling from
+  the 672 -> 160 bneck to the first 960 bneck, while the ``Input`` column still shows
+  the original sizes; the ``s`` column is the one the dilation marks agree with (every
+  dilated row has stride 1, every stride-2 row none), and the total stride is 32 either way.
+- Every bneck has a shortcut ("the shortcut connections of each inverted residual
+  structure"), built from its row: a row marked dilation 2 gets a depthwise
+  convolution with the row's kernel and dilation 2, then GroupNorm; a stride-2 row gets
+  a 3x3 stride-2 max-pool (padded to match the main branch's output size); where the
+  channel count changes, a 1x1 convolution and GroupNorm follow, as in ResNet's
+  projection shortcuts. The shortcut is linear and is added to the main branch. The
+  main branch is MobileNetV3's, its depthwise convolution undilated.
+- SimAM sits where MobileNetV3 has SE: after the depthwise convolution's activation.
+- GroupNorm uses 8 groups: 8 divides every width of Table 2 (16 to 960) and leaves at
+  least two channels per group in the 16-channel layers; Wu and He's default of 32
+  divides neither 16, 24, 40, 72, 120, 184 nor 200.
+- Table 2 writes "GN" on the pooling row; nothing is normalised after pooling, as in
+  MobileNetV3, whose 1x1 convolutions after the pool carry no BatchNorm (its "NBN")
+  for GroupNorm to replace. Dropout 0.2 precedes the classifier, as in MobileNetV3.
+- The table ends in 8 classes (RaFD, FER2013Plus); the class count is a parameter.
+- Default input 48x48, FER2013's own resolution (the table's 224 is ImageNet's); any
+  size works (adaptive pooling). No ImageNet weights: trained from scratch. The paper
+  gives no parameter count ("reduces the number of network parameters").
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from training.models.base import EmotionModel
+from training.models.layers.simam import SimAM
+from training.models.registry import register
+
+Activation = Literal["RE", "HS"]
+ACTIVATIONS: dict[str, type[nn.Module]] = {"RE": nn.ReLU, "HS": nn.Hardswish}
+GROUP_NORM_GROUPS = 8
+
+
+@dataclass(frozen=True)
+class ConvRow:
+    """A plain convolution row of Table 2: convolution, GroupNorm, activation."""
+
+    kernel: int
+    out_channels: int
+    activation: Activation
+    stride: int
+    dilation: int = 1
+
+
+@dataclass(frozen=True)
+class BneckRow:
+    """A bneck row of Table 2 (``expansion`` is its "Exp size")."""
+
+    kernel: int
+    expansion: int
+    out_channels: int
+    simam: bool
+    activation: Activation
+    stride: int
+    dilation: int
+
+
+FIRST_CONV = ConvRow(kernel=3, out_channels=16, activation="HS", stride=2, dilation=2)
+BNECKS: tuple[BneckRow, ...] = (
+    BneckRow(3, 16, 16, False, "RE", 1, 2),
+    BneckRow(3, 64, 24, False, "RE", 2, 1),
+    BneckRow(3, 72, 24, False, "RE", 1, 2),
+    BneckRow(5, 72, 40, True, "RE", 2, 1),
+    BneckRow(5, 120, 40, True, "RE", 1, 2),
+    BneckRow(5, 120, 40, True, "RE", 1, 2),
+    BneckRow(3, 240, 80, False, "HS", 2, 1),
+    BneckRow(3, 200, 80, False, "HS", 1, 2),
+    BneckRow(3, 184, 80, False, "HS", 1, 2),
+    BneckRow(3, 184, 80, False, "HS", 1, 2),
+    BneckRow(3, 480, 112, True, "HS", 1, 2),
+    BneckRow(3, 672, 112, True, "HS", 1, 2),
+    BneckRow(5, 672, 160, True, "HS", 1, 2),
+    BneckRow(5, 960, 160, True, "HS", 2, 1),
+    BneckRow(5, 960, 160, True, "HS", 1, 2),
+)
+LAST_CONV = ConvRow(kernel=1, out_channels=960, activation="HS", stride=1)
+HEAD_CHANNELS = 1280
+
+
+def group_norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(math.gcd(channels, GROUP_NORM_GROUPS), channels)
+
+
+def conv_norm(
+    in_channels: int,
+    out_channels: int,
+    kernel: int,
+    stride: int = 1,
+    dilation: int = 1,
+    groups: int = 1,
+    activation: Activation | None = None,
+) -> nn.Sequential:
+    """Convolution ("same" padding for odd kernels), GroupNorm, and the activation if any."""
+    padding = dilation * (kernel - 1) // 2
+    layers = [
+        nn.Conv2d(in_channels, out_channels, kernel, stride, padding, dilation, groups, bias=False),
+        group_norm(out_channels),
+    ]
+    if activation is not None:
+        layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+
+
+def shortcut_branch(in_channels: int, row: BneckRow) -> nn.Module:
+    """Max-pool where the row downsamples, dilated depthwise conv where it says dilation,
+    1x1 projection where the width changes; the identity when none applies."""
+    parts: OrderedDict[str, nn.Module] = OrderedDict()
+    if row.stride > 1:
+        parts["pool"] = nn.MaxPool2d(3, row.stride, padding=1)
+    if row.dilation > 1:
+        parts["dilated"] = conv_norm(
+            in_channels, in_channels, row.kernel, dilation=row.dilation, groups=in_channels
+        )
+    if in_channels != row.out_channels:
+        parts["projection"] = conv_norm(in_channels, row.out_channels, 1)
+    return nn.Sequential(parts) if parts else nn.Identity()
+
+
+class Bneck(nn.Module):
+    """MobileNetV3's inverted residual with SimAM for SE, GroupNorm, and a built shortcut."""
+
+    def __init__(self, in_channels: int, row: BneckRow) -> None:
+        super().__init__()
+        if row.expansion == in_channels:  # MobileNetV3 skips the expansion at ratio 1
+            self.expand: nn.Module = nn.Identity()
+        else:
+            self.expand = conv_norm(in_channels, row.expansion, 1, activation=row.activation)
+        self.depthwise = conv_norm(
+            row.expansion, row.expansion, row.kernel, row.stride,
+            groups=row.expansion, activation=row.activation,
+        )
+        self.attention = SimAM() if row.simam else nn.Identity()
+        self.project = conv_norm(row.expansion, row.out_channels, 1)
+        self.shortcut = shortcut_branch(in_channels, row)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        main = self.project(self.attention(self.depthwise(self.expand(x))))
+        return main + self.shortcut(x)
+
+
+class MobileNetV3DilatedSimAM(EmotionModel):
+    def __init__(
+        self,
+        num_classes: int = 7,
+        in_channels: int = 1,
+        dropout: float = 0.2,
+        first_conv: ConvRow = FIRST_CONV,
+        bnecks: tuple[BneckRow, ...] = BNECKS,
+        last_conv: ConvRow = LAST_CONV,
+        head_channels: int = HEAD_CHANNELS,
+    ) -> None:
+        super().__init__()
+        self.first_conv = conv_norm(
+            in_channels, first_conv.out_channels, first_conv.kernel, first_conv.stride,
+            first_conv.dilation, activation=first_conv.activation,
+        )
+        blocks, channels = [], first_conv.out_channels
+        for row in bnecks:
+            blocks.append(Bneck(channels, row))
+            channels = row.out_channels
+        self.blocks = nn.Sequential(*blocks)
+        self.last_conv = conv_norm(
+            channels, last_conv.out_channels, last_conv.kernel, last_conv.stride,
+            last_conv.dilation, activation=last_conv.activation,
+        )
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Sequential(
+            nn.Conv2d(last_conv.out_channels, head_channels, 1),
+            nn.Hardswish(),
+            nn.Dropout(dropout),
+            nn.Conv2d(head_channels, num_classes, 1),
+        )
+
+    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.last_conv(self.blocks(self.first_conv(images)))
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(features)).flatten(1)
+
+
+@register(
+    "mobilenetv3_dilated_simam",
+    input_size=48,
+    paper="Jiang et al. 2024, improved MobileNetV3 (dilation, SimAM, GroupNorm)",
+)
+def mobilenetv3_dilated_simam(
+    num_classes: int = 7, in_channels: int = 1, input_size: int = 48
+) -> MobileNetV3DilatedSimAM:
+    return MobileNetV3DilatedSimAM(num_classes, in_channels)
