@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     modes.add_argument("--realtime", action="store_true",
                        help="headless: pace a video like a camera and drop frames a slow model "
                             "cannot keep up with (default: analyse every frame)")
+    modes.add_argument("--max-frames", type=int, default=0,
+                       help="headless: stop after this many analysed frames (0: all)")
     modes.add_argument("--list-cameras", action="store_true", help="list cameras and exit")
     modes.add_argument("--list-models", action="store_true", help="list installed models and exit")
     modes.add_argument("--gpu-report", action="store_true",

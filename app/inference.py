@@ -10,6 +10,7 @@ import numpy as np
 
 from app.model_card import INPUT_NAME, OUTPUT_NAME, ModelCard, card_of_session, open_session
 from app.preprocess import PreprocessSpec
+from app.providers import probe
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +24,15 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 class EmotionClassifier:
     """Loads an ONNX emotion model, checks its card, and classifies batches of face tensors.
 
-    Raises ``app.model_card.ModelCardError`` for a missing, corrupt or foreign file.
+    ``providers`` defaults to the probe's choice (``app.providers.probe``): TensorRT or
+    CUDA when they really run here, else the CPU; pass ``ProviderReport.session_providers``
+    of another request, or an explicit list. Raises ``app.model_card.ModelCardError`` for
+    a missing, corrupt or foreign file.
     """
 
-    def __init__(self, path: str | Path, providers: Sequence = ("CPUExecutionProvider",)) -> None:
+    def __init__(self, path: str | Path, providers: Sequence | None = None) -> None:
+        if providers is None:
+            providers = probe().session_providers
         self.path = Path(path)
         self.session = open_session(self.path, list(providers))
         self.card: ModelCard = card_of_session(self.session, str(self.path))

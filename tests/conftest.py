@@ -47,3 +47,17 @@ def landmarker():
 
     with FaceLandmarker(max_faces=10) as instance:
         yield instance
+
+
+@pytest.fixture(scope="session")
+def mini_xception_onnx(tmp_path_factory) -> Path:
+    """A random-init Mini-Xception exported by ``training`` with a FER2013 card: a real
+    model file as the app meets it (its numbers mean nothing; its contract is real)."""
+    torch = pytest.importorskip("torch", reason="exporting a model needs the train extra")
+    from tests.onnx_fixtures import fer_card
+    from training.export import export_onnx
+    from training.models import build_model
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "mini_xception.onnx"
+    return export_onnx(build_model("mini_xception"), fer_card(architecture="mini_xception"), path)

@@ -1,0 +1,74 @@
+"""Drawing a result onto its frame: box, ID and emotion bars for every face (OpenCV).
+
+Used for ``--output-video`` and anywhere an annotated image is wanted without Qt. Each
+face gets a colour from its ID, so a face keeps its colour while it keeps its ID. The
+bar panel sits to the right of the box, or to its left when the frame ends first; the
+top (smoothed) emotion is drawn filled, the others as lighter bars.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from app.results import FaceResult, FrameResult
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+PALETTE = ((66, 135, 245), (80, 200, 120), (240, 160, 40), (200, 90, 220), (60, 200, 230),
+           (230, 80, 80))
+"""BGR colours, one per face ID in turn."""
+
+
+def draw_result(result: FrameResult) -> np.ndarray:
+    """A copy of the frame with every face annotated."""
+    canvas = result.frame.image.copy()
+    largest_row = max(14, round(canvas.shape[0] / 28))
+    for face in result.faces:  # a panel about as tall as its face, so crowds stay legible
+        draw_face(canvas, face, int(np.clip(face.box[3] / 7, 10, largest_row)))
+    return canvas
+
+
+def draw_face(canvas: np.ndarray, face: FaceResult, row: int) -> None:
+    """Box, ID, top emotion and bars of one face; ``row`` sets the text size in pixels."""
+    colour = PALETTE[(face.face_id - 1) % len(PALETTE)]
+    x, y, width, height = (int(round(value)) for value in face.box)
+    font = row / 30.0
+    thickness = max(1, row // 12)
+    cv2.rectangle(canvas, (x, y), (x + width, y + height), colour, thickness + 1)
+    title = f"#{face.face_id}"
+    if face.labels:
+        title += f" {face.top_label} {face.top_probability:.0%}"
+    cv2.putText(canvas, title, (x, max(row, y - 5)), FONT, font * 1.1, colour, thickness,
+                cv2.LINE_AA)
+    if face.labels:
+        _draw_bars(canvas, face, (x, y, width), colour, row)
+
+
+def _draw_bars(canvas: np.ndarray, face: FaceResult, box: tuple[int, int, int],
+               colour: tuple[int, int, int], row: int) -> None:
+    x, y, width = box
+    font = row / 30.0
+    text_width, bar_width, number_width = int(row * 4.2), int(row * 5), int(row * 2.6)
+    panel_width = text_width + bar_width + number_width
+    panel_height = row * len(face.labels) + 4
+    left = x + width + 6
+    if left + panel_width > canvas.shape[1]:
+        left = max(0, x - panel_width - 6)
+    top = max(0, min(y, canvas.shape[0] - panel_height))
+    shade = canvas.copy()
+    cv2.rectangle(shade, (left, top), (left + panel_width, top + panel_height), (25, 25, 25), -1)
+    cv2.addWeighted(shade, 0.6, canvas, 0.4, 0, dst=canvas)
+    top_index = int(np.argmax(face.smoothed))
+    for index, (label, probability) in enumerate(zip(face.labels, face.smoothed)):
+        baseline = top + row * (index + 1)
+        highlight = index == top_index
+        text_colour = (255, 255, 255) if highlight else (190, 190, 190)
+        cv2.putText(canvas, label[:9], (left + 3, baseline - 3), FONT, font, text_colour, 1,
+                    cv2.LINE_AA)
+        bar_left = left + text_width
+        length = int(round(float(probability) * bar_width))
+        bar_colour = colour if highlight else tuple(int(c * 0.55) for c in colour)
+        cv2.rectangle(canvas, (bar_left, baseline - row + 4), (bar_left + length, baseline - 1),
+                      bar_colour, -1)
+        cv2.putText(canvas, f"{probability:.0%}", (bar_left + bar_width + 3, baseline - 3), FONT,
+                    font, text_colour, 1, cv2.LINE_AA)

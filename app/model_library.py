@@ -1,0 +1,147 @@
+"""Finding emotion models: the folders searched, each model's card, and ``--model NAME``.
+
+Folders, in order: those named by ``EMOTION_MODELS_DIR`` (``os.pathsep``-separated),
+the repository's ``models_onnx/``, and ``models_onnx/`` inside a PyInstaller bundle
+when the app runs frozen. Every ``*.onnx`` there is read through its model card; a
+file whose card is missing or wrong is listed as refused, with the card's reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.model_card import ModelCard, ModelCardError, read_card
+
+log = logging.getLogger(__name__)
+
+MODELS_ENV = "EMOTION_MODELS_DIR"
+REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models_onnx"
+ACCURACY_KEYS = ("test_accuracy", "accuracy", "val_accuracy")
+"""Card metrics shown as a model's accuracy, most trustworthy first."""
+HOW_TO_GET_ONE = (
+    "Train and export one with `emotion-train train` and `emotion-train export` (see "
+    "`emotion-train --help`), then put the .onnx file in models_onnx/ or in a folder named "
+    f"by {MODELS_ENV}, or pass --model PATH/TO/MODEL.onnx."
+)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    path: Path
+    card: ModelCard
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def accuracy(self) -> tuple[str, float] | None:
+        """(metric name, value in [0, 1]) of the card's most trustworthy accuracy."""
+        for key in ACCURACY_KEYS:
+            if key in self.card.metrics:
+                return key, float(self.card.metrics[key])
+        return None
+
+    @property
+    def accuracy_text(self) -> str:
+        if self.accuracy is None:
+            return "accuracy not measured"
+        key, value = self.accuracy
+        split = key.removesuffix("accuracy").rstrip("_") or "dataset"
+        return f"{value:.1%} {split} ({self.card.dataset})"
+
+    @property
+    def input_text(self) -> str:
+        height, width = self.card.input_size
+        return f"{width}x{height} {self.card.color_space}"
+
+    @property
+    def label(self) -> str:
+        """One line for a model menu: name, accuracy, input."""
+        return f"{self.name} - {self.accuracy_text} - {self.input_text}"
+
+
+@dataclass(frozen=True)
+class RefusedModel:
+    path: Path
+    reason: str
+
+
+def model_dirs() -> list[Path]:
+    """The folders searched for models, in order, without duplicates."""
+    dirs = [Path(part).expanduser() for part in os.environ.get(MODELS_ENV, "").split(os.pathsep)
+            if part.strip()]
+    dirs.append(REPO_MODELS_DIR)
+    bundle = getattr(sys, "_MEIPASS", None)
+    if getattr(sys, "frozen", False) and bundle:
+        dirs.append(Path(bundle) / "models_onnx")
+    unique: dict[Path, Path] = {}
+    for folder in dirs:
+        unique.setdefault(folder.resolve(), folder)
+    return list(unique.values())
+
+
+def scan_models(dirs: list[Path] | None = None) -> tuple[list[ModelEntry], list[RefusedModel]]:
+    """Every model file in ``dirs`` (default: ``model_dirs()``): usable ones and refused ones."""
+    entries, refused = [], []
+    for folder in model_dirs() if dirs is None else dirs:
+        for path in sorted(folder.glob("*.onnx")) if folder.is_dir() else ():
+            try:
+                entries.append(ModelEntry(path, read_card(path)))
+            except ModelCardError as error:
+                log.warning("refusing %s: %s", path, error)
+                refused.append(RefusedModel(path, str(error)))
+    return entries, refused
+
+
+def resolve_model(name_or_path: str | Path, dirs: list[Path] | None = None) -> Path:
+    """The file for ``--model``: a path, a file stem, or an architecture name.
+
+    Several files of one architecture: the one with the best accuracy on its card.
+    Raises ModelCardError naming the installed models, or a refused file's reason.
+    """
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    if path.suffix.lower() == ".onnx" or os.sep in text or "/" in text or path.is_file():
+        if not path.is_file():
+            raise ModelCardError(f"{path}: no such model file")
+        return path
+    entries, refused = scan_models(dirs)
+    for match in ([e for e in entries if e.name == text],
+                  [e for e in entries if e.card.architecture == text]):
+        if match:
+            best = max(match, key=lambda e: e.accuracy[1] if e.accuracy else -1.0)
+            if len(match) > 1:
+                log.info("%d models of %r; using %s, the most accurate", len(match), text, best.path)
+            return best.path
+    for item in refused:
+        if item.path.stem == text:
+            raise ModelCardError(item.reason)
+    installed = ", ".join(sorted({e.name for e in entries})) or "none"
+    raise ModelCardError(f"no model named {text!r} (installed: {installed}). "
+                         + ("" if entries else HOW_TO_GET_ONE))
+
+
+def describe_models(dirs: list[Path] | None = None) -> str:
+    """The ``emotion-app --list-models`` text."""
+    dirs = model_dirs() if dirs is None else dirs
+    entries, refused = scan_models(dirs)
+    searched = ", ".join(str(folder) for folder in dirs)
+    if not entries:
+        lines = [f"No models found (searched: {searched}).", HOW_TO_GET_ONE]
+    else:
+        lines = [f"Models (searched: {searched}):"]
+        rows = [(e.name, e.card.architecture, e.accuracy_text, e.input_text, str(e.path))
+                for e in entries]
+        header = ("NAME", "ARCHITECTURE", "ACCURACY", "INPUT", "FILE")
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+    if refused:
+        lines.append("Refused (not usable emotion models):")
+        lines.extend(f"  {item.path}: {item.reason}" for item in refused)
+    return "\n".join(lines)

@@ -1,0 +1,206 @@
+"""The CSV timeline: one row per face per analysed frame, and event markers.
+
+Columns (units in the names; empty cells where a value does not apply):
+
+- ``row_type``: ``face`` or ``marker``; ``marker``: the marker's label.
+- ``wall_time``: ISO 8601 with milliseconds and the UTC offset, when the frame was
+  captured; ``t_seconds``: monotonic seconds since recording started (immune to clock
+  changes); ``frame_index``; ``source_ms``: position in a video file; ``source_file``:
+  the image's name for an image folder.
+- ``face_id``; ``box_x_px, box_y_px, box_w_px, box_h_px``: the face box in frame pixels.
+- ``p_<label>``: the model's probability for each label (raw, this frame only), in the
+  model card's label order; ``top_emotion``, ``top_probability``: their maximum.
+- ``smoothed_<label>``, ``top_emotion_smoothed``: the per-face moving average the app
+  displays (equal to the raw values when smoothing is off).
+- ``model``; ``landmarks`` (``mesh`` or ``detector``); quality: ``eye_distance_px``,
+  ``brightness_0to1``, ``gamma``, ``yaw_deg``, ``pitch_deg``, ``blur_laplacian_var``
+  (see ``app.quality``).
+
+Each frame's rows go to the operating system in one unbuffered write, so a crash of
+the app loses nothing already analysed; the file is synced to disk at least once a
+second, so a power cut loses at most a second. When a write fails (disk full, drive
+removed), the file is cut back to its last complete row, recording stops and the error
+says so: what was written before stays readable.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import stat
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from app.results import FrameResult
+
+log = logging.getLogger(__name__)
+
+QUALITY_COLUMNS = ("eye_distance_px", "brightness_0to1", "gamma", "yaw_deg", "pitch_deg",
+                   "blur_laplacian_var")
+
+
+class RecordingError(RuntimeError):
+    """The CSV cannot be written: an unwritable path at the start, or a failure mid-run."""
+
+
+def timeline_columns(labels: Sequence[str]) -> list[str]:
+    return [
+        "row_type", "wall_time", "t_seconds", "frame_index", "source_ms", "source_file",
+        "face_id", "box_x_px", "box_y_px", "box_w_px", "box_h_px",
+        *(f"p_{label}" for label in labels), "top_emotion", "top_probability",
+        *(f"smoothed_{label}" for label in labels), "top_emotion_smoothed",
+        "model", "landmarks", *QUALITY_COLUMNS, "marker",
+    ]
+
+
+class CsvRecorder:
+    """Writes one timeline CSV; thread-safe (frames from the worker, markers from a GUI)."""
+
+    def __init__(self, path: str | Path, labels: Sequence[str], sync_interval_s: float = 1.0) -> None:
+        self.path = Path(path).expanduser()
+        self.labels = tuple(labels)
+        self.columns = timeline_columns(self.labels)
+        self.rows = 0
+        self.error: str | None = None
+        self.started_monotonic = time.monotonic()
+        self.sync_interval_s = sync_interval_s
+        self._lock = threading.Lock()
+        self._warned_labels: set[str] = set()
+        if not self.path.parent.is_dir():
+            raise RecordingError(f"cannot record to {self.path}: the folder {self.path.parent} "
+                                 "does not exist")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+        try:
+            self._fd: int | None = os.open(self.path, flags, 0o644)
+        except OSError as error:
+            raise RecordingError(f"cannot record to {self.path}: {error.strerror}") from None
+        self._regular_file = stat.S_ISREG(os.fstat(self._fd).st_mode)
+        self._good_size = 0
+        self._last_sync = time.monotonic()
+        try:
+            with self._lock:
+                self._write([self.columns], count=False)
+        except RecordingError:
+            raise RecordingError(f"cannot record to {self.path}: {self.error}") from None
+
+    @property
+    def recording(self) -> bool:
+        return self._fd is not None
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started_monotonic
+
+    def write_frame(self, result: FrameResult) -> int:
+        """One row per face; returns the number of rows written."""
+        if not result.faces:
+            return 0
+        frame = result.frame
+        head = self._time_columns(frame.wall_time.isoformat(timespec="milliseconds"),
+                                  frame.monotonic_s, frame.index, frame.source_ms, frame.source_file)
+        rows = []
+        for face in result.faces:
+            raw = self._by_label(face.labels, face.probabilities)
+            smoothed = self._by_label(face.labels, face.smoothed)
+            quality = face.quality
+            rows.append([
+                "face", *head, face.face_id, *(f"{value:.1f}" for value in face.box),
+                *raw, face.labels[int(np.argmax(face.probabilities))],
+                f"{float(np.max(face.probabilities)):.6f}", *smoothed, face.top_label,
+                result.model_name, face.landmarks, f"{quality.eye_distance_px:.1f}",
+                f"{quality.brightness:.4f}", f"{quality.gamma:.3f}", _optional(quality.yaw_deg),
+                _optional(quality.pitch_deg), f"{quality.blur:.1f}", "",
+            ])
+        with self._lock:
+            self._write(rows)
+        return len(rows)
+
+    def write_marker(self, label: str, frame_index: int | None = None,
+                     source_ms: float | None = None) -> None:
+        """An event marker at the current time (e.g. "stimulus 3 shown")."""
+        head = self._time_columns(datetime.now().astimezone().isoformat(timespec="milliseconds"),
+                                  time.monotonic(), frame_index, source_ms, None)
+        empty = [""] * (len(self.columns) - len(head) - 2)
+        with self._lock:
+            self._write([["marker", *head, *empty, label]])
+
+    def close(self) -> None:
+        """Sync and close; safe to call twice. Raises RecordingError if the final sync fails."""
+        with self._lock:
+            if self._fd is None:
+                return
+            try:
+                if self._regular_file:
+                    os.fsync(self._fd)
+            except OSError as error:
+                self._fail(error)
+            os.close(self._fd)
+            self._fd = None
+        log.info("recorded %d rows to %s", self.rows, self.path)
+
+    def _time_columns(self, wall_time: str, monotonic_s: float, frame_index: int | None,
+                      source_ms: float | None, source_file: str | None) -> list:
+        return [wall_time, f"{monotonic_s - self.started_monotonic:.3f}",
+                "" if frame_index is None else frame_index, _optional(source_ms),
+                source_file or ""]
+
+    def _by_label(self, labels: Sequence[str], values: np.ndarray) -> list[str]:
+        """Values in the header's label order; a model with other labels leaves gaps."""
+        by_label = dict(zip(labels, values))
+        unknown = set(by_label) - set(self.labels) - self._warned_labels
+        if unknown:
+            log.warning("labels %s are not columns of %s; their values are not recorded",
+                        sorted(unknown), self.path)
+            self._warned_labels |= unknown
+        return [f"{by_label[label]:.6f}" if label in by_label else "" for label in self.labels]
+
+    def _write(self, rows: list[list], count: bool = True) -> None:
+        """Hand the rows to the OS in one write; on failure cut back and stop."""
+        if self._fd is None:
+            raise RecordingError(f"recording to {self.path} has stopped"
+                                 + (f": {self.error}" if self.error else ""))
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        data = buffer.getvalue().encode("utf-8")
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+            if self._regular_file and time.monotonic() - self._last_sync >= self.sync_interval_s:
+                os.fsync(self._fd)
+                self._last_sync = time.monotonic()
+        except OSError as error:
+            self._fail(error)
+        self._good_size += len(data)
+        if count:
+            self.rows += len(rows)
+
+    def _fail(self, error: OSError):
+        """Cut the file back to its last complete row, close it, and raise."""
+        self.error = str(error.strerror or error)
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            if self._regular_file:
+                try:
+                    os.ftruncate(fd, self._good_size)
+                except OSError:
+                    log.warning("could not cut %s back to its last complete row", self.path)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        message = (f"recording to {self.path} stopped after {self.rows} rows: {self.error}; "
+                   "the rows written before are kept")
+        log.error("%s", message)
+        raise RecordingError(message) from None
+
+
+def _optional(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"

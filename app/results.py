@@ -1,0 +1,128 @@
+"""What the pipeline hands out: one ``FrameResult`` per analysed frame, and ``Event``s.
+
+Plain frozen values, safe to pass from the worker thread to a GUI thread (the frame
+image is not written to after the result is made). Nothing here refers back to the
+pipeline's internals.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.sources import Frame
+
+
+class EventKind(str, Enum):
+    SOURCE_ENDED = "source_ended"
+    """A video or image folder has no more frames; the run ends."""
+    SOURCE_LOST = "source_lost"
+    """A camera or stream stopped delivering frames; ``Pipeline.restart_source()`` reopens it."""
+    SOURCE_RESTARTED = "source_restarted"
+    MODEL_CHANGED = "model_changed"
+    """A swap took effect; ``details``: name, path, provider."""
+    RECORDING_STARTED = "recording_started"
+    RECORDING_STOPPED = "recording_stopped"
+    """``details``: path, rows."""
+    RECORDING_FAILED = "recording_failed"
+    """Writing the CSV failed (disk full, drive gone); recording stopped, the rows written
+    before the failure are kept. ``details``: path, rows."""
+    ERROR = "error"
+    """An unexpected failure on the worker thread; the run ends."""
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: EventKind
+    message: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+    monotonic_s: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class FaceQuality:
+    """How trustworthy a face's reading is likely to be (see ``app.quality``)."""
+
+    eye_distance_px: float
+    """Distance between the eye centres in frame pixels: the face's size."""
+    brightness: float
+    """Mean luminance of the aligned crop before gamma, in [0, 1]."""
+    gamma: float
+    """Adaptive gamma applied to the crop; 1.0 when off."""
+    yaw_deg: float | None
+    """Head turn, positive towards the image's right; None without the face mesh."""
+    pitch_deg: float | None
+    """Head tilt, positive upwards; None without the face mesh."""
+    blur: float
+    """Variance of the Laplacian of the aligned gray crop; low means blurred."""
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    face_id: int
+    """Stable while the face stays in view; never reused within a run."""
+    box: tuple[float, float, float, float]
+    """x, y, width, height in frame pixels."""
+    anchors: Mapping[str, tuple[float, float]]
+    landmarks: str
+    """``mesh`` (478-point face mesh) or ``detector`` (keypoints only)."""
+    labels: tuple[str, ...]
+    probabilities: np.ndarray
+    """Raw softmax of this frame's logits, in ``labels`` order."""
+    smoothed: np.ndarray
+    """Per-face exponential moving average of ``probabilities`` (equal when smoothing is 0)."""
+    quality: FaceQuality
+
+    @property
+    def top_label(self) -> str:
+        """The emotion shown: the highest smoothed probability."""
+        return self.labels[int(np.argmax(self.smoothed))]
+
+    @property
+    def top_probability(self) -> float:
+        return float(np.max(self.smoothed))
+
+
+@dataclass(frozen=True)
+class StageTimings:
+    """Milliseconds per stage for one frame; ``align`` includes gamma and quality."""
+
+    decode: float = 0.0
+    landmarks: float = 0.0
+    align: float = 0.0
+    infer: float = 0.0
+    track: float = 0.0
+    csv: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.decode + self.landmarks + self.align + self.infer + self.track + self.csv
+
+
+@dataclass(frozen=True)
+class RecordingStatus:
+    path: Path
+    rows: int
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    frame: Frame
+    """The analysed frame: ``image`` for display, ``index``, times, ``source_ms``."""
+    faces: tuple[FaceResult, ...]
+    model_name: str
+    labels: tuple[str, ...]
+    provider: str
+    timings: StageTimings
+    fps: float
+    """Frames analysed per second over the last second or so."""
+    dropped_frames: int
+    """Frames the capture thread replaced before they could be analysed, since the start."""
+    recording: RecordingStatus | None = None

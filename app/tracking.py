@@ -1,0 +1,141 @@
+"""Stable face IDs across frames, and per-face smoothing of the probabilities.
+
+Matching: each new box is paired with an existing track greedily, best pair first,
+by intersection over union; a pair that barely overlaps still matches when the box
+centres are close relative to the face's size (a fast head turn, or frames dropped by
+a slow model). A track that finds no box is kept for ``grace_s`` seconds, so a face
+the detector misses for a few frames keeps its ID; after that it is forgotten, and a
+face that comes back gets a new ID. IDs count up and are never reused within a run.
+
+Smoothing: an exponential moving average, ``smoothed = w * previous + (1 - w) * new``.
+``strength`` is the weight ``w`` kept per 1/30 s, and the weight follows the time
+between frames (``w = strength ** (dt * 30)``), so a face is smoothed the same at 10
+or 60 analysed frames per second. 0 turns smoothing off.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+Box = tuple[float, float, float, float]
+REFERENCE_INTERVAL_S = 1.0 / 30.0
+
+
+@dataclass
+class Track:
+    face_id: int
+    box: Box
+    last_seen_s: float
+    smoothed: np.ndarray | None = None
+
+
+class FaceTracker:
+    """Assigns IDs to the boxes of successive frames and smooths their probabilities.
+
+    ``update`` belongs to one thread (the pipeline's worker); ``strength`` may be set
+    from any thread (one attribute write) and applies from the next update.
+    """
+
+    def __init__(self, strength: float = 0.6, grace_s: float = 1.0, min_iou: float = 0.2,
+                 max_centre_shift: float = 0.8) -> None:
+        self.strength = strength
+        self.grace_s = grace_s
+        self.min_iou = min_iou
+        self.max_centre_shift = max_centre_shift
+        """Largest centre distance, as a fraction of the larger box side, that still matches."""
+        self._tracks: list[Track] = []
+        self._ids = itertools.count(1)
+
+    @property
+    def strength(self) -> float:
+        return self._strength
+
+    @strength.setter
+    def strength(self, value: float) -> None:
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"smoothing strength must be in [0, 1), got {value}")
+        self._strength = float(value)
+
+    @property
+    def tracks(self) -> list[Track]:
+        return list(self._tracks)
+
+    def reset(self) -> None:
+        """Forget every face (a new source, or frames that are not a sequence); IDs go on
+        counting, so an ID names one face in a whole recording."""
+        self._tracks = []
+
+    def reset_smoothing(self) -> None:
+        """Keep the IDs but restart every average (another model's probabilities)."""
+        for track in self._tracks:
+            track.smoothed = None
+
+    def update(self, boxes: Sequence[Box], probabilities: np.ndarray,
+               time_s: float) -> list[tuple[int, np.ndarray]]:
+        """(face ID, smoothed probabilities) for each box, in the order given."""
+        if len(boxes) != len(probabilities):
+            raise ValueError(f"{len(boxes)} boxes but {len(probabilities)} probability rows")
+        self._tracks = [t for t in self._tracks if time_s - t.last_seen_s <= self.grace_s]
+        assigned = self._match(boxes)
+        strength = self._strength
+        results = []
+        for index, (box, probs) in enumerate(zip(boxes, probabilities)):
+            track = assigned.get(index)
+            if track is None:
+                track = Track(next(self._ids), tuple(box), time_s)
+                self._tracks.append(track)
+            probs = np.asarray(probs, dtype=np.float64)
+            if track.smoothed is None or strength == 0.0 or track.smoothed.shape != probs.shape:
+                track.smoothed = probs.copy()
+            else:
+                elapsed = max(time_s - track.last_seen_s, 0.0)
+                weight = strength ** (elapsed / REFERENCE_INTERVAL_S)
+                track.smoothed = weight * track.smoothed + (1.0 - weight) * probs
+            track.box, track.last_seen_s = tuple(box), time_s
+            results.append((track.face_id, track.smoothed.copy()))
+        return results
+
+    def _match(self, boxes: Sequence[Box]) -> dict[int, Track]:
+        """Greedy assignment, best (lowest cost) pair first."""
+        candidates = []
+        for box_index, box in enumerate(boxes):
+            for track in self._tracks:
+                cost = self._cost(box, track.box)
+                if cost is not None:
+                    candidates.append((cost, box_index, track.face_id, track))
+        candidates.sort(key=lambda item: item[:3])
+        assigned: dict[int, Track] = {}
+        used: set[int] = set()
+        for _, box_index, face_id, track in candidates:
+            if box_index not in assigned and face_id not in used:
+                assigned[box_index] = track
+                used.add(face_id)
+        return assigned
+
+    def _cost(self, box: Box, previous: Box) -> float | None:
+        """0..1 from overlap, 1..2 from centre distance; None when too far apart."""
+        overlap = iou(box, previous)
+        if overlap >= self.min_iou:
+            return 1.0 - overlap
+        shift = centre_distance(box, previous) / max(box[2], box[3], previous[2], previous[3], 1e-6)
+        if shift <= self.max_centre_shift:
+            return 1.0 + shift / self.max_centre_shift
+        return None
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two (x, y, width, height) boxes."""
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    intersection = width * height
+    return intersection / (a[2] * a[3] + b[2] * b[3] - intersection)
+
+
+def centre_distance(a: Box, b: Box) -> float:
+    return float(np.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2))

@@ -1,0 +1,148 @@
+"""``emotion-app --headless`` end to end, and a clear message with exit code 2 for bad input."""
+
+import csv
+import re
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from app import model_library
+from app.cli import main
+from app.labels import FER2013_LABELS
+from app.recorder import timeline_columns
+from tests.conftest import REPO_ROOT
+from tests.onnx_fixtures import linear_model, write_model
+
+ISO_8601_MS_TZ = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
+
+
+def emotion_app(*args, **kwargs) -> subprocess.CompletedProcess:
+    """The installed command, as a user runs it."""
+    command = Path(sys.executable).with_name("emotion-app")
+    launcher = [str(command)] if command.exists() else [sys.executable, "-m", "app"]
+    return subprocess.run([*launcher, *map(str, args)], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=300, **kwargs)
+
+
+def read_rows(path):
+    with open(path, newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        return reader.fieldnames, list(reader)
+
+
+def test_woman2_clip_gives_a_complete_timeline_with_one_stable_face(media_dir, mini_xception_onnx,
+                                                                    tmp_path):
+    csv_path, video_path = tmp_path / "woman2.csv", tmp_path / "woman2.mp4"
+    completed = emotion_app("--headless", "--source", media_dir / "fer_woman2.mp4", "--model",
+                            mini_xception_onnx, "--csv", csv_path, "--output-video", video_path)
+    assert completed.returncode == 0, completed.stderr
+    assert "100%" in completed.stderr and "Analysed 464 frames" in completed.stderr
+    assert "W0000" not in completed.stderr and "TensorFlow" not in completed.stderr  # quiet
+    columns, rows = read_rows(csv_path)
+    assert columns == timeline_columns(FER2013_LABELS)
+    assert [int(row["frame_index"]) for row in rows] == list(range(464))  # a row every frame
+    assert {row["face_id"] for row in rows} == {"1"}
+    optional = {"source_file", "marker"}
+    for row in rows:
+        assert row["row_type"] == "face" and ISO_8601_MS_TZ.match(row["wall_time"])
+        assert all(row[name] != "" for name in columns if name not in optional), row
+        assert sum(float(row[f"p_{label}"]) for label in FER2013_LABELS) == pytest.approx(1, abs=1e-4)
+        assert row["model"] == "mini_xception" and row["landmarks"] == "mesh"
+    times = [float(row["t_seconds"]) for row in rows]
+    positions = [float(row["source_ms"]) for row in rows]
+    assert times == sorted(times) and positions == sorted(set(positions))
+    assert positions[-1] == pytest.approx(15_450, abs=100)  # the clip's 15.5 s
+    video = cv2.VideoCapture(str(video_path))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 464
+    assert video.read()[1].shape == (336, 596, 3)
+
+
+def bad_model_files(tmp_path):
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"\x00" * 64)
+    return corrupt, write_model(tmp_path / "foreign.onnx", linear_model())
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no source", "--headless needs --source"),
+    ("no camera", "no camera at index 99"),
+    ("undecodable video", "cannot open this video"),
+    ("corrupt model", "not a readable ONNX model"),
+    ("foreign model", "not an emotion model"),
+    ("unknown model", "no model named 'nonesuch'"),
+    ("unwritable csv", "does not exist"),
+    ("unwritable video", "does not exist"),
+])
+def test_bad_input_exits_2_with_a_clear_message(case, message, media_dir, mini_xception_onnx,
+                                                tmp_path, capsys):
+    corrupt, foreign = bad_model_files(tmp_path)
+    garbage = tmp_path / "clip.mp4"
+    garbage.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
+    arguments = {"--source": media_dir / "pyfeat_single_face.mp4", "--model": mini_xception_onnx}
+    arguments.update({
+        "no source": {"--source": None},
+        "no camera": {"--source": 99},
+        "undecodable video": {"--source": garbage},
+        "corrupt model": {"--model": corrupt},
+        "foreign model": {"--model": foreign},
+        "unknown model": {"--model": "nonesuch"},
+        "unwritable csv": {"--csv": tmp_path / "missing" / "out.csv"},
+        "unwritable video": {"--output-video": tmp_path / "missing" / "out.mp4"},
+    }[case])
+    argv = ["--headless"] + [str(v) for k, value in arguments.items() if value is not None
+                             for v in (k, value)]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("emotion-app: error:") and message in error
+
+
+def test_a_clip_without_faces_writes_the_header_only(media_dir, mini_xception_onnx, tmp_path, capsys):
+    csv_path = tmp_path / "none.csv"
+    assert main(["--headless", "--source", str(media_dir / "pyfeat_no_face.mp4"), "--model",
+                 str(mini_xception_onnx), "--csv", str(csv_path), "--max-frames", "15"]) == 0
+    columns, rows = read_rows(csv_path)
+    assert rows == [] and columns
+    assert "Analysed 15 frames (0 faces)" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs RLIMIT_FSIZE")
+def test_disk_full_mid_run_exits_1_keeping_complete_rows(media_dir, mini_xception_onnx, tmp_path):
+    csv_path = tmp_path / "full.csv"
+
+    def limit_file_size():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8000, 8000))
+
+    completed = emotion_app("--headless", "--source", media_dir / "pyfeat_single_face.mp4",
+                            "--model", mini_xception_onnx, "--csv", csv_path,
+                            preexec_fn=limit_file_size)
+    assert completed.returncode == 1
+    match = re.search(r"stopped after (\d+) rows: File too large", completed.stderr)
+    assert match, completed.stderr
+    _, rows = read_rows(csv_path)
+    assert len(rows) == int(match.group(1)) > 0
+    assert csv_path.read_bytes().endswith(b"\n")
+
+
+def test_list_models(monkeypatch, tmp_path, mini_xception_onnx, capsys):
+    monkeypatch.setattr(model_library, "REPO_MODELS_DIR", tmp_path / "repo")
+    monkeypatch.setenv(model_library.MODELS_ENV, str(mini_xception_onnx.parent))
+    assert main(["--list-models"]) == 0
+    assert "mini_xception" in capsys.readouterr().out
+    monkeypatch.setenv(model_library.MODELS_ENV, str(tmp_path))
+    assert main(["--list-models"]) == 0
+    assert "No models found" in capsys.readouterr().out
+    assert main(["--headless", "--source", "0"]) == 2  # no --model, none installed
+    assert "no emotion model installed" in capsys.readouterr().err
+
+
+def test_gpu_report_and_camera_list(capsys):
+    assert main(["--gpu-report"]) == 0
+    assert "Running on:" in capsys.readouterr().out
+    assert main(["--list-cameras"]) == 0
+    assert capsys.readouterr().out.strip()

@@ -1,0 +1,168 @@
+"""The CSV timeline: columns, timestamps, markers, durability and every write failure."""
+
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from app.labels import FER2013_LABELS
+from app.recorder import CsvRecorder, RecordingError, timeline_columns
+from app.recording import Recording
+from app.results import EventKind, FaceQuality, FaceResult, FrameResult, StageTimings
+from app.sources import Frame
+from tests.conftest import REPO_ROOT
+
+ISO_8601_MS_TZ = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
+
+
+def frame_result(index: int = 0, faces: int = 1, labels=FER2013_LABELS) -> FrameResult:
+    frame = Frame(np.zeros((8, 8, 3), np.uint8), index, time.monotonic(),
+                  datetime.now().astimezone(), source_ms=40.0 * index)
+    raw = np.linspace(1, 2, len(labels))
+    raw /= raw.sum()
+    results = tuple(
+        FaceResult(face_id, (10.0 * face_id, 20.0, 30.0, 40.0), {}, "mesh", tuple(labels), raw,
+                   raw[::-1].copy(), FaceQuality(42.0, 0.5, 1.2, 3.25, -2.5, 123.4))
+        for face_id in range(1, faces + 1)
+    )
+    return FrameResult(frame, results, "mini_xception", tuple(labels), "CPUExecutionProvider",
+                       StageTimings(), 30.0, 0)
+
+
+def read_rows(path):
+    with open(path, newline="", encoding="utf-8") as file:
+        return list(csv.DictReader(file))
+
+
+def test_columns_document_their_units_and_follow_the_card_labels():
+    columns = timeline_columns(("calm", "joy"))
+    for name in ("row_type", "wall_time", "t_seconds", "frame_index", "source_ms", "face_id",
+                 "box_x_px", "box_w_px", "p_calm", "p_joy", "top_emotion", "smoothed_joy",
+                 "model", "eye_distance_px", "brightness_0to1", "gamma", "yaw_deg", "pitch_deg",
+                 "blur_laplacian_var", "marker"):
+        assert name in columns
+
+
+def test_rows_and_markers(tmp_path):
+    path = tmp_path / "timeline.csv"
+    recorder = CsvRecorder(path, FER2013_LABELS)
+    assert recorder.write_frame(frame_result(0, faces=2)) == 2
+    recorder.write_marker("stimulus A", frame_index=0, source_ms=0.0)
+    recorder.write_frame(frame_result(1, faces=0))  # a frame without faces writes nothing
+    recorder.write_frame(frame_result(2))
+    recorder.close()
+    rows = read_rows(path)
+    assert [row["row_type"] for row in rows] == ["face", "face", "marker", "face"]
+    assert recorder.rows == 4
+    face, marker = rows[0], rows[2]
+    assert ISO_8601_MS_TZ.match(face["wall_time"]) and ISO_8601_MS_TZ.match(marker["wall_time"])
+    assert 0 <= float(face["t_seconds"]) <= float(marker["t_seconds"]) < 60
+    assert (face["frame_index"], face["source_ms"], face["face_id"]) == ("0", "0.0", "1")
+    assert rows[1]["face_id"] == "2" and rows[3]["source_ms"] == "80.0"
+    assert sum(float(face[f"p_{label}"]) for label in FER2013_LABELS) == pytest.approx(1, abs=1e-5)
+    assert face["top_emotion"] == "neutral" and face["top_emotion_smoothed"] == "angry"
+    assert (face["box_x_px"], face["box_h_px"], face["model"]) == ("10.0", "40.0", "mini_xception")
+    assert (face["yaw_deg"], face["pitch_deg"], face["gamma"]) == ("3.2", "-2.5", "1.200")
+    assert marker["marker"] == "stimulus A" and marker["face_id"] == "" and marker["p_angry"] == ""
+
+
+def test_a_model_with_other_labels_leaves_their_columns_empty(tmp_path):
+    recorder = CsvRecorder(tmp_path / "t.csv", ("angry", "happy"))
+    recorder.write_frame(frame_result(labels=("happy", "sad")))
+    recorder.close()
+    (row,) = read_rows(tmp_path / "t.csv")
+    assert row["p_angry"] == "" and float(row["p_happy"]) > 0 and "p_sad" not in row
+
+
+def test_rows_survive_the_process_being_killed(tmp_path):
+    """Each frame reaches the OS at once: a crash right after loses nothing."""
+    path = tmp_path / "crash.csv"
+    script = textwrap.dedent(f"""
+        import os, signal
+        from tests.test_recorder import frame_result
+        from app.recorder import CsvRecorder
+        recorder = CsvRecorder({str(path)!r}, {FER2013_LABELS!r}, sync_interval_s=3600)
+        for index in range(5):
+            recorder.write_frame(frame_result(index))
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    completed = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, timeout=60)
+    assert completed.returncode == -signal.SIGKILL
+    assert len(read_rows(path)) == 5
+
+
+@pytest.mark.parametrize("where, reason", [
+    ("missing/timeline.csv", "does not exist"),
+    (".", "Is a directory"),
+])
+def test_unwritable_path_is_refused_at_the_start(tmp_path, where, reason):
+    with pytest.raises(RecordingError, match=reason):
+        CsvRecorder(tmp_path / where, FER2013_LABELS)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_folder_is_refused(tmp_path):
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(RecordingError, match="Permission denied"):
+            CsvRecorder(tmp_path / "t.csv", FER2013_LABELS)
+    finally:
+        tmp_path.chmod(0o700)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_device_is_refused_at_the_start():
+    with pytest.raises(RecordingError, match="No space left on device"):
+        CsvRecorder("/dev/full", FER2013_LABELS)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs RLIMIT_FSIZE")
+def test_disk_filling_up_mid_run_stops_cleanly_keeping_complete_rows(tmp_path):
+    """A file-size limit stands in for a full disk: writes fail part-way through a row."""
+    path = tmp_path / "full.csv"
+    script = textwrap.dedent(f"""
+        import resource, signal
+        from tests.test_recorder import frame_result
+        from app.recording import Recording
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write instead of dying
+        resource.setrlimit(resource.RLIMIT_FSIZE, (6000, 6000))
+        events = []
+        recording = Recording(events.append)
+        recording.start({str(path)!r}, {FER2013_LABELS!r})
+        index = 0
+        while recording.status is not None and index < 1000:
+            recording.write(frame_result(index))
+            index += 1
+        print(events[-1].kind.value, events[-1].details["rows"], index)
+        print(events[-1].message)
+    """)
+    completed = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, timeout=60,
+                               capture_output=True, text=True, check=True)
+    kind, rows, frames = completed.stdout.splitlines()[0].split()
+    assert kind == EventKind.RECORDING_FAILED.value and 0 < int(rows) < int(frames)
+    assert "kept" in completed.stdout
+    data = path.read_bytes()
+    assert data.endswith(b"\n")  # cut back to the last complete row
+    assert len(read_rows(path)) == int(rows)
+
+
+def test_recording_control_reports_start_stop_and_refuses_markers_when_idle(tmp_path):
+    events = []
+    recording = Recording(events.append)
+    with pytest.raises(RecordingError, match="not recording"):
+        recording.add_marker("x", None, None)
+    recording.start(tmp_path / "a.csv", FER2013_LABELS)
+    result = recording.write(frame_result())
+    assert result.recording.rows == 1 and result.timings.csv > 0
+    status = recording.stop()
+    assert status.rows == 1 and recording.status is None
+    assert [e.kind for e in events] == [EventKind.RECORDING_STARTED, EventKind.RECORDING_STOPPED]
+    assert recording.write(frame_result()).recording is None
