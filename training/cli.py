@@ -13,6 +13,7 @@ COMMANDS = {
     "train": ("training.train", "train an architecture on a dataset"),
     "evaluate": ("training.evaluate", "evaluate an exported ONNX model on a dataset split"),
     "export": ("training.export_command", "export a checkpoint to ONNX with its model card"),
+    "cards": ("training.model_cards", "generate the models table (README) from the ONNX model cards"),
     "derive-template": ("training.derive_template", "derive the alignment template from FER2013"),
 }
 
@@ -33,6 +34,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
 def main(argv: list[str] | None = None) -> int:
     parser, modules = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in checkpoints and cards
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s",
                         datefmt="%H:%M:%S")
     return modules[args.command].run(args)

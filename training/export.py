@@ -7,8 +7,11 @@ metadata; the ONNX checker must pass; ONNX Runtime must agree with PyTorch.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +32,7 @@ def export_onnx(model: torch.nn.Module, card: ModelCard, path: str | Path) -> Pa
     model = model.eval().float()
     height, width = card.input_size
     example = torch.randn(2, card.channels, height, width)
-    with torch.no_grad():
+    with torch.no_grad(), _quiet_exporter():
         program = torch.onnx.export(
             model,
             (example,),
@@ -47,6 +50,28 @@ def export_onnx(model: torch.nn.Module, card: ModelCard, path: str | Path) -> Pa
     read_card(path)  # the app's own reader must accept what was written
     log.info("exported %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """Keep the exporter's chatter off the console: its ``[torch.onnx] ...`` prints (logged at
+    DEBUG), warnings about the absent torchvision's operators, pytree deprecation warnings,
+    and the onnxscript optimiser's INFO messages."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "onnx_ir")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    printed = io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(printed):
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+        if printed.getvalue().strip():
+            log.debug("torch.onnx.export said:\n%s", printed.getvalue().rstrip())
 
 
 def weights_sha256(path: str | Path) -> str:

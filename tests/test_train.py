@@ -1,0 +1,190 @@
+"""Train -> export -> evaluate on real FER2013 crops; exact resumption; clean Ctrl-C; recipes."""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from app.inference import EmotionClassifier
+from app.labels import FER2013_LABELS
+from app.model_card import read_card
+from app.preprocess import faces_to_batch, to_tensor
+from tests.conftest import REPO_ROOT
+from training import checkpoint as checkpoints
+from training.cli import main
+from training.data import DataOptions, load_split
+from training.export import weights_sha256
+from training.models import ARCHITECTURES
+from training.recipes import RECIPES
+from training.settings import TrainSettings
+from training.train import StopSignals
+
+QUICK = ["--arch", "mini_xception", "--batch", "16", "--threads", "1", "--workers", "0"]
+
+
+@pytest.fixture(scope="module")
+def trained(fer2013_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "mini_xception"
+    argv = ["train", *QUICK, "--data", str(fer2013_root), "--limit-per-class", "40", "--epochs", "2",
+            "--out", str(out)]
+    assert main(argv) == 0
+    return out, argv
+
+
+def test_checkpoint_holds_everything_to_resume_and_export(trained):
+    out, argv = trained
+    last = checkpoints.load(out / checkpoints.LAST)
+    assert last["model"] == {"arch": "mini_xception", "num_classes": 7, "in_channels": 1, "input_size": 48}
+    assert last["labels"] == list(FER2013_LABELS) and last["stopped"] == "finished"
+    assert last["command"] == "emotion-train " + shlex.join(argv)
+    for key in ("state_dict", "optimiser", "scheduler", "scaler", "rng", "settings", "spec", "dataset"):
+        assert key in last
+    history = last["progress"]["history"]
+    assert [entry["epoch"] for entry in history] == [1, 2]
+    assert set(history[0]) == {"epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr",
+                               "seconds"}
+    assert last["dataset"]["train_images"] == 280 and last["spec"]["input_size"] == (48, 48)
+    best = checkpoints.load(out / checkpoints.BEST)
+    assert "optimiser" not in best and best["run_totals"]["epochs"] == 2
+    assert json.loads((out / "history.json").read_text()) == history
+
+
+def test_export_evaluate_and_the_app_classifies_a_real_face(
+        trained, fer2013_root, tmp_path, single_face_image, landmarker):
+    out, _ = trained
+    model_path = tmp_path / "models_onnx" / "mini_xception.onnx"
+    subset = ["--limit-per-class", "30"]
+    assert main(["export", str(out), "--out", str(model_path), *subset]) == 0
+    assert not model_path.with_name("mini_xception.partial.onnx").exists()
+    card = read_card(model_path)
+    last = checkpoints.load(out / checkpoints.LAST)
+    assert card.architecture == "mini_xception" and card.labels == FER2013_LABELS
+    assert card.training["command"] == last["command"] and card.training["epochs"] == 2
+    assert card.training["weights_sha256"] == weights_sha256(model_path)
+    assert card.training["parameters"] == last["parameters"]
+    assert tuple(card.mean) == tuple(last["spec"]["mean"]) and card.dataset.startswith("FER2013")
+
+    reports = tmp_path / "reports"
+    assert main(["evaluate", str(model_path), "--data", str(fer2013_root), *subset,
+                 "--out-dir", str(reports)]) == 0
+    report = json.loads((reports / "mini_xception_val.json").read_text())
+    assert (reports / "mini_xception_val_confusion.png").stat().st_size > 1000
+    classifier = EmotionClassifier(model_path, ["CPUExecutionProvider"])
+    crops = load_split("auto", fer2013_root, "val", classifier.spec, DataOptions(limit_per_class=30))
+    batch = np.stack([to_tensor(crop, classifier.spec)[0] for crop in crops.crops])
+    predictions = classifier.logits(batch).argmax(axis=1)
+    assert report["samples"] == len(crops) == 210
+    assert report["accuracy"] == pytest.approx(np.mean(predictions == crops.targets))
+    assert card.metrics["val_accuracy"] == pytest.approx(report["accuracy"])
+    assert card.metrics["val_macro_f1"] == pytest.approx(report["macro_f1"])
+    confusion = np.array(report["confusion_matrix"])
+    assert confusion[3, 5] == np.sum((crops.targets == 3) & (predictions == 5))
+    assert report["per_class"]["happy"]["recall"] == pytest.approx(confusion[3, 3] / confusion[3].sum())
+
+    faces = landmarker.detect(single_face_image)
+    assert faces, "the landmarker finds the face in single_face.jpg"
+    face_batch, _ = faces_to_batch(single_face_image, [faces[0].anchors], classifier.spec)
+    probabilities = classifier.probabilities(face_batch)
+    assert probabilities.shape == (1, 7) and abs(probabilities.sum() - 1) < 1e-5
+
+
+def test_resume_reports_the_same_metrics_as_an_uninterrupted_run(fer2013_root, tmp_path):
+    common = ["train", *QUICK, "--data", str(fer2013_root), "--limit-per-class", "20", "--epochs", "3",
+              "--gamma", "--loss", "weighted_cross_entropy"]
+    straight, paused = tmp_path / "straight", tmp_path / "paused"
+    assert main([*common, "--out", str(straight)]) == 0
+    assert main([*common, "--out", str(paused), "--max-minutes", "0"]) == 75  # pauses after a batch
+    saved = checkpoints.load(paused / checkpoints.LAST)
+    assert saved["stopped"] == "paused" and saved["progress"]["batches_done"] == 1
+    resume = ["train", "--resume", "--out", str(paused), "--threads", "1", "--workers", "1"]
+    assert main([*resume, "--max-minutes", "0"]) == 75  # mid-epoch again, now with a loader worker
+    assert main(resume) == 0
+    expected, resumed = (checkpoints.load(run / checkpoints.LAST) for run in (straight, paused))
+    strip = [{key: value for key, value in entry.items() if key != "seconds"}
+             for entry in expected["progress"]["history"]]
+    assert [{key: value for key, value in entry.items() if key != "seconds"}
+            for entry in resumed["progress"]["history"]] == strip
+    for name, tensor in expected["state_dict"].items():
+        assert torch.equal(tensor, resumed["state_dict"][name]), name
+    assert resumed["command"] == expected["command"].replace(str(straight), str(paused)) + \
+        " --max-minutes 0"
+    assert len(resumed["resumed"]) == 2
+
+
+def test_ctrl_c_saves_and_exits_cleanly(fer2013_root, tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "training", "train", *QUICK, "--workers", "1", "--data",
+               str(fer2013_root), "--limit-per-class", "20", "--epochs", "1000", "--patience", "1000",
+               "--out", str(out)]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (out / "history.json").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal does: loader workers get it too
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 130, output
+    assert "Traceback" not in output and "--resume --out" in output
+    saved = checkpoints.load(out / checkpoints.LAST)
+    assert saved["stopped"] == "interrupted" and saved["progress"]["epoch"] >= 1
+
+
+def test_stop_signals_ask_once_then_abort():
+    with StopSignals() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)
+        assert stop.requested
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_bad_input_is_refused_with_a_reason(trained, tmp_path, caplog):
+    out, argv = trained
+    assert main(argv) == 2 and "pass --resume" in caplog.text
+    assert main(["train", "--resume", "--out", str(out), "--lr", "0.1"]) == 2
+    assert "--lr cannot change when resuming" in caplog.text
+    assert main(["train", "--resume", "--out", str(tmp_path / "none")]) == 2
+    assert "no such checkpoint" in caplog.text
+    assert main(["train", "--arch", "mini_xception", "--data", str(tmp_path), "--out",
+                 str(tmp_path / "run")]) == 2
+    assert "matches no dataset layout" in caplog.text
+    assert main(["export", str(tmp_path / "none.pt"), "--out", str(tmp_path / "m.onnx")]) == 2
+
+
+def test_every_architecture_has_its_paper_recipe():
+    assert set(ARCHITECTURES) <= set(RECIPES)
+    dcrnet = RECIPES["dcrnet"]
+    assert (dcrnet.optimiser.name, dcrnet.optimiser.lr, dcrnet.optimiser.weight_decay) == ("adam", 1e-4, 1e-3)
+    assert (dcrnet.schedule.name, dcrnet.schedule.monitor, dcrnet.schedule.patience) == \
+        ("plateau", "val_accuracy", 3)
+    assert dcrnet.loss == "weighted_cross_entropy" and dcrnet.gamma and dcrnet.batch_size == 32
+    assert RECIPES["vgg16_gcca_pdra"].island_weight == 0.005
+    assert RECIPES["vgg16_gcca_pdra"].augment.rotation_step == 5
+    mini = RECIPES["mini_xception"]
+    assert (mini.batch_size, mini.epochs, mini.early_stopping_patience) == (32, 150, 50)
+    assert (mini.augment.rotation_degrees, mini.augment.shift, mini.augment.zoom) == (10, 0.1, 0.1)
+    yolo = RECIPES["yolov8_dyconv_gam"]
+    assert (yolo.optimiser.lr, yolo.batch_size, yolo.epochs) == (0.01, 16, 50)
+    assert yolo.augment.crop_area != (1.0, 1.0) and yolo.augment.brightness > 0
+    assert RECIPES["mobilenetv3_dilated_simam"].optimiser.name == "sgd"
+
+
+def test_overrides_resolve_and_settings_round_trip(fer2013_root, capsys):
+    assert main(["train", "--arch", "dcrnet", "--data", str(fer2013_root), "--dry-run", "--lr", "0.001",
+                 "--augment", "rotation_degrees=15", "--exclude-classes", "disgust"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    settings = TrainSettings.from_dict(data)
+    assert json.loads(json.dumps(settings.to_dict())) == data
+    assert settings.recipe.optimiser.lr == 0.001 and settings.recipe.optimiser.weight_decay == 1e-3
+    assert settings.recipe.augment.rotation_degrees == 15 and settings.recipe.augment.shear_degrees == 10
+    assert settings.data.options.exclude_classes == ("disgust",) and settings.recipe.gamma
+    assert settings.input_size == ARCHITECTURES["dcrnet"].input_size and settings.run.out == "runs/dcrnet"

@@ -1,0 +1,123 @@
+"""``emotion-train evaluate``: score an exported ONNX model through the app's own code.
+
+    emotion-train evaluate models_onnx/mini_xception.onnx --data ../shared/data/fer2013 --split val
+
+The model runs exactly as in the app: ``app.inference.EmotionClassifier`` opens it and
+reads its card, the dataset's images become crops of the card's size and colour space
+(``app.preprocess.prepare_crop``, or ``crop_face`` for full frames) and tensors through
+``to_tensor`` (the card's gamma and normalisation), and ONNX Runtime gives the logits.
+Dataset classes are matched to the model's labels by name; samples of a class the
+model does not know are left out and counted. Prints accuracy, macro-F1 and per-class
+recall, and writes a JSON report and a confusion-matrix PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.inference import EmotionClassifier
+from app.model_card import ModelCardError
+from app.preprocess import to_tensor
+from app.providers import REQUESTS, probe
+from training.data import FORMAT_CHOICES, CropSet, DataOptions, DatasetLayoutError, load_split
+from training.metrics import ClassificationReport, plot_confusion, report_from_predictions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    report: ClassificationReport
+    skipped: dict[str, int]
+    """Dataset class -> samples left out because the model has no such label."""
+    seconds: float
+    provider: str
+
+
+def classifier_for(path: str | Path, provider: str = "cpu") -> EmotionClassifier:
+    return EmotionClassifier(path, probe(provider).session_providers)
+
+
+def load_for(classifier: EmotionClassifier, data: Path, split: str, dataset: str = "auto",
+             options: DataOptions | None = None) -> CropSet:
+    """The split's crops prepared with the model's own preprocessing spec."""
+    return load_split(dataset, data, split, classifier.spec, options)
+
+
+def evaluate(classifier: EmotionClassifier, crops: CropSet, batch_size: int = 256) -> Evaluation:
+    """Run every crop through ``to_tensor`` and the ONNX session; tally against the targets."""
+    started = time.monotonic()
+    model_index = {label: index for index, label in enumerate(classifier.labels)}
+    mapped = np.array([model_index.get(label, -1) for label in crops.labels])[crops.targets]
+    skipped = {label: int(count) for label, count in zip(crops.labels, crops.class_counts())
+               if label not in model_index and count}
+    if skipped:
+        log.warning("the model has no label for %s: those samples are left out", skipped)
+    rows = np.flatnonzero(mapped >= 0)
+    predictions = np.empty(len(rows), np.int64)
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start: start + batch_size]
+        batch = np.stack([to_tensor(crops.crops[row], classifier.spec)[0] for row in chunk])
+        predictions[start: start + len(chunk)] = classifier.logits(batch).argmax(axis=1)
+    report = report_from_predictions(classifier.labels, mapped[rows], predictions)
+    return Evaluation(report, skipped, time.monotonic() - started, classifier.provider)
+
+
+def report_json(path: Path, classifier: EmotionClassifier, crops: CropSet, evaluation: Evaluation,
+                data: Path) -> dict:
+    return {
+        "model": str(path),
+        "architecture": classifier.card.architecture,
+        "dataset": crops.dataset,
+        "data": str(data),
+        "split": crops.split,
+        "provider": evaluation.provider,
+        "seconds": round(evaluation.seconds, 3),
+        "skipped": evaluation.skipped,
+        **evaluation.report.to_dict(),
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="exported ONNX model with its card")
+    parser.add_argument("--data", type=Path, required=True, help="dataset root")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--dataset", default="auto", choices=FORMAT_CHOICES, help="dataset format")
+    parser.add_argument("--limit-per-class", type=int, help="at most N images per class")
+    parser.add_argument("--exclude-classes", nargs="+", default=[], metavar="CLASS")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--provider", default="cpu", choices=sorted(REQUESTS),
+                        help="ONNX Runtime execution provider (default: cpu, reproducible)")
+    parser.add_argument("--out-dir", type=Path, default=Path("reports"),
+                        help="folder for MODEL_SPLIT.json and MODEL_SPLIT_confusion.png")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        classifier = classifier_for(args.model, args.provider)
+        options = DataOptions(limit_per_class=args.limit_per_class,
+                              exclude_classes=tuple(args.exclude_classes))
+        crops = load_for(classifier, args.data, args.split, args.dataset, options)
+        evaluation = evaluate(classifier, crops, args.batch)
+    except (ModelCardError, DatasetLayoutError, ValueError) as error:
+        log.error("%s", error)
+        return 2
+    stem = f"{args.model.stem}_{args.split}"
+    json_path, png_path = args.out_dir / f"{stem}.json", args.out_dir / f"{stem}_confusion.png"
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    result = report_json(args.model, classifier, crops, evaluation, args.data)
+    json_path.write_text(json.dumps(result, indent=2))
+    plot_confusion(evaluation.report, png_path,
+                   f"{classifier.card.architecture} on {crops.dataset} {args.split}")
+    print(f"{args.model} on {crops.dataset} {args.split} ({evaluation.provider}, "
+          f"{evaluation.seconds:.1f} s)")
+    print(evaluation.report.format())
+    print(f"wrote {json_path} and {png_path}")
+    return 0

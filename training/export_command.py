@@ -1,0 +1,154 @@
+"""``emotion-train export``: a training checkpoint -> an ONNX model the app can ship.
+
+    emotion-train export runs/mini_xception/best.pt --out models_onnx/mini_xception.onnx
+
+Steps: rebuild the model from the checkpoint; export it with its model card
+(``training.export.export_onnx``); check ONNX Runtime agrees with PyTorch; measure the
+validation accuracy and macro-F1 of the exported file through the app's own code
+(``training.evaluate``); with ``--fp16``, store the weights in float16 and measure
+again; record the weights' SHA-256; write the final card. The file is written beside
+the target and moved into place only when every check passed, so a failed export
+never replaces a good model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import onnx
+
+from app.model_card import ModelCard, ModelCardError, read_card
+from app.providers import REQUESTS
+from training import checkpoint as checkpoints
+from training.data import FORMAT_CHOICES, CropSet, DataOptions, DatasetLayoutError
+from training.evaluate import classifier_for, evaluate, load_for
+from training.export import export_onnx, parity_error, weights_sha256
+from training.fp16 import with_fp16_weights
+
+log = logging.getLogger(__name__)
+
+FROM_SCRATCH = "trained from scratch: no pretrained (ImageNet) weights are downloaded"
+
+
+def card_from_checkpoint(saved: dict) -> ModelCard:
+    """The card of a checkpoint, before its exported file is measured (no metrics yet)."""
+    spec, info = checkpoints.spec_of(saved), saved["dataset"]
+    settings, progress = saved["settings"], saved["progress"]
+    totals = saved.get("run_totals") or {"epochs": progress["epoch"], "seconds": progress["seconds"]}
+    limit = settings["data"]["options"]["limit_per_class"]
+    recipe = settings["recipe"]
+    dataset = (f"{info['name']} ({info['format']}): trained on {info['train_split']} "
+               f"({info['train_images']} images), selected on {info['val_split']} "
+               f"({info['val_images']})" + (f", at most {limit} per class" if limit else ""))
+    training = {
+        "command": saved["command"],
+        "resumed": saved["resumed"],
+        "epochs": totals["epochs"],
+        "best_epoch": progress["best_epoch"],
+        "seconds": round(float(totals["seconds"]), 1),
+        "parameters": saved["parameters"],
+        "pytorch_val_accuracy": progress["best_accuracy"],
+        "device": f"{saved['device']} x{saved['world_size']}, {saved['precision']}",
+        "torch_version": saved["torch_version"],
+        "seed": settings["seed"],
+        "recipe": {
+            "optimiser": recipe["optimiser"], "schedule": recipe["schedule"],
+            "batch_size": recipe["batch_size"], "loss": recipe["loss"],
+            "label_smoothing": recipe["label_smoothing"], "island_weight": recipe["island_weight"],
+            "augment": recipe["augment"],
+            "source": recipe["source"],
+        },
+        "notes": [FROM_SCRATCH, *recipe["notes"]],
+    }
+    return ModelCard(
+        architecture=saved["model"]["arch"], labels=tuple(saved["labels"]),
+        input_size=spec.input_size, channels=spec.channels, color_space=spec.color_space,
+        mean=spec.mean, std=spec.std, gamma=spec.gamma,
+        alignment_template=spec.alignment_template, dataset=dataset, training=training)
+
+
+def load_validation(path: Path, args: argparse.Namespace, saved: dict) -> CropSet:
+    """The run's validation split (or the one given), prepared with the exported card's spec."""
+    info = saved["dataset"]
+    return load_for(classifier_for(path, args.provider), args.data or Path(info["root"]),
+                    args.split or info["val_split"], args.dataset or info["format"],
+                    DataOptions(limit_per_class=args.limit_per_class))
+
+
+def write_card(path: Path, card: ModelCard) -> None:
+    proto = onnx.load(str(path))
+    card.embed(proto)
+    onnx.save_model(proto, str(path))
+    read_card(path)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", type=Path, help="best.pt / last.pt, or a run folder (best.pt)")
+    parser.add_argument("--out", type=Path, required=True, help="ONNX file to write")
+    parser.add_argument("--data", type=Path, help="validation data (default: the training run's)")
+    parser.add_argument("--dataset", choices=FORMAT_CHOICES, help="format (default: the run's)")
+    parser.add_argument("--split", help="split to measure (default: the run's validation split)")
+    parser.add_argument("--limit-per-class", type=int, help="measure on at most N per class")
+    parser.add_argument("--fp16", action="store_true",
+                        help="store weights in float16 (inputs and outputs stay float32)")
+    parser.add_argument("--parity-tolerance", type=float, default=1e-3,
+                        help="largest |ONNX - PyTorch| logit difference accepted")
+    parser.add_argument("--provider", default="cpu", choices=sorted(REQUESTS))
+
+
+def run(args: argparse.Namespace) -> int:
+    partial = args.out.with_name(args.out.stem + ".partial.onnx")
+    try:
+        saved = checkpoints.load(args.checkpoint)
+        model = checkpoints.model_of(saved)
+        card = card_from_checkpoint(saved)
+        export_onnx(model, card, partial)
+        parity = parity_error(model, partial)
+        if parity > args.parity_tolerance:
+            raise ValueError(f"ONNX Runtime and PyTorch disagree by {parity:.2e} "
+                             f"(> {args.parity_tolerance:.0e}); the export is not faithful")
+        crops = load_validation(partial, args, saved)
+        evaluation = evaluate(classifier_for(partial, args.provider), crops)
+        metrics = {"val_accuracy": evaluation.report.accuracy,
+                   "val_macro_f1": evaluation.report.macro_f1}
+        training = dict(card.training, parity_max_abs_logit_error=parity,
+                        evaluated_on=f"{evaluation.report.total} images")
+        if args.fp16:
+            onnx.save_model(with_fp16_weights(onnx.load(str(partial))), str(partial))
+            half = evaluate(classifier_for(partial, args.provider), crops)
+            metrics = {"val_accuracy": half.report.accuracy, "val_macro_f1": half.report.macro_f1,
+                       "fp32_val_accuracy": evaluation.report.accuracy,
+                       "fp16_accuracy_change": half.report.accuracy - evaluation.report.accuracy}
+            training["weights"] = "float16 (computed in float32)"
+        training["weights_sha256"] = weights_sha256(partial)
+        card = replace(card, metrics=metrics, training=training)
+        write_card(partial, card)
+        os.replace(partial, args.out)
+    except (checkpoints.CheckpointError, ModelCardError, DatasetLayoutError, ValueError) as error:
+        log.error("%s", error)
+        partial.unlink(missing_ok=True)
+        return 2
+    _print_summary(args.out, card, parity)
+    return 0
+
+
+def _print_summary(path: Path, card: ModelCard, parity: float) -> None:
+    metrics, training = card.metrics, card.training
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    print(f"  {card.architecture}: {training['parameters'] / 1e6:.3f} M parameters, input "
+          f"{card.channels}x{card.input_size[0]}x{card.input_size[1]} {card.color_space}, "
+          f"gamma {'on' if card.gamma else 'off'}, labels {', '.join(card.labels)}")
+    print(f"  parity |ONNX - PyTorch| = {parity:.2e}")
+    print(f"  val accuracy {metrics['val_accuracy']:.2%}, macro-F1 {metrics['val_macro_f1']:.4f} "
+          f"(measured on the ONNX file through the app's code; PyTorch said "
+          f"{training['pytorch_val_accuracy']:.2%})")
+    if "fp16_accuracy_change" in metrics:
+        print(f"  fp16 weights: accuracy {metrics['fp32_val_accuracy']:.2%} -> "
+              f"{metrics['val_accuracy']:.2%} ({100 * metrics['fp16_accuracy_change']:+.2f} points)")
+    print(f"  trained {training['epochs']} epochs in {training['seconds'] / 60:.1f} min: "
+          f"{training['command']}")
+    print(f"  weights SHA-256 {training['weights_sha256']}")

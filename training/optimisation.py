@@ -1,0 +1,81 @@
+"""Optimiser, learning-rate schedule and numeric precision from a recipe and a device."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from training.recipes import OptimiserRecipe, ScheduleRecipe
+
+log = logging.getLogger(__name__)
+
+
+def make_optimiser(recipe: OptimiserRecipe, module: nn.Module) -> torch.optim.Optimizer:
+    parameters = [parameter for parameter in module.parameters() if parameter.requires_grad]
+    if recipe.name == "sgd":
+        return torch.optim.SGD(parameters, lr=recipe.lr, momentum=recipe.momentum,
+                               weight_decay=recipe.weight_decay)
+    optimiser = torch.optim.AdamW if recipe.name == "adamw" else torch.optim.Adam
+    return optimiser(parameters, lr=recipe.lr, weight_decay=recipe.weight_decay)
+
+
+def make_scheduler(recipe: ScheduleRecipe, optimiser: torch.optim.Optimizer, epochs: int):
+    """A scheduler stepped once per epoch (``plateau`` with the monitored metric)."""
+    if recipe.name == "plateau":
+        mode = "max" if recipe.monitor == "val_accuracy" else "min"
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimiser, mode=mode, factor=recipe.factor, patience=recipe.patience)
+    if recipe.name == "cosine":
+        minimum = optimiser.param_groups[0]["lr"] * recipe.final_lr_fraction
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(epochs - 1, 1),
+                                                          eta_min=minimum)
+    if recipe.name == "linear":
+        return torch.optim.lr_scheduler.LinearLR(
+            optimiser, start_factor=1.0, end_factor=recipe.final_lr_fraction,
+            total_iters=max(epochs - 1, 1))
+    return torch.optim.lr_scheduler.ConstantLR(optimiser, factor=1.0, total_iters=0)
+
+
+def step_scheduler(scheduler, recipe: ScheduleRecipe, metrics: dict) -> None:
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(metrics[recipe.monitor])
+    else:
+        scheduler.step()
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Autocast dtype (None: float32) and whether gradients need loss scaling (fp16)."""
+
+    device_type: str
+    dtype: torch.dtype | None
+
+    @property
+    def name(self) -> str:
+        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
+
+    @property
+    def scaled(self) -> bool:
+        return self.dtype == torch.float16
+
+    def autocast(self):
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+
+def choose_precision(device: torch.device, amp: bool) -> Precision:
+    """bf16 on CPUs with AVX-512 (about 3x fp32 with channels-last), bf16 or fp16 on CUDA."""
+    if not amp:
+        return Precision(device.type, None)
+    if device.type == "cuda":
+        return Precision("cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    capability = torch.backends.cpu.get_cpu_capability()
+    if capability.startswith(("AVX512", "AMX")):
+        return Precision("cpu", torch.bfloat16)
+    log.info("CPU capability %s: bf16 autocast would be emulated, training in fp32", capability)
+    return Precision("cpu", None)

@@ -1,0 +1,141 @@
+"""Everything a training run is made of, built from its settings: data, spec, model, loaders.
+
+The preprocessing spec's normalisation is measured on the training crops (after
+adaptive gamma when the recipe applies it), so inputs are centred whatever the
+dataset; a resumed run reuses the spec stored in its checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from app.alignment import DEFAULT_TEMPLATE_ID
+from app.gamma import adaptive_gamma
+from app.preprocess import PreprocessSpec
+from training.augment import Augmenter
+from training.data import CropSet, load_split, resolve_format
+from training.data.torch_dataset import CropDataset, EvalBatches, TrainBatches, ignore_interrupts
+from training.distributed import Context
+from training.losses import TrainingObjective, build_loss
+from training.models import build_model
+from training.optimisation import Precision, choose_precision
+from training.settings import TrainSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunParts:
+    labels: tuple[str, ...]
+    spec: PreprocessSpec
+    dataset_info: dict
+    objective: TrainingObjective
+    precision: Precision
+    memory_format: torch.memory_format
+    train_batches: TrainBatches
+    train_loader: DataLoader
+    val_loader: DataLoader
+
+
+def normalisation(crops: np.ndarray, gamma: bool, chunk: int = 4096) -> tuple[tuple, tuple]:
+    """Per-channel mean and standard deviation of uint8 crops scaled to [0, 1]."""
+    channels = crops.shape[-1]
+    total, squares, count = np.zeros(channels), np.zeros(channels), 0
+    for start in range(0, len(crops), chunk):
+        block = crops[start: start + chunk]
+        if gamma:
+            block = np.stack([adaptive_gamma(crop)[0] for crop in block])
+        values = block.reshape(-1, channels).astype(np.float64) / 255.0
+        total += values.sum(axis=0)
+        squares += np.square(values).sum(axis=0)
+        count += len(values)
+    mean = total / max(count, 1)
+    std = np.sqrt(np.maximum(squares / max(count, 1) - mean**2, 1e-12))
+    return tuple(round(float(v), 6) for v in mean), tuple(round(float(v), 6) for v in std)
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def default_threads(context: Context) -> int:
+    """PyTorch CPU threads: this process's share of the cores that are not already busy.
+
+    OpenMP threads wait for each other at every operation, so one thread descheduled by
+    other work stalls them all: on a shared 2-core machine two threads ran a training step
+    20x slower than one. The 1-minute load average, taken before training starts, tells
+    how many cores other work keeps busy. torchrun's ``OMP_NUM_THREADS`` is respected.
+    """
+    if "OMP_NUM_THREADS" in os.environ:
+        return torch.get_num_threads()
+    share = available_cores() // max(context.local_world_size, 1)
+    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return max(1, min(share, round(share - busy)))
+
+
+def default_workers(context: Context) -> int:
+    """Loader processes: none on a small CPU (they would steal the model's cores), else a few."""
+    per_rank = available_cores() // max(context.local_world_size, 1)
+    if context.device.type == "cuda":
+        return max(1, min(8, per_rank - 1))
+    return 0 if per_rank <= 4 else min(4, per_rank // 4)
+
+
+def class_counts(crops: CropSet) -> np.ndarray:
+    if crops.soft_targets is not None:
+        return crops.soft_targets.sum(axis=0)
+    return crops.class_counts()
+
+
+def build_parts(settings: TrainSettings, context: Context, saved_spec: PreprocessSpec | None) -> RunParts:
+    recipe, data, run = settings.recipe, settings.data, settings.run
+    root = Path(data.root)
+    dataset_format = resolve_format(data.format, root)
+    channels = recipe.channels
+    spec = saved_spec or PreprocessSpec(
+        (settings.input_size, settings.input_size), channels, recipe.color_space,
+        (0.0,) * channels, (1.0,) * channels, recipe.gamma, DEFAULT_TEMPLATE_ID)
+    train_set = load_split(dataset_format.name, root, data.train_split, spec, data.options)
+    val_set = load_split(dataset_format.name, root, data.val_split, spec,
+                         replace(data.options, soft_labels=False))
+    if train_set.labels != val_set.labels:
+        raise ValueError(f"{data.train_split} labels {train_set.labels} differ from "
+                         f"{data.val_split} labels {val_set.labels}")
+    if saved_spec is None:
+        mean, std = normalisation(train_set.crops, spec.gamma)
+        spec = replace(spec, mean=mean, std=std)
+    torch.manual_seed(settings.seed)  # the initial weights, the same on every rank
+    model = build_model(settings.arch, num_classes=len(train_set.labels), in_channels=channels,
+                        input_size=settings.input_size)
+    loss = build_loss(recipe.loss, class_counts(train_set), recipe.label_smoothing,
+                      recipe.island_weight, getattr(model, "embedding_dim", None))
+    memory_format = torch.channels_last if run.channels_last else torch.contiguous_format
+    objective = TrainingObjective(model, loss).to(context.device, memory_format=memory_format)
+    workers = run.workers if run.workers is not None else default_workers(context)
+    augmenter = Augmenter(recipe.augment) if recipe.augment.enabled else None
+    train_batches = TrainBatches(len(train_set), recipe.batch_size, settings.seed,
+                                 context.rank, context.world_size)
+    train_loader = DataLoader(
+        CropDataset(train_set, spec, augmenter, settings.seed, data.options.soft_labels),
+        batch_sampler=train_batches, num_workers=workers, persistent_workers=workers > 0,
+        worker_init_fn=ignore_interrupts if workers else None,
+        pin_memory=context.device.type == "cuda")
+    val_loader = DataLoader(CropDataset(val_set, spec),
+                            batch_sampler=EvalBatches(len(val_set), run.eval_batch_size,
+                                                      context.rank, context.world_size))
+    dataset_info = {
+        "name": train_set.dataset, "format": dataset_format.name, "root": data.root,
+        "train_split": data.train_split, "val_split": data.val_split,
+        "train_images": len(train_set), "val_images": len(val_set),
+        "train_class_counts": [float(count) for count in class_counts(train_set)],
+    }
+    return RunParts(train_set.labels, spec, dataset_info, objective,
+                    choose_precision(context.device, run.amp), memory_format, train_batches,
+                    train_loader, val_loader)

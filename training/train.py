@@ -1,0 +1,243 @@
+"""``emotion-train train``: train an architecture on a dataset with its paper's recipe.
+
+    emotion-train train --arch mini_xception --data ../shared/data/fer2013
+    emotion-train train --resume --out runs/mini_xception          # continue exactly
+    torchrun --nproc_per_node=2 -m training train --arch mini_xception --data ...
+
+Defaults come from ``training.recipes``; every option overrides one value. The run
+folder gets ``last.pt`` every epoch, ``best.pt`` at the best validation accuracy and
+``history.json``. Ctrl-C (or SIGTERM) stops after the current batch, saves and exits
+with 130; ``--max-minutes`` pauses the same way with exit status 75 (EX_TEMPFAIL:
+"resume me"); a finished run exits 0. Bad input exits 2 with a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import signal
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from training import checkpoint as checkpoints
+from training import distributed
+from training.data import FORMAT_CHOICES, DataOptions
+from training.data.base import DatasetLayoutError
+from training.losses import LOSSES
+from training.models import ARCHITECTURES, architecture
+from training.recipes import OPTIMISERS, SCHEDULES, recipe_for
+from training.run_setup import build_parts, default_threads
+from training.settings import DataSettings, RunSettings, TrainSettings
+from training.trainer import FINISHED, INTERRUPTED, Trainer
+
+log = logging.getLogger(__name__)
+
+EXIT_INTERRUPTED, EXIT_PAUSED, EXIT_BAD_INPUT = 130, 75, 2
+# Options that define the model or its data; a resumed run keeps the checkpoint's values.
+FIXED_ON_RESUME = ("arch", "data", "dataset", "train_split", "val_split", "batch", "input_size",
+                   "channels", "color_space", "lr", "weight_decay", "optimiser", "momentum",
+                   "schedule", "loss", "label_smoothing", "island_weight", "gamma", "augment",
+                   "soft_labels", "exclude_classes", "limit_per_class", "seed")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_argument_group("what to train")
+    what.add_argument("--arch", choices=sorted(ARCHITECTURES), help="architecture")
+    what.add_argument("--data", type=Path, help="dataset root (a folder or a CSV's folder)")
+    what.add_argument("--dataset", choices=FORMAT_CHOICES,
+                      help="dataset format (default: auto, detected from the layout)")
+    what.add_argument("--train-split", help="split to train on (default: train)")
+    what.add_argument("--val-split", help="split for validation and model selection (default: val)")
+    what.add_argument("--limit-per-class", type=int, help="at most N images per class (quick runs)")
+    what.add_argument("--exclude-classes", nargs="+", default=[], metavar="CLASS",
+                      help="drop these classes, e.g. contempt")
+    what.add_argument("--soft-labels", action="store_true", help="FER+: train on vote distributions")
+    recipe = parser.add_argument_group("recipe overrides (defaults: the architecture's paper)")
+    recipe.add_argument("--epochs", type=int)
+    recipe.add_argument("--batch", type=int, help="global batch size (split across processes)")
+    recipe.add_argument("--input-size", type=int, help="square input side in pixels")
+    recipe.add_argument("--channels", type=int, choices=(1, 3))
+    recipe.add_argument("--color-space", choices=("gray", "rgb"))
+    recipe.add_argument("--lr", type=float, help="initial learning rate")
+    recipe.add_argument("--weight-decay", type=float)
+    recipe.add_argument("--optimiser", choices=OPTIMISERS)
+    recipe.add_argument("--momentum", type=float, help="SGD momentum")
+    recipe.add_argument("--schedule", choices=SCHEDULES)
+    recipe.add_argument("--patience", type=int, help="early stopping: epochs without improvement")
+    recipe.add_argument("--loss", choices=LOSSES)
+    recipe.add_argument("--label-smoothing", type=float)
+    recipe.add_argument("--island-weight", type=float, help="weight of the island loss (0: off)")
+    recipe.add_argument("--gamma", action=argparse.BooleanOptionalAction, help="adaptive gamma")
+    recipe.add_argument("--augment", help="key=value,... changes to the augmentation, or 'none'")
+    run = parser.add_argument_group("run")
+    run.add_argument("--out", type=Path, help="run folder (default: runs/ARCH)")
+    run.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    run.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    run.add_argument("--device", default="auto", choices=distributed.DEVICES)
+    run.add_argument("--no-amp", action="store_true", help="train in float32 (no bf16/fp16 autocast)")
+    run.add_argument("--no-channels-last", action="store_true", help="keep NCHW memory layout")
+    run.add_argument("--workers", type=int, help="data loader processes (default: by CPU count)")
+    run.add_argument("--threads", type=int,
+                     help="PyTorch CPU threads (default: the cores other work leaves idle)")
+    run.add_argument("--eval-batch", type=int, default=256)
+    run.add_argument("--max-minutes", type=float, help="pause (save, exit 75) after this long")
+    run.add_argument("--save-every-minutes", type=float, default=10.0)
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                     help="progress bar (default: on a terminal)")
+    run.add_argument("--dry-run", action="store_true", help="print the resolved settings and exit")
+
+
+def settings_from_args(args: argparse.Namespace) -> TrainSettings:
+    if args.arch is None or args.data is None:
+        raise ValueError("--arch and --data are required (or --resume with --out)")
+    recipe = recipe_for(args.arch)
+    optimiser = replace(recipe.optimiser, **_given(args, name="optimiser", lr="lr",
+                                                       weight_decay="weight_decay", momentum="momentum"))
+    schedule = replace(recipe.schedule, **_given(args, name="schedule"))
+    augment = recipe.augment.with_overrides(args.augment) if args.augment else recipe.augment
+    recipe = replace(recipe, optimiser=optimiser, schedule=schedule, augment=augment, **_given(
+        args, epochs="epochs", batch_size="batch", early_stopping_patience="patience", loss="loss",
+        label_smoothing="label_smoothing", island_weight="island_weight", gamma="gamma",
+        channels="channels", color_space="color_space"))
+    seed = 0 if args.seed is None else args.seed
+    if seed < 0:
+        raise ValueError(f"--seed must be 0 or more, got {seed}")
+    options = DataOptions(limit_per_class=args.limit_per_class, seed=seed,
+                          exclude_classes=tuple(args.exclude_classes), soft_labels=args.soft_labels)
+    data = DataSettings(args.dataset or "auto", str(args.data), args.train_split or "train",
+                        args.val_split or "val", options)
+    input_size = args.input_size or recipe.input_size or architecture(args.arch).input_size
+    return TrainSettings(args.arch, recipe, data, run_settings(args, None), input_size, seed)
+
+
+def run_settings(args: argparse.Namespace, saved: RunSettings | None) -> RunSettings:
+    out = args.out or (saved.out if saved else Path("runs") / args.arch)
+    return RunSettings(str(out), args.device, not args.no_amp, not args.no_channels_last,
+                       args.workers, args.threads, args.eval_batch, args.max_minutes,
+                       args.save_every_minutes, args.progress)
+
+
+def settings_for_resume(args: argparse.Namespace, saved: dict) -> TrainSettings:
+    changed = [f"--{name.replace('_', '-')}" for name in FIXED_ON_RESUME
+               if getattr(args, name) not in (None, False, [])]
+    if changed:
+        raise ValueError(f"{' '.join(changed)} cannot change when resuming: the run's settings are "
+                         "in its checkpoint (start a new run with another --out instead)")
+    settings = TrainSettings.from_dict(saved["settings"])
+    recipe = replace(settings.recipe, **_given(args, epochs="epochs", early_stopping_patience="patience"))
+    return replace(settings, recipe=recipe, run=run_settings(args, settings.run))
+
+
+def _given(args: argparse.Namespace, **names: str) -> dict:
+    """{field: value} for the options the user actually gave."""
+    return {field: getattr(args, option) for field, option in names.items()
+            if getattr(args, option) is not None}
+
+
+def format_command(argv: list[str], world_size: int) -> str:
+    if world_size > 1:
+        return f"torchrun --standalone --nproc_per_node={world_size} -m training {shlex.join(argv)}"
+    return f"emotion-train {shlex.join(argv)}"
+
+
+class StopSignals:
+    """First Ctrl-C or SIGTERM asks the loop to stop after the batch; a second Ctrl-C aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict = {}
+
+    def __enter__(self) -> StopSignals:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+        log.warning("stop requested: saving after this batch (Ctrl-C again to abort without saving)")
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    argv = list(getattr(args, "argv", None) or sys.argv[1:])
+    context = distributed.setup(args.device)
+    if not context.is_main:  # one voice: rank 0 logs progress, the others only problems
+        logging.getLogger().setLevel(logging.WARNING)
+    try:
+        out = args.out or (Path("runs") / args.arch if args.arch else None)
+        saved = None
+        if args.resume:
+            if out is None:
+                raise ValueError("--resume needs --out RUN_FOLDER (or --arch for runs/ARCH)")
+            saved = checkpoints.load(Path(out) / checkpoints.LAST)
+            settings = settings_for_resume(args, saved)
+            if saved["stopped"] == FINISHED and args.epochs is None and args.patience is None:
+                log.info("%s has finished (%d epochs); nothing to resume. Give --epochs or "
+                         "--patience to train further", out, saved["progress"]["epoch"])
+                return 0
+        else:
+            settings = settings_from_args(args)
+            if (Path(settings.run.out) / checkpoints.LAST).exists():
+                raise ValueError(f"{settings.run.out} already holds a run: pass --resume to continue "
+                                 "it, or choose another --out")
+        if args.dry_run:
+            print(json.dumps(settings.to_dict(), indent=2))
+            return 0
+        torch.set_num_threads(settings.run.threads or default_threads(context))
+        parts = build_parts(settings, context, checkpoints.spec_of(saved) if saved else None)
+        command = format_command(argv, context.world_size)
+        trainer = Trainer(settings, context, parts, command, saved, started)
+        if saved:
+            trainer.resumed.append(command)
+        _log_start(settings, parts, trainer, context)
+        with StopSignals() as stop:
+            outcome = trainer.fit(stop)
+    except (ValueError, DatasetLayoutError, checkpoints.CheckpointError) as error:
+        log.error("%s", error)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        log.warning("interrupted before training started; nothing to save")
+        return EXIT_INTERRUPTED
+    finally:
+        distributed.teardown()
+    progress = trainer.progress
+    if outcome == FINISHED:
+        log.info("done: best val accuracy %.2f%% at epoch %d; export with: emotion-train export %s",
+                 100 * progress.best_accuracy, progress.best_epoch, Path(settings.run.out) / "best.pt")
+        return 0
+    log.warning("%s in epoch %d after %d batches; saved %s. Continue with: emotion-train train "
+                "--resume --out %s", outcome, progress.epoch + 1, progress.batches_done,
+                Path(settings.run.out) / checkpoints.LAST, settings.run.out)
+    return EXIT_INTERRUPTED if outcome == INTERRUPTED else EXIT_PAUSED
+
+
+def _log_start(settings: TrainSettings, parts, trainer: Trainer, context) -> None:
+    if not context.is_main:
+        return
+    recipe, model = settings.recipe, parts.objective.model
+    parameters = sum(parameter.numel() for parameter in model.parameters())
+    log.info("%s: %.3f M parameters, input %dx%dx%d %s, %s on %s x%d, %d threads, "
+             "%d loader workers", settings.arch, parameters / 1e6, parts.spec.channels,
+             *parts.spec.input_size, parts.spec.color_space, parts.precision.name, context.device,
+             context.world_size, torch.get_num_threads(), parts.train_loader.num_workers)
+    log.info("recipe: %s lr %.2g wd %.2g, %s schedule, batch %d, %d epochs, patience %d, loss %s%s, "
+             "augment %s, gamma %s", recipe.optimiser.name, recipe.optimiser.lr,
+             recipe.optimiser.weight_decay, recipe.schedule.name, recipe.batch_size, recipe.epochs,
+             recipe.early_stopping_patience, recipe.loss,
+             f" + {recipe.island_weight} x island" if recipe.island_weight else "",
+             recipe.augment.describe(), recipe.gamma)
+    if trainer.progress.epoch or trainer.progress.batches_done:
+        log.info("resuming after epoch %d, batch %d", trainer.progress.epoch,
+                 trainer.progress.batches_done)

@@ -1,0 +1,293 @@
+"""The training loop: epochs of augmented batches, validation, checkpoints, early stopping.
+
+Determinism is what makes ``--resume`` exact: sample order and augmentation are seeded
+by (seed, epoch, index) (``training.data.torch_dataset``), the torch generator that
+drives dropout is reseeded at each epoch start and saved mid-epoch, and every other
+piece of state (weights, optimiser, scheduler, loss scaler, island centres, metric
+sums of a half-done epoch) is in the checkpoint. A resumed run therefore reports the
+same metrics as an uninterrupted one. A stop request (Ctrl-C, SIGTERM, the time
+budget) is honoured between batches, agreed across ranks, saved, and reported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from training import checkpoint as checkpoints
+from training.distributed import Context
+from training.metrics import ClassificationReport, confusion_matrix
+from training.optimisation import make_optimiser, make_scheduler, step_scheduler
+from training.run_setup import RunParts
+from training.settings import TrainSettings
+
+log = logging.getLogger(__name__)
+
+FINISHED, INTERRUPTED, PAUSED = "finished", "interrupted", "paused"
+
+
+@dataclass
+class Progress:
+    """Where the run stands; saved in every checkpoint."""
+
+    epoch: int = 0
+    """Epochs completed."""
+    batches_done: int = 0
+    """Batches of the current epoch already trained (non-zero only mid-epoch)."""
+    loss_sum: float = 0.0
+    samples: int = 0
+    best_epoch: int = 0
+    best_accuracy: float = -1.0
+    best_macro_f1: float = 0.0
+    seconds: float = 0.0
+    history: list = field(default_factory=list)
+    """One dict per epoch: train loss, val loss, accuracy, macro-F1, learning rate, seconds."""
+
+
+class Trainer:
+    """Runs ``fit`` on the parts of a run, on one rank of possibly several.
+
+    ``command`` is recorded in the checkpoints (and so in the model card); ``resume_from``
+    is a ``last.pt`` to continue; ``started`` is ``time.monotonic()`` when this session
+    began, so the recorded wall time includes data loading.
+    """
+
+    def __init__(self, settings: TrainSettings, context: Context, parts: RunParts, command: str,
+                 resume_from: dict | None = None, started: float | None = None) -> None:
+        self.settings, self.context, self.parts = settings, context, parts
+        self.out = Path(settings.run.out)
+        self.command, self.resumed = command, []
+        recipe = settings.recipe
+        self.objective = parts.objective
+        self.wrapped = self.objective
+        if context.distributed:
+            device_ids = [context.device.index] if context.device.type == "cuda" else None
+            self.wrapped = DistributedDataParallel(self.objective, device_ids=device_ids)
+        self.optimiser = make_optimiser(recipe.optimiser, self.objective)
+        self.scheduler = make_scheduler(recipe.schedule, self.optimiser, recipe.epochs)
+        self.scaler = torch.amp.GradScaler(context.device.type, enabled=parts.precision.scaled)
+        self.progress = Progress()
+        self.restored_rng: dict | None = None
+        if resume_from is not None:
+            self._restore(resume_from)
+        self.session_started = time.monotonic() if started is None else started
+        self.last_save = time.monotonic()
+
+    # -- state ---------------------------------------------------------------------------
+    def _restore(self, saved: dict) -> None:
+        self.objective.model.load_state_dict(saved["state_dict"])
+        self.objective.loss.load_state_dict(saved["loss_state"])
+        self.optimiser.load_state_dict(saved["optimiser"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        self.scaler.load_state_dict(saved["scaler"])
+        progress = dict(saved["progress"])
+        if not self.context.is_main:  # rank 0 alone carries the half-done epoch's sums
+            progress.update(loss_sum=0.0, samples=0)
+        self.progress = Progress(**progress)
+        if self.progress.batches_done:
+            self.restored_rng = saved["rng"]
+        self.command, self.resumed = saved["command"], list(saved["resumed"])
+
+    def checkpoint(self, stopped: str | None = None) -> dict:
+        """The run's state; call on every rank (the half-done epoch's sums are reduced)."""
+        parts, model = self.parts, self.objective.model
+        progress = replace(self.progress, seconds=self.seconds())
+        reduced = self.context.all_reduce(torch.tensor([progress.loss_sum, float(progress.samples)],
+                                                       dtype=torch.float64))
+        progress.loss_sum, progress.samples = float(reduced[0]), int(reduced[1])
+        rng = {"torch": torch.get_rng_state()}
+        if self.context.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.context.device)
+        return {
+            "format": checkpoints.FORMAT,
+            "model": {"arch": self.settings.arch, "num_classes": len(parts.labels),
+                      "in_channels": parts.spec.channels, "input_size": self.settings.input_size},
+            "spec": dict(vars(parts.spec)),
+            "labels": list(parts.labels),
+            "dataset": parts.dataset_info,
+            "settings": self.settings.to_dict(),
+            "command": self.command,
+            "resumed": self.resumed,
+            "parameters": sum(parameter.numel() for parameter in model.parameters()),
+            "precision": parts.precision.name,
+            "device": str(self.context.device),
+            "world_size": self.context.world_size,
+            "torch_version": str(torch.__version__),
+            "state_dict": {name: tensor.contiguous() for name, tensor in model.state_dict().items()},
+            "loss_state": self.objective.loss.state_dict(),
+            "optimiser": self.optimiser.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng,
+            "progress": vars(progress),
+            "stopped": stopped,
+        }
+
+    def save(self, stopped: str | None = None, best: bool = False) -> None:
+        """Write ``last.pt`` (and ``best.pt``) from rank 0; every rank must call it."""
+        state = self.checkpoint(stopped)
+        if self.context.is_main:
+            checkpoints.save(state, self.out / checkpoints.LAST)
+            if best:
+                checkpoints.save(checkpoints.without_optimisation(state), self.out / checkpoints.BEST)
+        self.last_save = time.monotonic()
+
+    def seconds(self) -> float:
+        return self.progress.seconds + time.monotonic() - self.session_started
+
+    # -- loop ----------------------------------------------------------------------------
+    def fit(self, stop) -> str:
+        """Train until done, early stopping, or a stop request; returns how it ended."""
+        recipe, progress = self.settings.recipe, self.progress
+        while progress.epoch < recipe.epochs:
+            if progress.epoch - progress.best_epoch >= recipe.early_stopping_patience:
+                log.info("early stopping: no better val accuracy for %d epochs",
+                         recipe.early_stopping_patience)
+                break
+            if self.flags(stop)[0]:  # Ctrl-C during validation (the time budget waits a batch)
+                self.save(stopped=INTERRUPTED)
+                return INTERRUPTED
+            epoch_started = time.monotonic()
+            outcome = self.train_epoch(stop)
+            if outcome is not None:
+                self.save(stopped=outcome)
+                return outcome
+            report, val_loss = self.validate()
+            self.end_epoch(report, val_loss, time.monotonic() - epoch_started)
+        self.save(stopped=FINISHED)
+        self.finish_best()
+        return FINISHED
+
+    def train_epoch(self, stop) -> str | None:
+        parts, progress, device = self.parts, self.progress, self.context.device
+        epoch = progress.epoch
+        parts.train_batches.set_epoch(epoch, skip=progress.batches_done)
+        seed = (self.settings.seed * 1_000_003 + epoch) * 1_000 + self.context.rank
+        torch.manual_seed(seed)
+        iterator = iter(parts.train_loader)
+        if self.restored_rng is not None:  # mid-epoch resume: the dropout stream goes on
+            torch.set_rng_state(self.restored_rng["torch"])
+            if "cuda" in self.restored_rng and device.type == "cuda":
+                torch.cuda.set_rng_state(self.restored_rng["cuda"], device)
+            self.restored_rng = None
+        self.objective.train()
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        bar = tqdm(total=parts.train_batches.batches_per_epoch, initial=progress.batches_done,
+                   desc=f"epoch {epoch + 1}/{self.settings.recipe.epochs}", leave=False,
+                   disable=not self.show_progress, dynamic_ncols=True)
+        try:
+            for images, targets in iterator:
+                images = images.to(device, non_blocking=True, memory_format=parts.memory_format)
+                targets = targets.to(device, non_blocking=True)
+                with parts.precision.autocast():
+                    loss, _ = self.wrapped(images, targets)
+                self.optimiser.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimiser)
+                self.scaler.update()
+                loss_sum += loss.detach().double() * len(images)
+                progress.samples += len(images)
+                progress.batches_done += 1
+                bar.update()
+                if bar.n % 20 == 0 and not bar.disable:
+                    bar.set_postfix(loss=f"{(progress.loss_sum + loss_sum.item()) / progress.samples:.4f}")
+                interrupted, out_of_time, save_due = self.flags(stop)
+                if interrupted or out_of_time or save_due:
+                    progress.loss_sum += loss_sum.item()
+                    loss_sum.zero_()
+                    if interrupted or out_of_time:
+                        return INTERRUPTED if interrupted else PAUSED
+                    self.save()
+        finally:
+            bar.close()
+        progress.loss_sum += loss_sum.item()
+        return None
+
+    def flags(self, stop) -> tuple[bool, bool, bool]:
+        """(stop requested, time budget spent, periodic save due), agreed by every rank."""
+        run, now = self.settings.run, time.monotonic()
+        flags = torch.tensor([
+            float(stop.requested),
+            float(run.max_minutes is not None and now - self.session_started > run.max_minutes * 60),
+            float(now - self.last_save > run.save_every_minutes * 60),
+        ])
+        if self.context.distributed:
+            self.context.all_reduce(flags, dist.ReduceOp.MAX)
+        return bool(flags[0]), bool(flags[1]), bool(flags[2])
+
+    @torch.no_grad()
+    def validate(self) -> tuple[ClassificationReport, float]:
+        parts, device = self.parts, self.context.device
+        model = self.objective.model.eval()
+        if self.context.distributed:  # evaluate every shard with rank 0's batch-norm statistics
+            for buffer in model.buffers():
+                dist.broadcast(buffer, src=0)
+        confusion = torch.zeros(len(parts.labels), len(parts.labels), dtype=torch.float64)
+        loss_sum = torch.zeros(1, dtype=torch.float64)
+        for images, targets in parts.val_loader:
+            images = images.to(device, non_blocking=True, memory_format=parts.memory_format)
+            with parts.precision.autocast():
+                logits = model(images).float().cpu()
+            loss_sum += F.cross_entropy(logits, targets, reduction="sum").double()
+            confusion += torch.from_numpy(confusion_matrix(
+                targets.numpy(), logits.argmax(dim=1).numpy(), len(parts.labels)))
+        self.context.all_reduce(confusion)
+        self.context.all_reduce(loss_sum)
+        report = ClassificationReport(parts.labels, confusion.numpy().astype(np.int64))
+        return report, float(loss_sum.item() / max(report.total, 1))
+
+    def end_epoch(self, report: ClassificationReport, val_loss: float, seconds: float) -> None:
+        progress, recipe = self.progress, self.settings.recipe
+        progress.epoch += 1
+        reduced = self.context.all_reduce(torch.tensor([progress.loss_sum, float(progress.samples)],
+                                                       dtype=torch.float64))
+        entry = {
+            "epoch": progress.epoch,
+            "train_loss": float(reduced[0] / max(reduced[1], 1)),
+            "val_loss": val_loss,
+            "val_accuracy": report.accuracy,
+            "val_macro_f1": report.macro_f1,
+            "lr": self.optimiser.param_groups[0]["lr"],
+            "seconds": seconds,
+        }
+        progress.history.append(entry)
+        progress.batches_done, progress.loss_sum, progress.samples = 0, 0.0, 0
+        improved = report.accuracy > progress.best_accuracy
+        if improved:
+            progress.best_epoch, progress.best_accuracy = progress.epoch, report.accuracy
+            progress.best_macro_f1 = report.macro_f1
+        step_scheduler(self.scheduler, recipe.schedule, entry)
+        self.save(best=improved)
+        if self.context.is_main:
+            log.info("epoch %d/%d  train loss %.4f  val loss %.4f  val acc %.2f%%  val macro-F1 %.4f  "
+                     "lr %.2e  %.1f s%s", progress.epoch, recipe.epochs, entry["train_loss"],
+                     val_loss, 100 * report.accuracy, report.macro_f1, entry["lr"], seconds,
+                     "  (best)" if improved else f"  (best {100 * progress.best_accuracy:.2f}% "
+                     f"at epoch {progress.best_epoch})")
+            (self.out / "history.json").write_text(json.dumps(progress.history, indent=1))
+
+    def finish_best(self) -> None:
+        """Give ``best.pt`` the run's final totals (epochs run, seconds, how it ended)."""
+        best_path = self.out / checkpoints.BEST
+        if self.context.is_main and best_path.is_file():
+            best = checkpoints.load(best_path)
+            best.pop("path")
+            best["run_totals"] = {"epochs": self.progress.epoch, "seconds": self.seconds(),
+                                  "history": self.progress.history, "stopped": FINISHED}
+            checkpoints.save(best, best_path)
+
+    @property
+    def show_progress(self) -> bool:
+        wanted = self.settings.run.progress
+        return self.context.is_main and (wanted if wanted is not None else sys.stderr.isatty())
