@@ -71,12 +71,15 @@ def test_densenet121_is_the_papers_layout():
 
 def test_small_inputs_get_a_stem_that_keeps_feature_maps_meaningful():
     small, stock = build_model("dcrnet", input_size=48), build_model("dcrnet", input_size=224)
-    assert small.backbone[0][0].stride == (1, 1)
-    assert not any(isinstance(layer, nn.MaxPool2d) for layer in small.backbone[0])
+    assert small.backbone[0][0].stride == (1, 1) and small.backbone[0][0].kernel_size == (3, 3)
+    assert isinstance(small.backbone[0][-1], nn.MaxPool2d)
     assert stock.backbone[0][0].stride == (2, 2) and isinstance(stock.backbone[0][-1], nn.MaxPool2d)
     with torch.no_grad():
-        features = small.eval().forward_features(torch.randn(1, 1, 48, 48))
-    assert features.shape == (1, 64, 3, 3)  # 6x6 after DenseNet, 3x3 after the max-pool
+        backbone_maps = small.eval().backbone(torch.randn(1, 1, 48, 48))
+        paper_geometry = build_model("dcrnet", input_size=96).eval().forward_features(
+            torch.randn(1, 1, 96, 96))
+    assert backbone_maps.shape == (1, 1024, 3, 3)  # stride 16: the first CBAM sees 3x3
+    assert paper_geometry.shape == (1, 64, 3, 3)  # 6x6 after DenseNet, 3x3 after the max-pool
 
 
 def test_parameter_count_is_near_the_papers_figure():
@@ -86,5 +89,5 @@ def test_parameter_count_is_near_the_papers_figure():
 
 
 def test_too_small_inputs_are_refused_with_a_reason():
-    with pytest.raises(ValueError, match="at least 16 pixels"):
-        build_model("dcrnet", input_size=8)
+    with pytest.raises(ValueError, match="at least 32 pixels"):
+        build_model("dcrnet", input_size=24)

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from training import checkpoint as checkpoints
 from training.distributed import Context
 from training.metrics import ClassificationReport, confusion_matrix
+from training.models.layers.dynamic_conv import anneal_temperature
 from training.optimisation import make_optimiser, make_scheduler, step_scheduler
 from training.run_setup import RunParts
 from training.settings import TrainSettings
@@ -173,6 +174,7 @@ class Trainer:
         parts, progress, device = self.parts, self.progress, self.context.device
         epoch = progress.epoch
         parts.train_batches.set_epoch(epoch, skip=progress.batches_done)
+        anneal_temperature(self.objective.model, epoch)  # no-op without DynamicConv layers
         seed = (self.settings.seed * 1_000_003 + epoch) * 1_000 + self.context.rank
         torch.manual_seed(seed)
         iterator = iter(parts.train_loader)

@@ -14,14 +14,15 @@ Choices where the paper is vague, and why:
 - No ImageNet weights can be downloaded here, so the DenseNet121 is trained from
   scratch (the paper fine-tunes ImageNet weights); model cards must say so.
 - Input and stem: the paper feeds 224x224 images to the stock DenseNet121 (7x7 final
-  maps). FER2013 faces are 48x48; the stock stem would bring them to 1x1 before the
-  head's max-pool (which then cannot run), and at 64x64 to 2x2 and 1x1, where CBAM's
-  spatial attention has nothing to weigh. Below 192 pixels the backbone therefore uses
-  a small-input stem (3x3 stride-1 convolution, no max-pool; ``backbones.densenet121``),
-  which gives a 48x48 face the stock net's feature-map sizes at 224 (6x6 after
-  DenseNet, 3x3 after the max-pool). Cost: 2.13 G multiply-accumulates per 48x48 face,
-  against 0.24 G for the stock stem at 64x64 and 2.93 G for the stock net at 224. From
-  192 pixels up the stock stem is used.
+  maps). FER2013 faces are 48x48; the stock stem (stride 32) would bring them to 1x1
+  before the head's max-pool (which then cannot run). Below 192 pixels the backbone
+  uses a compact stem (3x3 stride-1 convolution and the stock 3x3 max-pool, total
+  stride 16; ``backbones.densenet121``): a 48x48 face leaves DenseNet at 3x3, which the
+  first CBAM still weighs spatially, at 0.55 G multiply-accumulates per face. The
+  paper's geometry (6x6 after DenseNet, 3x3 after the max-pool) is one flag away,
+  ``--input-size 96``, at 2.2 G MACs: four times the CPU time per face and per
+  training epoch (about 35 minutes per FER2013 epoch on a 2-core CPU), which is why it
+  is not the default. From 192 pixels up the stock stem is used.
 - Convolutions are 3x3 with "same" padding, max-pooling 2x2 (Keras' defaults; the paper
   writes Keras layer names and gives no sizes). CBAM uses reduction 16 and a 7x7
   spatial kernel, as the CBAM paper does.
@@ -67,8 +68,8 @@ RESIDUAL_MODULE_WIDTHS = (32, 64)
 BLOCKS_PER_RESIDUAL_MODULE = 3
 DENSE_WIDTHS = (512, 256, 128)
 DENSE_DROPOUT = 0.4
-SMALL_STEM_BELOW = 192
-"""Input sides below this use the small-input DenseNet stem (see the docstring)."""
+COMPACT_STEM_BELOW = 192
+"""Input sides below this use the compact DenseNet stem (see the docstring)."""
 
 
 def conv_stage(in_channels: int, stage: ConvStage) -> nn.Sequential:
@@ -99,7 +100,7 @@ def residual_module(in_channels: int, channels: int) -> nn.Sequential:
 
 
 class DCRNet(EmotionModel):
-    def __init__(self, num_classes: int = 7, in_channels: int = 1, stem: Stem = "small") -> None:
+    def __init__(self, num_classes: int = 7, in_channels: int = 1, stem: Stem = "compact") -> None:
         super().__init__()
         self.backbone = DenseNet121Features(in_channels, stem)
         channels = self.backbone.out_channels
@@ -137,6 +138,6 @@ class DCRNet(EmotionModel):
     paper_parameters=11.6,
 )
 def dcrnet(num_classes: int = 7, in_channels: int = 1, input_size: int = 48) -> DCRNet:
-    if input_size < 16:
-        raise ValueError(f"dcrnet needs inputs of at least 16 pixels (2x2 at its max-pool); got {input_size}")
-    return DCRNet(num_classes, in_channels, stem="small" if input_size < SMALL_STEM_BELOW else "imagenet")
+    if input_size < 32:
+        raise ValueError(f"dcrnet needs inputs of at least 32 pixels (2x2 at its max-pool); got {input_size}")
+    return DCRNet(num_classes, in_channels, stem="compact" if input_size < COMPACT_STEM_BELOW else "imagenet")

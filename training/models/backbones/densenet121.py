@@ -9,11 +9,10 @@ concatenated to their inputs, and transitions (BN-ReLU-1x1 conv halving the chan
 
 Two stems. ``"imagenet"`` is the paper's: 7x7 convolution with stride 2 and a 3x3
 max-pool with stride 2, total stride 32, meant for 224-pixel images (7x7 final maps).
-``"small"`` is a 3x3 convolution with stride 1 and no pool, total stride 8: on a 48x48
-face it gives the dense blocks the 48/24/12/6 maps that 224-pixel images give the
-stock net (56/28/14/7), instead of 12/6/3/1 where attention has nothing to attend to.
-The price is compute: the dense blocks run on 16x more pixels than the stock stem would
-leave them at the same input size.
+``"compact"`` is a 3x3 convolution with stride 1 and the same 3x3 max-pool, total
+stride 16, for face crops: a 48x48 face reaches the dense blocks at 24/12/6/3 instead
+of 12/6/3/1 (where a 1x1 map leaves attention nothing to attend to), and a 96x96 face
+gets the 48/24/12/6 maps that 224-pixel images give the stock net (56/28/14/7).
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ BOTTLENECK_WIDTH = 4  # x growth rate
 COMPRESSION = 0.5
 STEM_CHANNELS = 64
 
-Stem = Literal["imagenet", "small"]
+Stem = Literal["imagenet", "compact"]
 
 
 def _bn_relu_conv(in_channels: int, out_channels: int, kernel_size: int) -> list[nn.Module]:
@@ -77,17 +76,18 @@ def _stem(in_channels: int, stem: Stem) -> nn.Sequential:
             nn.ReLU(inplace=True),
             nn.MaxPool2d(3, stride=2, padding=1),
         )
-    if stem == "small":
+    if stem == "compact":
         return nn.Sequential(
             nn.Conv2d(in_channels, STEM_CHANNELS, 3, padding=1, bias=False),
             nn.BatchNorm2d(STEM_CHANNELS),
             nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, stride=2, padding=1),
         )
-    raise ValueError(f"unknown DenseNet121 stem {stem!r}; valid: 'imagenet', 'small'")
+    raise ValueError(f"unknown DenseNet121 stem {stem!r}; valid: 'imagenet', 'compact'")
 
 
 class DenseNet121Features(nn.Sequential):
-    """Image (N, C, H, W) -> features (N, 1024, H/s, W/s); s = 32 ("imagenet") or 8 ("small")."""
+    """Image (N, C, H, W) -> features (N, 1024, H/s, W/s); s = 32 ("imagenet") or 16 ("compact")."""
 
     def __init__(self, in_channels: int = 3, stem: Stem = "imagenet") -> None:
         modules: list[nn.Module] = [_stem(in_channels, stem)]
