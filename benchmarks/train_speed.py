@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from training.models import ARCHITECTURES, build_model
-from training.optimisation import choose_precision
+from training.optimisation import choose_precision, place
 
 FER2013_TRAIN_IMAGES = 28_709
 VARIANTS = (("fp32", False, False), ("fp32 channels-last", False, True),
@@ -29,7 +29,7 @@ def step_seconds(arch: str, batch: int, amp: bool, channels_last: bool, device: 
     torch.manual_seed(0)
     size = ARCHITECTURES[arch].input_size
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = build_model(arch).to(device, memory_format=memory_format).train()
+    model = place(build_model(arch), device, memory_format).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     images = torch.randn(batch, 1, size, size, device=device).contiguous(memory_format=memory_format)
     targets = torch.randint(0, 7, (batch,), device=device)

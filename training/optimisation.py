@@ -68,14 +68,36 @@ class Precision:
         return torch.autocast(self.device_type, dtype=self.dtype)
 
 
-def choose_precision(device: torch.device, amp: bool) -> Precision:
-    """bf16 on CPUs with AVX-512 (about 3x fp32 with channels-last), bf16 or fp16 on CUDA."""
+def choose_precision(device: torch.device, amp: bool, cpu_bf16: bool = True) -> Precision:
+    """bf16 on CPUs with AVX-512 (about 3x fp32 with channels-last), bf16 or fp16 on CUDA.
+
+    ``cpu_bf16=False`` keeps an architecture in fp32 on the CPU where its layers run
+    slower under bf16 autocast (the recipe says which; ``benchmarks/train_speed.py``).
+    """
     if not amp:
         return Precision(device.type, None)
     if device.type == "cuda":
         return Precision("cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    if not cpu_bf16:
+        log.info("this architecture trains faster in fp32 than under bf16 autocast on the CPU")
+        return Precision("cpu", None)
     capability = torch.backends.cpu.get_cpu_capability()
     if capability.startswith(("AVX512", "AMX")):
         return Precision("cpu", torch.bfloat16)
     log.info("CPU capability %s: bf16 autocast would be emulated, training in fp32", capability)
     return Precision("cpu", None)
+
+
+def place(module: torch.nn.Module, device: torch.device,
+          memory_format: torch.memory_format = torch.contiguous_format) -> torch.nn.Module:
+    """Move ``module`` to ``device`` and lay its 4-D tensors out in ``memory_format``.
+
+    ``Module.to(memory_format=channels_last)`` refuses modules holding other-rank weights
+    (DynamicConv keeps its K kernels in one 5-D tensor), so convert tensor by tensor.
+    """
+    module = module.to(device)
+    if memory_format is not torch.contiguous_format:
+        for tensor in (*module.parameters(), *module.buffers()):
+            if tensor.dim() == 4:
+                tensor.data = tensor.data.contiguous(memory_format=memory_format)
+    return module

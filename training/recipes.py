@@ -72,6 +72,11 @@ class Recipe:
     """Square input side; None: the architecture's registered default."""
     channels: int = 1
     color_space: str = "gray"
+    cpu_bf16: bool = True
+    cpu_channels_last: bool = True
+    """bf16 autocast and channels-last memory on the CPU (about 3x fp32 for plain
+    convolutions on AVX-512); switched off where an architecture's layers run slower with
+    them, as measured with ``benchmarks/train_speed.py``."""
     source: str = ""
     """Where the values come from."""
     notes: tuple[str, ...] = field(default=())
@@ -109,13 +114,16 @@ RECIPES: dict[str, Recipe] = {
         schedule=ScheduleRecipe("cosine"),
         batch_size=16, epochs=100, early_stopping_patience=20,
         augment=KERAS_GEOMETRY,
+        cpu_bf16=False,
         source="Sec. 3.2-3.3: SGD, initial learning rate 1e-4, batch 16; 100-epoch runs (Sec. 3.3.1)",
         notes=("momentum 0.9, cosine decay and early-stopping patience 20: the paper names "
                "none of them",
                "the paper names no augmentation; flip, rotation 10, shift 0.1 and zoom 0.1 as "
                "for Mini-Xception",
                "lr 1e-4 with SGD is the paper's value for its setting; from scratch on FER2013 "
-               "a larger rate (e.g. --lr 0.01) converges far sooner"),
+               "a larger rate (e.g. --lr 0.01) converges far sooner",
+               "fp32 on the CPU: GroupNorm and depthwise convolutions ran 2.5x slower under "
+               "bf16 autocast with channels-last (benchmarks/train_speed.py, batch 32)"),
     ),
     "yolov8_dyconv_gam": Recipe(
         optimiser=OptimiserRecipe("sgd", 0.01, weight_decay=5e-4, momentum=0.937),
@@ -123,12 +131,15 @@ RECIPES: dict[str, Recipe] = {
         batch_size=16, epochs=50, early_stopping_patience=10,
         augment=AugmentConfig(horizontal_flip=True, crop_area=(0.64, 1.0),
                               brightness=0.3, contrast=0.3),
+        cpu_channels_last=False,
         source="Sec. IV-B and IV-C: lr0 0.01, 50 epochs, early stopping, batch 16, 64x64 inputs; "
                "random cropping and colour jitter",
         notes=("momentum 0.937, weight decay 5e-4, linear decay to 0.01 x lr0 and horizontal "
                "flips are the YOLOv8 framework's defaults, which the paper trains with",
                "early-stopping patience 10 for its 'several consecutive epochs'",
-               "random crop keeps 64-100 % of the area; brightness and contrast +/-30 %"),
+               "random crop keeps 64-100 % of the area; brightness and contrast +/-30 %",
+               "bf16 without channels-last on the CPU: with it, DynamicConv's sum of K "
+               "convolutions ran 2.2x slower (benchmarks/train_speed.py, batch 32)"),
     ),
     "dcrnet": Recipe(
         optimiser=OptimiserRecipe("adam", 1e-4, weight_decay=1e-3),

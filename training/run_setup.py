@@ -25,7 +25,7 @@ from training.data.torch_dataset import CropDataset, EvalBatches, TrainBatches, 
 from training.distributed import Context
 from training.losses import TrainingObjective, build_loss
 from training.models import build_model
-from training.optimisation import Precision, choose_precision
+from training.optimisation import Precision, choose_precision, place
 from training.settings import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -116,8 +116,9 @@ def build_parts(settings: TrainSettings, context: Context, saved_spec: Preproces
                         input_size=settings.input_size)
     loss = build_loss(recipe.loss, class_counts(train_set), recipe.label_smoothing,
                       recipe.island_weight, getattr(model, "embedding_dim", None))
-    memory_format = torch.channels_last if run.channels_last else torch.contiguous_format
-    objective = TrainingObjective(model, loss).to(context.device, memory_format=memory_format)
+    channels_last = run.channels_last and (context.device.type != "cpu" or recipe.cpu_channels_last)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    objective = place(TrainingObjective(model, loss), context.device, memory_format)
     workers = run.workers if run.workers is not None else default_workers(context)
     augmenter = Augmenter(recipe.augment) if recipe.augment.enabled else None
     train_batches = TrainBatches(len(train_set), recipe.batch_size, settings.seed,
@@ -137,5 +138,5 @@ def build_parts(settings: TrainSettings, context: Context, saved_spec: Preproces
         "train_class_counts": [float(count) for count in class_counts(train_set)],
     }
     return RunParts(train_set.labels, spec, dataset_info, objective,
-                    choose_precision(context.device, run.amp), memory_format, train_batches,
+                    choose_precision(context.device, run.amp, recipe.cpu_bf16), memory_format, train_batches,
                     train_loader, val_loader)
