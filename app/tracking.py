@@ -5,7 +5,9 @@ by intersection over union; a pair that barely overlaps still matches when the b
 centres are close relative to the face's size (a fast head turn, or frames dropped by
 a slow model). A track that finds no box is kept for ``grace_s`` seconds, so a face
 the detector misses for a few frames keeps its ID; after that it is forgotten, and a
-face that comes back gets a new ID. IDs count up and are never reused within a run.
+face that comes back gets a new ID. Only an analysed frame that misses a face counts:
+a pause in the analysis itself (MediaPipe starting its graphs, frames dropped under
+load) keeps the ID of a face still where it was. IDs count up and are never reused within a run.
 
 Smoothing: an exponential moving average, ``smoothed = w * previous + (1 - w) * new``.
 ``strength`` is the weight ``w`` kept per 1/30 s, and the weight follows the time
@@ -79,8 +81,10 @@ class FaceTracker:
         """(face ID, smoothed probabilities) for each box, in the order given."""
         if len(boxes) != len(probabilities):
             raise ValueError(f"{len(boxes)} boxes but {len(probabilities)} probability rows")
-        self._tracks = [t for t in self._tracks if time_s - t.last_seen_s <= self.grace_s]
-        assigned = self._match(boxes)
+        assigned = self._match(boxes)  # before expiring: a pause in the analysis is no miss
+        matched = {id(track) for track in assigned.values()}
+        self._tracks = [t for t in self._tracks
+                        if id(t) in matched or time_s - t.last_seen_s <= self.grace_s]
         strength = self._strength
         results = []
         for index, (box, probs) in enumerate(zip(boxes, probabilities)):

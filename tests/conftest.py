@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import pytest
 
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # GUI tests need no display
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("EMOTION_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 MEDIA = SHARED_DATA / "media"

@@ -49,6 +49,15 @@ def test_grace_period_bridges_missed_detections_then_ids_are_never_reused():
     assert tracker.update([box], UNIFORM, 2.0)[0][0] == 3
 
 
+def test_a_pause_in_the_analysis_is_not_a_missed_face():
+    """No frame analysed for longer than the grace period (a slow start under load): the
+    face still where it was keeps its ID."""
+    tracker = FaceTracker(grace_s=1.0)
+    box = (100, 100, 50, 50)
+    tracker.update([box], UNIFORM, 0.0)
+    assert tracker.update([(104, 100, 50, 50)], UNIFORM, 1.5)[0][0] == 1
+
+
 def test_smoothing_off_gives_the_raw_probabilities():
     tracker = FaceTracker(strength=0.0)
     tracker.update([(0, 0, 10, 10)], probs([1, 0]), 0.0)

@@ -1,0 +1,61 @@
+"""The desktop app: a PySide6 window over the real-time pipeline (``app.pipeline``).
+
+``run(args)`` is what ``emotion-app`` calls without ``--headless``. The window opens at
+once; the pipeline is built, the cameras are listed and models load off the GUI
+thread, and frames are analysed on a worker thread, so the window never freezes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+log = logging.getLogger("qt")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the window and run until it closes; the exit code (see ``app.gui.launch``)."""
+    from PySide6.QtCore import QTimer, qInstallMessageHandler
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.launch import LaunchOptions
+    from app.gui.main_window import MainWindow
+    from app.gui.settings import APPLICATION, ORGANISATION, AppSettings
+    from app.gui.theme import apply_theme
+
+    previous_handler = qInstallMessageHandler(_log_qt_message)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("Emotion Live")
+    apply_theme(app)
+    window = MainWindow(LaunchOptions.from_args(args), AppSettings.default())
+    window.show()
+    window.start()
+    # Ctrl+C in the terminal closes the window cleanly (the CSV is closed first); the
+    # timer lets Python's signal handler run while Qt's event loop has control.
+    previous = signal.signal(signal.SIGINT, lambda *_: window.close())
+    ticker = QTimer()
+    ticker.timeout.connect(lambda: None)
+    ticker.start(200)
+    try:
+        app.exec()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        ticker.stop()
+        qInstallMessageHandler(previous_handler)
+    return window.exit_code
+
+
+def _log_qt_message(kind, context, message: str) -> None:
+    """Qt's own messages go to the log (the offscreen platform's notes at DEBUG only)."""
+    from PySide6.QtCore import QtMsgType
+
+    levels = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
+              QtMsgType.QtWarningMsg: logging.WARNING}
+    level = levels.get(kind, logging.ERROR)
+    if "does not support propagateSizeHints" in message:  # offscreen runs say it once
+        level = logging.DEBUG
+    log.log(level, "%s", message)

@@ -1,0 +1,95 @@
+"""The model menu, for the main window: every model the library finds, listed by its
+card, files the user opened, and switching between them without freezing the window.
+
+A model loads and test-runs on the thread pool; it analyses frames from the next one on
+(``MODEL_CHANGED`` follows). A file that fails (corrupt, foreign, not runnable) leaves
+the running model in place and says why in the window.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.gui import dialogs
+from app.gui.controls import model_label
+from app.inference import EmotionClassifier
+from app.model_library import HOW_TO_GET_ONE, ModelEntry, scan_models
+
+if TYPE_CHECKING:
+    from app.gui.main_window import MainWindow
+
+OPEN_FILE = "Open ONNX file\u2026"
+
+
+class ModelActions:
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.path: str | None = None
+        """The model loaded last: running, or running from the next frame."""
+        self.entries: list[ModelEntry] = []
+        self.opened: dict[str, str] = {}
+        """Files the user opened from elsewhere: path -> menu label."""
+
+    def refresh(self) -> None:
+        """List the models folders' files again (and the files opened by hand)."""
+        dirs = self.window.options.model_dirs
+        self.entries, refused = scan_models(list(dirs) if dirs is not None else None)
+        listed = {str(entry.path) for entry in self.entries}
+        self.opened = {path: label for path, label in self.opened.items() if path not in listed}
+        self.window.controls.set_models(self.entries, refused, self.opened)
+        self.window.controls.select_model(self.path)
+
+    def initial(self) -> str | None:
+        """``--model``, else the model used last (if still there), else the most accurate."""
+        window = self.window
+        if window.options.model:
+            return window.options.model
+        if window.settings.model and Path(window.settings.model).is_file():
+            return window.settings.model
+        scored = [(entry.accuracy[1] if entry.accuracy else -1.0, str(entry.path))
+                  for entry in self.entries]
+        return max(scored)[1] if scored else None
+
+    def choose(self, path: str | Path) -> None:
+        """Load ``path``; ``loaded`` or ``failed`` follows."""
+        controls = self.window.controls
+        controls.model_box.setEnabled(False)
+        controls.set_model_state(f"Loading {Path(path).name}\u2026")
+        self.window.session.choose_model(str(path))
+
+    def ask_file(self) -> None:
+        path = dialogs.choose_onnx_file(self.window, str(Path(self.path or ".").parent))
+        if path:
+            self.choose(path)
+        else:
+            self.window.controls.select_model(self.path)
+
+    def loaded(self, model: EmotionClassifier) -> None:
+        window, controls = self.window, self.window.controls
+        path = self.path = str(model.path)
+        if controls.model_box.findData(path) < 0:
+            self.opened[path] = model_label(ModelEntry(model.path, model.card))
+            self.refresh()
+        controls.model_box.setEnabled(True)
+        controls.select_model(path)
+        entry = ModelEntry(model.path, model.card)
+        controls.set_model_state(f"{model.card.architecture}, {entry.input_text} input; runs on "
+                                 f"{model.provider.removesuffix('ExecutionProvider')}",
+                                 f"{entry.accuracy_text}\n{model.path}")
+        window.settings.model = path
+        window.banner.clear("model")
+
+    def failed(self, message: str) -> None:
+        controls = self.window.controls
+        controls.model_box.setEnabled(True)
+        controls.select_model(self.path)
+        running = f"{Path(self.path).name} keeps running." if self.path else "No model is running."
+        controls.set_model_state(running)
+        self.window.banner.show_message("model", f"Cannot use this model: {message.rstrip('.')}. {running}",
+                                        "error", (OPEN_FILE, self.ask_file))
+
+    def none_installed(self) -> None:
+        self.window.banner.show_message(
+            "model", f"No emotion model installed: frames are shown without analysis. {HOW_TO_GET_ONE}",
+            "warning", (OPEN_FILE, self.ask_file))

@@ -1,0 +1,215 @@
+"""The pipeline's side of the window, and all of its threading.
+
+The pipeline is built on the thread pool (the provider probe can take seconds), one
+source at a time runs on the worker's QThread, models load on the pool, and the window
+only ever sees signals on its own thread. A new source stops the running one first and
+starts when the worker reports it ended. ``shutdown()`` stops the worker cooperatively,
+waits for it and closes the pipeline, which closes a recording's CSV.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from app.cameras import list_cameras
+from app.gui.tasks import Background
+from app.gui.worker import PipelineWorker
+from app.inference import EmotionClassifier
+from app.model_card import ModelCardError
+from app.pipeline import Pipeline
+from app.results import FrameResult
+
+log = logging.getLogger(__name__)
+
+SLOW_STOP_MS = 3000
+"""A worker not stopped by then is stuck in a driver: say so in the log, then wait on."""
+
+
+@dataclass(frozen=True)
+class Startup:
+    """What building the pipeline gave: the pipeline, the model loaded (or why not)."""
+
+    pipeline: Pipeline
+    model: EmotionClassifier | None
+    model_error: str | None
+
+
+class Session(QObject):
+    ready = Signal(object)
+    """``Startup``: the pipeline is built; sources can run."""
+    startup_failed = Signal(str)
+    cameras_found = Signal(object)
+    """list of ``CameraInfo`` (empty when the machine has none)."""
+    model_loaded = Signal(object)
+    """``EmotionClassifier``: it analyses frames from the next one on."""
+    model_failed = Signal(str)
+    """Why the chosen model cannot be used; the previous one keeps running."""
+    result_ready = Signal(object)
+    """The newest ``FrameResult``."""
+    event = Signal(object)
+    run_started = Signal(str)
+    run_failed = Signal(str)
+    run_finished = Signal(int)
+    restart_failed = Signal(str)
+
+    _run_requested = Signal(str)
+
+    def __init__(self, provider: str = "auto", max_faces: int = 4, smoothing: float = 0.6,
+                 gamma: bool = True, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._settings = dict(provider=provider, max_faces=max_faces, smoothing=smoothing,
+                              gamma=gamma)
+        self.background = Background(self)
+        self.pipeline: Pipeline | None = None
+        self.worker: PipelineWorker | None = None
+        self.stop_after_frames = 0
+        self._thread = QThread(self)
+        self._thread.setObjectName("pipeline-worker")
+        self._running = False
+        self._pending_source: str | None = None
+        self._closed = False
+
+    @property
+    def worker_thread(self) -> QThread:
+        return self._thread
+
+    @property
+    def running(self) -> bool:
+        """A source is being analysed (or is about to be)."""
+        return self._running
+
+    def start(self, model: str | Path | None) -> None:
+        """Build the pipeline off this thread, with ``model`` when one is given."""
+        self.background.call(lambda: _build(model, self._settings), self._on_built,
+                             lambda error: self.startup_failed.emit(str(error)),
+                             what="starting the pipeline")
+
+    def find_cameras(self) -> None:
+        self.background.call(lambda: list_cameras(probe_resolutions=False),
+                             self.cameras_found.emit, lambda error: self.cameras_found.emit([]),
+                             what="listing cameras")
+
+    def open_source(self, spec: str) -> None:
+        """Analyse ``spec`` (camera index, file, folder, URL) instead of what runs now."""
+        self._pending_source = spec
+        if self._running:
+            self.worker.request_stop()
+        elif self.worker is not None:
+            self._start_pending()
+
+    def stop_source(self) -> None:
+        self._pending_source = None
+        if self._running:
+            self.worker.request_stop()
+
+    def choose_model(self, path: str | Path) -> None:
+        """Load ``path`` on the pool; ``model_loaded`` or ``model_failed`` follows."""
+        pipeline = self.pipeline
+        if pipeline is None:
+            self.model_failed.emit("the pipeline is still starting; try again in a moment")
+            return
+        self.background.call(lambda: pipeline.set_model(path), self.model_loaded.emit,
+                             lambda error: self.model_failed.emit(str(error)),
+                             what=f"loading {path}")
+
+    def set_smoothing(self, strength: float) -> None:
+        """Smoothing in [0, 1), now and for a pipeline still being built."""
+        self._settings["smoothing"] = strength
+        if self.pipeline is not None:
+            self.pipeline.smoothing = strength
+
+    def set_gamma(self, enabled: bool) -> None:
+        self._settings["gamma"] = enabled
+        if self.pipeline is not None:
+            self.pipeline.gamma_enabled = enabled
+
+    def restart_source(self) -> None:
+        """Reopen a lost camera or stream on the pool; ``restart_failed`` says why not."""
+        pipeline = self.pipeline
+        if pipeline is not None and self._running:
+            self.background.call(pipeline.restart_source, lambda _: None,
+                                 lambda error: self.restart_failed.emit(str(error)),
+                                 what="reopening the source")
+
+    def shutdown(self) -> None:
+        """Stop the run, wait for the worker, close the pipeline (and any CSV).
+
+        The worker ends after its current frame; one still opening a stream ends when
+        the driver gives up (OpenCV's own timeout): it is waited for, never terminated."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pending_source = None
+        if self._running:
+            self.worker.request_stop()
+        self._thread.quit()
+        if not self._thread.wait(SLOW_STOP_MS):
+            log.warning("waiting for the source to let go (a stream or camera driver can take "
+                        "a while to time out)")
+            self._thread.wait()
+        self.background.wait(-1)
+        if self.pipeline is not None:
+            self.pipeline.close()
+
+    # Internals (GUI thread).
+
+    def _on_built(self, startup: Startup) -> None:
+        if self._closed:
+            startup.pipeline.close()
+            return
+        self.pipeline = startup.pipeline
+        self.pipeline.smoothing = self._settings["smoothing"]  # changed while it was built
+        self.pipeline.gamma_enabled = self._settings["gamma"]
+        self.worker = PipelineWorker(startup.pipeline)
+        self.worker.stop_after_frames = self.stop_after_frames
+        self.worker.moveToThread(self._thread)
+        self._run_requested.connect(self.worker.run)
+        self.worker.result_ready.connect(self._deliver_result)
+        self.worker.event.connect(self.event)
+        self.worker.source_opened.connect(self.run_started)
+        self.worker.source_failed.connect(self.run_failed)
+        self.worker.run_finished.connect(self._on_run_finished)
+        self._thread.finished.connect(self.worker.deleteLater)
+        self._thread.start()
+        self.ready.emit(startup)
+        if self._pending_source is not None:
+            self._start_pending()
+
+    def _start_pending(self) -> None:
+        spec, self._pending_source = self._pending_source, None
+        self._running = True
+        self.worker.prepare_run()
+        self._run_requested.emit(spec)
+
+    @Slot()
+    def _deliver_result(self) -> None:
+        if self._closed or self.worker is None:
+            return
+        result: FrameResult | None = self.worker.take_result()
+        if result is not None:
+            self.result_ready.emit(result)
+
+    @Slot(int)
+    def _on_run_finished(self, frames: int) -> None:
+        self._running = False
+        if self._closed:
+            return
+        self.run_finished.emit(frames)
+        if self._pending_source is not None:
+            self._start_pending()
+
+
+def _build(model: str | Path | None, settings: dict) -> Startup:
+    """On the pool: probe the providers, make the pipeline, load ``model`` if any."""
+    pipeline = Pipeline(None, **dict(settings))
+    if model is None:
+        return Startup(pipeline, None, None)
+    try:
+        return Startup(pipeline, pipeline.set_model(model), None)
+    except ModelCardError as error:
+        return Startup(pipeline, None, str(error))
+

@@ -1,0 +1,79 @@
+"""Colours and the window theme.
+
+A dark Fusion palette (video and coloured bars read best on a dark surround, and Fusion
+looks the same on every platform), one colour per emotion, the same in the overlay,
+the timeline and its legend, and one colour per face ID, so a face keeps its colour
+while it keeps its ID.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+EMOTION_COLOURS = {
+    "angry": "#ef5350",
+    "disgust": "#66bb6a",
+    "fear": "#ab7ae0",
+    "happy": "#ffca28",
+    "sad": "#42a5f5",
+    "surprise": "#ff8a3d",
+    "neutral": "#b0bec5",
+    "contempt": "#8d6e63",
+}
+"""FER2013's labels (and FER+'s contempt); other labels take ``SPARE_COLOURS`` in turn."""
+SPARE_COLOURS = ("#26c6da", "#ec407a", "#d4e157", "#7e57c2", "#8bc34a", "#ff7043")
+FACE_COLOURS = ("#4fc3f7", "#81c784", "#ffb74d", "#f06292", "#ba68c8", "#4db6ac")
+"""One per face ID in turn."""
+
+SURFACE = QColor("#15171b")
+"""Behind the video and the plots."""
+PANEL = QColor(16, 18, 22, 215)
+"""The translucent card behind a face's bars."""
+TEXT = QColor("#eceff1")
+MUTED_TEXT = QColor("#9aa4ae")
+GRID = QColor(255, 255, 255, 28)
+LEVEL_COLOURS = {"info": QColor("#4fc3f7"), "warning": QColor("#ffb74d"), "error": QColor("#ef5350")}
+"""Banner accents."""
+
+
+def emotion_colour(label: str, index: int) -> QColor:
+    """The colour of ``label``, the ``index``-th label of its model."""
+    return QColor(EMOTION_COLOURS.get(label.lower(), SPARE_COLOURS[index % len(SPARE_COLOURS)]))
+
+
+def face_colour(face_id: int) -> QColor:
+    return QColor(FACE_COLOURS[(face_id - 1) % len(FACE_COLOURS)])
+
+
+def apply_theme(app: QApplication) -> None:
+    """Fusion with a dark palette, application-wide."""
+    app.setStyle("Fusion")
+    palette = QPalette()
+    roles = {
+        QPalette.ColorRole.Window: "#202328",
+        QPalette.ColorRole.WindowText: "#e6e9ec",
+        QPalette.ColorRole.Base: "#181a1e",
+        QPalette.ColorRole.AlternateBase: "#24272c",
+        QPalette.ColorRole.ToolTipBase: "#2b2f35",
+        QPalette.ColorRole.ToolTipText: "#e6e9ec",
+        QPalette.ColorRole.PlaceholderText: "#7d868f",
+        QPalette.ColorRole.Text: "#e6e9ec",
+        QPalette.ColorRole.Button: "#2b2f35",
+        QPalette.ColorRole.ButtonText: "#e6e9ec",
+        QPalette.ColorRole.BrightText: "#ff5252",
+        QPalette.ColorRole.Link: "#4fc3f7",
+        QPalette.ColorRole.Highlight: "#2f7fc1",
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.Light: "#3a3f46",  # Fusion's bevels and tab lines
+        QPalette.ColorRole.Midlight: "#31353b",
+        QPalette.ColorRole.Mid: "#2a2d32",
+        QPalette.ColorRole.Dark: "#141619",
+        QPalette.ColorRole.Shadow: "#0b0c0e",
+    }
+    for role, colour in roles.items():
+        palette.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text,
+                 QPalette.ColorRole.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6b737b"))
+    app.setPalette(palette)

@@ -1,0 +1,195 @@
+"""The GUI's parts on their own: panel placement, the timeline's numbers, status texts,
+the worker's stop and newest-result handling, and the Qt binding itself."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, QPointF, QRectF, Signal
+from PySide6.QtWidgets import QPushButton
+
+from app.cli import build_parser
+from app.gui.banner import BannerArea
+from app.gui.launch import LaunchOptions
+from app.gui.overlay import PanelMetrics, Placement, build_overlay, place_panels
+from app.gui.status import provider_text, stage_text
+from app.gui.timeline_data import LiveTimeline, read_timeline_csv
+from app.gui.worker import PipelineWorker
+from app.labels import FER2013_LABELS
+from app.pipeline import Pipeline
+from app.providers import ProviderAttempt, ProviderReport
+from app.recorder import CsvRecorder
+from app.results import FaceQuality, FaceResult, FrameResult, StageTimings
+from app.sources import Frame
+
+METRICS = PanelMetrics(row_height=18, title_height=22, label_width=70, bar_width=96, value_width=40)
+
+
+def face(face_id: int, box=(100, 100, 80, 80), top: int = 3) -> FaceResult:
+    probabilities = np.full(7, 0.05)
+    probabilities[top] = 0.7
+    return FaceResult(face_id, box, {}, "mesh", FER2013_LABELS, probabilities, probabilities,
+                      FaceQuality(40.0, 0.5, 1.0, 0.0, 0.0, 100.0))
+
+
+def result(faces, time_s: float, index: int = 0) -> FrameResult:
+    frame = Frame(np.zeros((480, 640, 3), np.uint8), index, time_s, datetime.now().astimezone(),
+                  source_ms=time_s * 1000)
+    return FrameResult(frame, tuple(faces), "mini_xception", FER2013_LABELS, "CPUExecutionProvider",
+                       StageTimings(decode=1.0, landmarks=20.0, infer=2.5), 30.0, 0)
+
+
+def test_signals_keep_reference_counts():
+    """PySide6 6.12.0 drops a reference to True/False at every emit(); Python 3.11 then
+    aborts after a few thousand signals. The installed version must not."""
+
+    class Sender(QObject):
+        number = Signal(int)
+
+    sender, received = Sender(), []
+    sender.number.connect(received.append)
+    before = sys.getrefcount(True), sys.getrefcount(None)
+    for value in range(300):
+        sender.number.emit(value)
+    after = sys.getrefcount(True), sys.getrefcount(None)
+    assert len(received) == 300
+    assert after[0] - before[0] > -50 and after[1] - before[1] > -50, (
+        "this PySide6 miscounts references on emit(): install another version (see pyproject.toml)")
+
+
+def test_panels_sit_beside_their_faces_inside_the_view_and_apart():
+    bounds = QRectF(0, 0, 1000, 600)
+    size = METRICS.size(7)
+    row = [QRectF(60 + 230 * i, 200, 90, 90) for i in range(4)]  # four faces side by side
+    panels = place_panels(row, [size] * 4, bounds, METRICS.gap)
+    for index, panel in enumerate(panels):
+        assert bounds.contains(panel)
+        assert not any(panel.intersects(other) for other in panels[index + 1:])
+        assert not any(panel.intersects(box) for box in row)
+    near_edge = QRectF(900, 100, 80, 80)  # no room on the right: the panel goes left
+    (panel,) = place_panels([near_edge], [size], bounds, METRICS.gap)
+    assert panel.right() <= near_edge.left()
+
+
+def test_overlay_scales_boxes_and_fills_bars_by_probability():
+    placement = Placement(0.5, QPointF(10, 20))
+    (overlay,) = build_overlay([face(4, top=5)], placement, QRectF(0, 0, 800, 600), METRICS, 4)
+    assert overlay.box == QRectF(60, 70, 40, 40) and overlay.selected
+    assert overlay.title == "#4  surprise 70%"
+    widths = [bar.fill.width() / bar.track.width() for bar in overlay.bars]
+    assert widths == pytest.approx([0.05] * 5 + [0.7, 0.05])
+    assert [bar.top for bar in overlay.bars] == [False] * 5 + [True, False]
+    assert all(overlay.panel.contains(bar.track) for bar in overlay.bars)
+
+
+def test_live_timeline_keeps_the_last_window_and_resets_for_other_labels():
+    timeline = LiveTimeline(window_s=2.0)
+    for step in range(40):  # 4 s at 10 frames/s; face 2 leaves after 1 s
+        faces = [face(1)] + ([face(2, box=(300, 100, 80, 80))] if step < 10 else [])
+        timeline.add(result(faces, step / 10))
+    series = timeline.series(1)
+    assert series.times[0] == pytest.approx(1.9) and series.times[-1] == pytest.approx(3.9)
+    assert series.values.shape == (21, 7) and timeline.face_ids == [1]
+    timeline.add_marker(3.9, "stimulus")
+    other = result([face(1)], 4.0)
+    other = FrameResult(other.frame, other.faces, "other", ("a", "b"), other.provider,
+                        other.timings, 30.0, 0)
+    timeline.add(other)
+    assert timeline.labels == ("a", "b") and timeline.markers == ()
+
+
+def test_a_recorded_csv_reads_back_per_face_with_markers(tmp_path):
+    path = tmp_path / "timeline.csv"
+    recorder = CsvRecorder(path, FER2013_LABELS)
+    for step in range(5):
+        recorder.write_frame(result([face(1), face(2, box=(300, 100, 80, 80), top=0)], step / 30, step))
+    recorder.write_marker("stimulus 1", 4, 133.0)
+    recorder.close()
+    timeline = read_timeline_csv(path)
+    assert timeline.labels == FER2013_LABELS and timeline.rows == 11
+    assert sorted(timeline.faces) == [1, 2] and len(timeline.faces[2]) == 5
+    assert timeline.faces[2].values[0, 0] == pytest.approx(0.7)
+    assert [label for _, label in timeline.markers] == ["stimulus 1"]
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not an emotion timeline"):
+        read_timeline_csv(other)
+
+
+def test_status_texts():
+    assert stage_text(StageTimings(decode=1.04, landmarks=20.0, infer=2.5)) == (
+        "decode 1.0 \u00b7 landmarks 20.0 \u00b7 infer 2.5 = 23.5 ms")
+    failed = ProviderAttempt("CUDAExecutionProvider", False,
+                             "ONNX Runtime fell back to the CPU (missing libraries: libcublas.so.13)")
+    report = ProviderReport("auto", "CPUExecutionProvider", (failed,), (), "1.0")
+    assert provider_text(report, "CPUExecutionProvider")[0] == (
+        "CPU: GPU unusable (missing libraries: libcublas.so.13)")
+    on_gpu = ProviderReport("auto", "CUDAExecutionProvider", (), (), "1.0")
+    assert provider_text(on_gpu, "CUDAExecutionProvider")[0] == "GPU: CUDA"
+    assert provider_text(on_gpu, "CPUExecutionProvider")[0].startswith("CPU: the model's session fell back")
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    for index in range(5):
+        cv2.imwrite(str(tmp_path / f"{index}.png"), np.full((32, 32, 3), index * 40, np.uint8))
+    return tmp_path
+
+
+def test_the_worker_hands_over_only_the_newest_result(qapp, image_folder):
+    """Nobody takes results while the run goes: one notice, the newest result, the rest
+    counted as replaced rather than queued."""
+    worker = PipelineWorker(Pipeline(None, provider="cpu"))
+    notices = []
+    worker.result_ready.connect(lambda: notices.append(1))
+    worker.run(str(image_folder))
+    assert notices == [1] and worker.frames_analysed == 5
+    assert worker.take_result().frame.index == 4 and worker.take_result() is None
+    assert worker.results_replaced == 4
+
+
+class _LateStopPipeline(Pipeline):
+    """A stop that arrives just after the run ended by itself (the user pressing Stop as
+    the video ends): the worker still believes the run is going."""
+
+    worker: PipelineWorker
+
+    def frames(self, reader):
+        yield from super().frames(reader)
+        self.worker.request_stop()
+
+
+def test_a_stop_racing_the_end_of_a_run_does_not_end_the_next_one(qapp, image_folder):
+    pipeline = _LateStopPipeline(None, provider="cpu")
+    worker = pipeline.worker = PipelineWorker(pipeline)
+    worker.run(str(image_folder))
+    assert worker.frames_analysed == 5
+    worker.prepare_run()
+    worker.run(str(image_folder))
+    assert worker.frames_analysed == 5
+
+
+def test_command_line_choices_override_remembered_ones_only_when_given():
+    parse = build_parser().parse_args
+    plain = LaunchOptions.from_args(parse([]))
+    assert plain.smoothing is None and plain.gamma is None and not plain.automated
+    chosen = LaunchOptions.from_args(parse(["--smoothing", "0.3", "--no-gamma", "--screenshot", "a.png"]))
+    assert chosen.smoothing == 0.3 and chosen.gamma is False and chosen.automated
+
+
+def test_a_message_action_runs_without_the_buttons_argument(qapp):
+    banner, calls = BannerArea(), []
+    banner.show_message("source", "cannot open", "error",
+                        ("Open video", lambda kind="video": calls.append(kind)))
+    assert banner.messages == {"source": "cannot open"} and banner.levels == {"source": "error"}
+    banner.findChild(QPushButton).click()
+    assert calls == ["video"]
+    banner.clear("source")
+    assert banner.messages == {} and banner.isHidden()
+    with pytest.raises(ValueError, match="valid"):
+        banner.show_message("x", "text", "fatal")
