@@ -6,6 +6,8 @@ import argparse
 import logging
 import sys
 
+from app.landmarks import DEFAULT_MAX_FACES
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -20,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--model", help="model name from models_onnx/ or path to an .onnx file")
     source.add_argument("--provider", default="auto", choices=("auto", "tensorrt", "cuda", "cpu"),
                         help="ONNX Runtime execution provider (auto: probe the GPU, else CPU)")
-    source.add_argument("--max-faces", type=int, default=4, help="most faces analysed per frame")
+    source.add_argument("--max-faces", type=int, default=DEFAULT_MAX_FACES,
+                        help="most faces analysed per frame, largest first")
     source.add_argument("--smoothing", type=float, default=0.6,
                         help="per-face probability smoothing, 0 (off) to 0.95 (strong)")
     source.add_argument("--no-gamma", action="store_true",

@@ -31,6 +31,8 @@ MESH_ANCHOR_INDICES: dict[str, tuple[int, ...]] = {
 MESH_POINTS = 478
 _MESH_INPUT_SIDE = 256  # regions smaller than this are upscaled before the mesh runs
 _REGION_SCALE = 1.8  # region side / detection box side
+DEFAULT_MAX_FACES = 10
+"""Faces analysed per frame unless the user says otherwise: a classroom row, a group photo."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class FaceLandmarker:
 
     def __init__(
         self,
-        max_faces: int = 4,
+        max_faces: int = DEFAULT_MAX_FACES,
         min_detection_confidence: float = 0.5,
         min_mesh_confidence: float = 0.5,
     ) -> None:

@@ -31,7 +31,7 @@ import numpy as np
 
 from app.capture import FrameReader
 from app.inference import EmotionClassifier
-from app.landmarks import Face, FaceLandmarker
+from app.landmarks import DEFAULT_MAX_FACES, Face, FaceLandmarker
 from app.model_card import ModelCardError
 from app.model_library import resolve_model
 from app.preprocess import crop_face, to_tensor
@@ -73,7 +73,7 @@ class Pipeline:
     """
 
     def __init__(self, model: str | Path | None = None, *, provider: str = "auto",
-                 max_faces: int = 4, smoothing: float = 0.6, gamma: bool = True,
+                 max_faces: int = DEFAULT_MAX_FACES, smoothing: float = 0.6, gamma: bool = True,
                  landmarker_factory: Callable[[int], FaceLandmarker] = FaceLandmarker) -> None:
         self.provider_report: ProviderReport = probe(provider)
         self.max_faces = max_faces

@@ -18,6 +18,7 @@ from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QWidget
 
 from app.cli import build_parser
+from app.landmarks import DEFAULT_MAX_FACES
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class LaunchOptions:
     source: str | None = None
     model: str | None = None
     provider: str = "auto"
-    max_faces: int = 4
+    max_faces: int = DEFAULT_MAX_FACES
     smoothing: float | None = None
     """None: the value remembered from the last run."""
     gamma: bool | None = None

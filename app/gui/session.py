@@ -19,6 +19,7 @@ from app.cameras import list_cameras
 from app.gui.tasks import Background
 from app.gui.worker import PipelineWorker
 from app.inference import EmotionClassifier
+from app.landmarks import DEFAULT_MAX_FACES
 from app.model_card import ModelCardError
 from app.pipeline import Pipeline
 from app.results import FrameResult
@@ -58,7 +59,7 @@ class Session(QObject):
 
     _run_requested = Signal(str)
 
-    def __init__(self, provider: str = "auto", max_faces: int = 4, smoothing: float = 0.6,
+    def __init__(self, provider: str = "auto", max_faces: int = DEFAULT_MAX_FACES, smoothing: float = 0.6,
                  gamma: bool = True, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._settings = dict(provider=provider, max_faces=max_faces, smoothing=smoothing,
