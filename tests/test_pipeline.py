@@ -104,9 +104,10 @@ def test_all_faces_of_a_frame_go_through_one_batched_call(pipeline, multi_face_i
 
     session.run = counting_run
     result = pipeline.process(still(multi_face_image))
-    assert len(result.faces) == pipeline.max_faces == 4
-    assert calls == [(4, 1, 48, 48)]
-    assert len({face.face_id for face in result.faces}) == 4
+    faces = len(result.faces)
+    assert faces >= 5, "every face of the group photo is analysed"
+    assert calls == [(faces, 1, 48, 48)]
+    assert len({face.face_id for face in result.faces}) == faces
 
 
 def test_one_stable_id_through_a_real_clip(pipeline, media_dir):
