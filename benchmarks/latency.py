@@ -83,6 +83,14 @@ def export_random_init(name: str, folder: Path) -> Path:
     return export_onnx(build_model(name), card, folder / f"{name}.onnx")
 
 
+def benchmark_model(name: str, shipped: dict[str, Path], scratch: Path) -> tuple[Path, str]:
+    """The shipped model of architecture ``name``, else a random-init export; and which."""
+    if name in shipped:
+        return shipped[name], f"shipped `{shipped[name].name}`"
+    log.info("exporting random-init %s", name)
+    return export_random_init(name, scratch), "random-init export"
+
+
 def median_seconds(classifier: EmotionClassifier, batch_size: int, repeats: int, warmup: int) -> float:
     """Median seconds of one batch through the session, after ``warmup`` untimed runs."""
     card = classifier.card
@@ -129,11 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="latency-") as scratch:
         for name in args.architectures:
-            if name in shipped:
-                path, source = shipped[name], f"shipped `{shipped[name].name}`"
-            else:
-                log.info("exporting random-init %s", name)
-                path, source = export_random_init(name, Path(scratch)), "random-init export"
+            path, source = benchmark_model(name, shipped, Path(scratch))
             classifier = EmotionClassifier(path, providers=report.session_providers)
             card = classifier.card
             per_face = [

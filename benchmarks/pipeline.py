@@ -26,7 +26,7 @@ from pathlib import Path
 
 # Sibling script (this folder is on sys.path when the script runs): model selection and
 # machine description are shared with the per-face latency benchmark.
-from latency import REPOSITORY, cpu_name, export_random_init, load_note, shipped_models
+from latency import REPOSITORY, benchmark_model, cpu_name, load_note, shipped_models
 
 from app.capture import SequentialReader, open_source
 from app.pipeline import Pipeline
@@ -98,11 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as scratch:
         for name in args.architectures:
-            if name in shipped:
-                path, origin = shipped[name], f"shipped `{shipped[name].name}`"
-            else:
-                log.info("exporting random-init %s", name)
-                path, origin = export_random_init(name, Path(scratch)), "random-init export"
+            path, origin = benchmark_model(name, shipped, Path(scratch))
             for provider, report in reports.items():
                 pipeline = Pipeline(path, provider=report.requested)
                 for video in videos:
