@@ -60,6 +60,11 @@ _GPU_HINT = (
     "(pip install 'onnxruntime-gpu[cuda,cudnn]', or on the library path); "
     "TensorRT also needs the TensorRT 10 libraries."
 )
+_BUNDLE_GPU_HINT = (  # the PyInstaller bundle (packaging/): pip is no answer there
+    "For the GPU: an NVIDIA driver, and the CUDA 13 and cuDNN 9 libraries installed on the "
+    "system's library path (this app bundle does not include them); TensorRT also needs the "
+    "TensorRT 10 libraries."
+)
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,7 @@ class ProviderReport:
         if self.preload_note:
             lines.append(f"onnxruntime.preload_dlls(): {self.preload_note}")
         if not self.on_gpu and any(a.provider in (CUDA, TENSORRT) for a in self.attempts):
-            lines.append(_GPU_HINT)
+            lines.append(_BUNDLE_GPU_HINT if getattr(sys, "frozen", False) else _GPU_HINT)
         lines.append("Raw library messages are in the log (--log-level DEBUG).")
         return "\n".join(lines)
 
