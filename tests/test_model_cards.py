@@ -1,7 +1,20 @@
-"""``emotion-train cards``: the models README comes from the cards inside the ONNX files."""
+"""``emotion-train cards`` builds the models README from the cards inside the ONNX files;
+``evaluate --write-card`` adds a split's figures to a card."""
 
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+
+from app.labels import FER2013_LABELS
+from app.model_card import ModelCardError, read_card
 from tests.onnx_fixtures import fer_card, linear_model, write_model
 from training.cli import main
+from training.export import weights_sha256
 
 
 def test_table_and_sections_from_the_cards(tmp_path, capsys):
@@ -33,3 +46,71 @@ def test_a_foreign_file_is_named(tmp_path, caplog):
     assert main(["cards", str(tmp_path)]) == 2
     assert "broken.onnx" in caplog.text
     assert main(["cards", str(tmp_path / "missing")]) == 2
+
+
+def _test_split(root: Path, per_class: int = 3) -> Path:
+    """A tiny image tree with only a ``test`` split (random 48x48 grey crops)."""
+    rng = np.random.default_rng(0)
+    for label in FER2013_LABELS:
+        folder = root / "test" / label
+        folder.mkdir(parents=True)
+        for index in range(per_class):
+            cv2.imwrite(str(folder / f"{index}.png"), rng.integers(0, 256, (48, 48), np.uint8))
+    return root
+
+
+@pytest.fixture
+def scored_model(tmp_path) -> Path:
+    card = fer_card(metrics={"val_accuracy": 0.61, "val_macro_f1": 0.55, "fp32_val_accuracy": 0.62},
+                    training={"command": "emotion-train train", "weights_sha256": "set below"})
+    (tmp_path / "models_onnx").mkdir()
+    path = write_model(tmp_path / "models_onnx" / "linear_probe.onnx", linear_model(), card)
+    card = replace(card, training=dict(card.training, weights_sha256=weights_sha256(path)))
+    proto = onnx.load(str(path))
+    card.embed(proto)
+    proto.metadata_props.add(key="producer_note", value="kept")  # not the card's: must survive
+    onnx.save_model(proto, str(path))
+    return path
+
+
+def test_evaluate_write_card_records_the_split_and_keeps_the_weights(scored_model, tmp_path, capsys):
+    data = _test_split(tmp_path / "data")
+    sha = weights_sha256(scored_model)
+    assert main(["evaluate", str(scored_model), "--data", str(data), "--split", "test", "--write-card",
+                 "--out-dir", str(tmp_path / "reports")]) == 0
+    report = json.loads((tmp_path / "reports" / "linear_probe_test.json").read_text())
+    card = read_card(scored_model)
+    assert card.metrics["test_accuracy"] == pytest.approx(report["accuracy"])
+    assert card.metrics["test_macro_f1"] == pytest.approx(report["macro_f1"])
+    assert card.metrics["val_accuracy"] == 0.61 and card.metrics["fp32_val_accuracy"] == 0.62
+    assert card.training["test_evaluated_on"] == "21 images of FER2013 test"
+    assert weights_sha256(scored_model) == sha == card.training["weights_sha256"]
+    assert {p.key: p.value for p in onnx.load(str(scored_model)).metadata_props}["producer_note"] == "kept"
+    assert sorted(path.name for path in scored_model.parent.iterdir()) == ["linear_probe.onnx"]
+
+    capsys.readouterr()
+    assert main(["cards", str(scored_model.parent)]) == 0
+    header, _, row = capsys.readouterr().out.split("\n")[4:7]
+    assert header.startswith("| Model | Architecture | Val accuracy | Val macro-F1 | Test accuracy | "
+                             "Test macro-F1 | Input |")  # fp32_val_accuracy is no split
+    test_accuracy = f"{100 * report['accuracy']:.2f} %"
+    assert row.startswith(f"| [linear_probe.onnx](linear_probe.onnx) | linear_probe | 61.00 % | 0.5500 | "
+                          f"{test_accuracy} | {report['macro_f1']:.4f} | 1x48x48 gray |")
+
+
+def test_write_card_refuses_a_subset_and_a_failed_rewrite_leaves_the_file(
+        scored_model, tmp_path, monkeypatch, caplog):
+    data = _test_split(tmp_path / "data")
+    original = scored_model.read_bytes()
+    evaluate = ["evaluate", str(scored_model), "--data", str(data), "--split", "test", "--write-card",
+                "--out-dir", str(tmp_path / "reports")]
+    assert main([*evaluate, "--limit-per-class", "2"]) == 2
+    assert "whole split" in caplog.text and scored_model.read_bytes() == original
+
+    def refuse(path):
+        raise ModelCardError(f"{path}: refused")
+
+    monkeypatch.setattr("training.export.read_card", refuse)  # the check of the rewritten file fails
+    assert main(evaluate) == 2 and "card not updated" in caplog.text
+    assert scored_model.read_bytes() == original
+    assert sorted(path.name for path in scored_model.parent.iterdir()) == ["linear_probe.onnx"]

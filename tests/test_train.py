@@ -15,11 +15,14 @@ import torch
 from app.inference import EmotionClassifier
 from app.labels import FER2013_LABELS
 from app.model_card import read_card
-from app.preprocess import faces_to_batch, to_tensor
+from app.preprocess import PreprocessSpec, faces_to_batch, to_tensor
 from tests.conftest import REPO_ROOT
 from training import checkpoint as checkpoints
+from training import run_setup
+from training import train as train_command
 from training.cli import main
 from training.data import DataOptions, load_split
+from training.distributed import Context
 from training.export import weights_sha256
 from training.models import ARCHITECTURES
 from training.recipes import RECIPES
@@ -51,6 +54,7 @@ def test_checkpoint_holds_everything_to_resume_and_export(trained):
     assert set(history[0]) == {"epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr",
                                "seconds"}
     assert last["dataset"]["train_images"] == 280 and last["spec"]["input_size"] == (48, 48)
+    assert last["settings"]["run"]["threads"] == 1
     best = checkpoints.load(out / checkpoints.BEST)
     assert "optimiser" not in best and best["run_totals"]["epochs"] == 2
     assert json.loads((out / "history.json").read_text()) == history
@@ -188,3 +192,67 @@ def test_overrides_resolve_and_settings_round_trip(fer2013_root, capsys):
     assert settings.recipe.augment.rotation_degrees == 15 and settings.recipe.augment.shear_degrees == 10
     assert settings.data.options.exclude_classes == ("disgust",) and settings.recipe.gamma
     assert settings.input_size == ARCHITECTURES["dcrnet"].input_size and settings.run.out == "runs/dcrnet"
+
+
+def test_a_spec_that_cached_its_template_still_saves_a_safe_checkpoint(fer2013_root, tmp_path, monkeypatch):
+    """A spec may cache its AlignmentTemplate in its ``__dict__`` (``functools.cached_property``
+    did): a checkpoint keeps the declared fields only, so ``weights_only`` loading (resume,
+    export) still accepts it, whatever the spec caches."""
+    build_parts = train_command.build_parts
+
+    def touching_the_template(*args):
+        parts = build_parts(*args)
+        template = parts.spec.template
+        assert template.template_id == parts.spec.alignment_template
+        object.__setattr__(parts.spec, "cached_template", template)  # as a cached_property stores it
+        return parts
+
+    monkeypatch.setattr(train_command, "build_parts", touching_the_template)
+    out = tmp_path / "run"
+    assert main(["train", *QUICK, "--data", str(fer2013_root), "--limit-per-class", "5", "--epochs", "1",
+                 "--out", str(out)]) == 0
+    for name in (checkpoints.LAST, checkpoints.BEST):
+        saved = torch.load(out / name, map_location="cpu", weights_only=True)
+        assert list(saved["spec"]) == list(PreprocessSpec.__dataclass_fields__)
+        assert checkpoints.spec_of(saved).alignment_template == "fer2013-mesh-v1"
+
+
+def test_a_stored_spec_ignores_keys_it_does_not_declare_and_names_missing_ones():
+    spec = PreprocessSpec((48, 48), 1, "gray", (0.5,), (0.25,), True, "fer2013-mesh-v1")
+    stored = {**checkpoints.spec_fields(spec), "input_size": [48, 48], "mean": [0.5], "std": [0.25],
+              "written_by_another_version": 1}
+    assert checkpoints.spec_of({"spec": stored}) == spec
+    del stored["gamma"]
+    with pytest.raises(checkpoints.CheckpointError, match="lacks \\['gamma'\\]"):
+        checkpoints.spec_of({"spec": stored})
+
+
+def test_threads_default_to_the_cores_share_and_a_busy_machine_only_warns(monkeypatch, caplog):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(run_setup, "available_cores", lambda: 8)
+    two_ranks = Context(torch.device("cpu"), local_world_size=2)
+    monkeypatch.setattr(run_setup.os, "getloadavg", lambda: (7.5, 7.5, 7.5))
+    assert run_setup.default_threads(two_ranks) == 4  # the load does not lower it
+    run_setup.warn_if_busy(4, two_ranks)
+    assert "load average 7.5 on 8 cores" in caplog.text and "--threads 1" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(run_setup.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    run_setup.warn_if_busy(4, two_ranks)
+    assert caplog.text == ""
+
+
+def test_resume_keeps_the_runs_thread_count_unless_threads_is_given(tmp_path, monkeypatch, capsys, caplog):
+    monkeypatch.setattr(train_command, "default_threads", lambda context: 3)
+    out = tmp_path / "run"
+    new_run = ["train", "--arch", "mini_xception", "--data", str(tmp_path), "--out", str(out), "--dry-run"]
+    assert main(new_run) == 0
+    settings = TrainSettings.from_dict(json.loads(capsys.readouterr().out))
+    assert settings.run.threads == 3  # resolved, so the checkpoint stores the count
+    checkpoints.save({"format": checkpoints.FORMAT, "settings": settings.to_dict(), "stopped": "paused",
+                      "progress": {"epoch": 0}}, out / checkpoints.LAST)
+    monkeypatch.setattr(train_command, "default_threads", lambda context: 5)  # another machine state
+    resume = ["train", "--resume", "--out", str(out), "--dry-run"]
+    for extra, threads in (([], 3), (["--threads", "1"], 1)):
+        assert main([*resume, *extra]) == 0
+        assert json.loads(capsys.readouterr().out)["run"]["threads"] == threads
+    assert main([*resume, "--threads", "0"]) == 2 and "--threads must be 1 or more" in caplog.text

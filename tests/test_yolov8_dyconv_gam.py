@@ -28,10 +28,11 @@ def test_every_convolution_is_dynamic_except_gams_own(model):
     plain = [m for m in model.modules() if isinstance(m, nn.Conv2d) and id(m) not in inside_gam]
     assert plain == []
     conv_blocks = [m for m in model.modules() if isinstance(m, Conv)]
-    assert all(isinstance(block.conv, DynamicConv) and block.conv.kernels == 4 for block in conv_blocks)
+    convolutions = [block.convolution for block in conv_blocks]
+    assert all(isinstance(conv, DynamicConv) and conv.kernels == 4 for conv in convolutions)
     # 5 backbone Convs, C2f: 2 each plus 2 per bottleneck (1+2+2+1), and the head's Conv.
     assert len(conv_blocks) == 5 + 4 * 2 + 2 * 6 + 1
-    assert isinstance(model.head.conv.conv, DynamicConv)
+    assert isinstance(model.head.projection.convolution, DynamicConv)
 
 
 def test_a_gam_follows_every_c2f_and_nothing_else(model):
@@ -40,7 +41,8 @@ def test_a_gam_follows_every_c2f_and_nothing_else(model):
         if isinstance(layer, C2f):
             following = layers[index + 1]
             assert isinstance(following, GAM)
-            assert following.channel_attention.mlp[0].in_features == layer.cv2.conv.out_channels
+            c2f_channels = layer.output_projection.convolution.out_channels
+            assert following.channel_attention.mlp[0].in_features == c2f_channels
         if isinstance(layer, GAM):
             assert isinstance(layers[index - 1], C2f)
     assert sum(isinstance(layer, GAM) for layer in layers) == 4
@@ -48,11 +50,12 @@ def test_a_gam_follows_every_c2f_and_nothing_else(model):
 
 def test_scale_n_widths_and_depths(model):
     layers = [layer for layer in model.backbone if not isinstance(layer, GAM)]
-    convs = [layer.conv.out_channels for layer in layers if isinstance(layer, Conv)]
-    c2fs = [(layer.cv2.conv.out_channels, len(layer.m)) for layer in layers if isinstance(layer, C2f)]
+    convs = [layer.convolution.out_channels for layer in layers if isinstance(layer, Conv)]
+    c2fs = [(layer.output_projection.convolution.out_channels, len(layer.bottlenecks))
+            for layer in layers if isinstance(layer, C2f)]
     assert convs == [16, 32, 64, 128, 256]
     assert c2fs == [(32, 1), (64, 2), (128, 2), (256, 1)]
-    assert model.head.conv.conv.out_channels == 1280 and model.head.linear.out_features == 7
+    assert model.head.projection.convolution.out_channels == 1280 and model.head.linear.out_features == 7
     with torch.no_grad():
         assert model.eval().forward_features(torch.randn(1, 1, 64, 64)).shape == (1, 256, 2, 2)
 
@@ -73,7 +76,7 @@ def test_layout_matches_ultralytics_yolov8n_cls_at_one_kernel():
 
 def test_scale_s_doubles_the_widths():
     wide = YOLOv8DynamicConvGAM(scale="s")
-    convs = [layer.conv.out_channels for layer in wide.backbone if isinstance(layer, Conv)]
+    convs = [layer.convolution.out_channels for layer in wide.backbone if isinstance(layer, Conv)]
     assert convs == [32, 64, 128, 256, 512]
 
 
@@ -104,3 +107,12 @@ def test_exports_with_a_dynamic_batch_and_input_dependent_kernels(tmp_path):
     path = export_onnx(model, fer_card(architecture="yolov8_dyconv_gam", input_size=(64, 64)),
                        tmp_path / "yolov8.onnx")
     assert parity_error(model, path, batch_sizes=(1, 3, 8)) < 1e-4
+
+
+def test_state_dict_keys_spell_out_ultralytics_abbreviations(model):
+    keys = set(model.state_dict())
+    assert "backbone.2.input_projection.convolution.weight" in keys
+    assert "backbone.2.bottlenecks.0.second.norm.running_mean" in keys
+    assert "head.projection.convolution.attention.mlp.0.weight" in keys
+    abbreviated = {"cv1", "cv2", "m", "bn", "act", "conv", "drop"}
+    assert not [key for key in keys if abbreviated & set(key.split("."))]

@@ -4,7 +4,9 @@ A checkpoint is a dict of plain values and tensors (readable with
 ``torch.load(weights_only=True)``, so opening one runs no pickled code):
 
 - ``model``: arch, num_classes, in_channels, input_size (the builder's arguments);
-  ``spec``: the ``PreprocessSpec`` fields; ``labels``; ``dataset``: name, sizes;
+  ``spec``: the ``PreprocessSpec``'s declared fields only (not ``vars(spec)``: whatever
+  the spec caches, e.g. an ``AlignmentTemplate``, would make ``weights_only`` refuse
+  the file); ``labels``; ``dataset``: name, sizes;
 - ``settings``: the resolved ``TrainSettings``; ``command`` as typed, ``resumed``
   commands, cumulative wall ``seconds``;
 - ``state_dict`` (model weights), ``loss_state`` (island centres), ``optimiser``,
@@ -18,7 +20,9 @@ the same minus the optimiser state, at the epoch of the best validation accuracy
 
 from __future__ import annotations
 
+import logging
 import os
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -26,6 +30,8 @@ import torch
 from app.preprocess import PreprocessSpec
 from training.models import build_model
 from training.models.base import EmotionModel
+
+log = logging.getLogger(__name__)
 
 FORMAT = 1
 LAST, BEST = "last.pt", "best.pt"
@@ -67,8 +73,22 @@ def without_optimisation(checkpoint: dict) -> dict:
     return {key: value for key, value in checkpoint.items() if key not in OPTIMISATION_KEYS}
 
 
+def spec_fields(spec: PreprocessSpec) -> dict:
+    """The spec as plain values: its declared fields only, not what it caches."""
+    return {field.name: getattr(spec, field.name) for field in fields(PreprocessSpec)}
+
+
 def spec_of(checkpoint: dict) -> PreprocessSpec:
-    spec = dict(checkpoint["spec"])
+    """The stored spec; keys that are not ``PreprocessSpec`` fields are ignored, so
+    checkpoints written by older or newer versions still resume and export."""
+    saved, names = checkpoint["spec"], [field.name for field in fields(PreprocessSpec)]
+    missing = [name for name in names if name not in saved]
+    if missing:
+        raise CheckpointError(f"{checkpoint.get('path', 'checkpoint')}: its spec lacks {missing}")
+    ignored = sorted(set(saved) - set(names))
+    if ignored:
+        log.debug("ignoring spec entries that PreprocessSpec does not declare: %s", ignored)
+    spec = {name: saved[name] for name in names}
     for name in ("input_size", "mean", "std"):
         spec[name] = tuple(spec[name])
     return PreprocessSpec(**spec)

@@ -9,6 +9,12 @@ reads its card, the dataset's images become crops of the card's size and colour 
 Dataset classes are matched to the model's labels by name; samples of a class the
 model does not know are left out and counted. Prints accuracy, macro-F1 and per-class
 recall, and writes a JSON report and a confusion-matrix PNG.
+
+``--write-card`` also records the split's accuracy and macro-F1 in the model's own card
+(``<split>_accuracy``, ``<split>_macro_f1``; weights untouched, file replaced
+atomically), e.g. test figures on a test split this project's data withholds:
+
+    emotion-train evaluate models_onnx/mini_xception.onnx --data fer2013 --split test --write-card
 """
 
 from __future__ import annotations
@@ -17,16 +23,17 @@ import argparse
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from app.inference import EmotionClassifier
-from app.model_card import ModelCardError
+from app.model_card import ModelCard, ModelCardError
 from app.preprocess import to_tensor
 from app.providers import REQUESTS, probe
 from training.data import FORMAT_CHOICES, CropSet, DataOptions, DatasetLayoutError, load_split
+from training.export import write_card
 from training.metrics import ClassificationReport, plot_confusion, report_from_predictions
 
 log = logging.getLogger(__name__)
@@ -85,6 +92,17 @@ def report_json(path: Path, classifier: EmotionClassifier, crops: CropSet, evalu
     }
 
 
+def card_with_figures(card: ModelCard, crops: CropSet, evaluation: Evaluation) -> ModelCard:
+    """``card`` plus the split's accuracy and macro-F1, and what they were measured on."""
+    report, split = evaluation.report, crops.split
+    metrics = {**card.metrics, f"{split}_accuracy": report.accuracy, f"{split}_macro_f1": report.macro_f1}
+    skipped = sum(evaluation.skipped.values())
+    left_out = f", {skipped} of classes the model lacks left out" if skipped else ""
+    training = {**card.training,
+                f"{split}_evaluated_on": f"{report.total} images of {crops.dataset} {split}{left_out}"}
+    return replace(card, metrics=metrics, training=training)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help="exported ONNX model with its card")
     parser.add_argument("--data", type=Path, required=True, help="dataset root")
@@ -97,9 +115,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ONNX Runtime execution provider (default: cpu, reproducible)")
     parser.add_argument("--out-dir", type=Path, default=Path("reports"),
                         help="folder for MODEL_SPLIT.json and MODEL_SPLIT_confusion.png")
+    parser.add_argument("--write-card", action="store_true",
+                        help="record SPLIT_accuracy and SPLIT_macro_f1 in the model's card (the "
+                             "whole split only: not with --limit-per-class or --exclude-classes)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.write_card and (args.limit_per_class or args.exclude_classes):
+        log.error("--write-card records figures of the whole split in the card; drop "
+                  "--limit-per-class and --exclude-classes (the report alone can use them)")
+        return 2
     try:
         classifier = classifier_for(args.model, args.provider)
         options = DataOptions(limit_per_class=args.limit_per_class,
@@ -120,4 +145,11 @@ def run(args: argparse.Namespace) -> int:
           f"{evaluation.seconds:.1f} s)")
     print(evaluation.report.format())
     print(f"wrote {json_path} and {png_path}")
+    if args.write_card:
+        try:
+            write_card(args.model, card_with_figures(classifier.card, crops, evaluation))
+        except (ModelCardError, ValueError, OSError) as error:
+            log.error("card not updated: %s", error)
+            return 2
+        print(f"recorded {crops.split}_accuracy and {crops.split}_macro_f1 in {args.model}'s card")
     return 0

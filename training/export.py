@@ -2,7 +2,8 @@
 
 The graph has one input ``input`` [N, C, H, W] with a dynamic batch axis and one
 output ``logits`` [N, K]; the model card (``app.model_card``) goes into the file's
-metadata; the ONNX checker must pass; ONNX Runtime must agree with PyTorch.
+metadata; the ONNX checker must pass; ONNX Runtime must agree with PyTorch. A card is
+rewritten later (``write_card``) without touching the weights.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import contextlib
 import hashlib
 import io
 import logging
+import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -74,9 +77,36 @@ def _quiet_exporter():
             log.debug("torch.onnx.export said:\n%s", printed.getvalue().rstrip())
 
 
+def write_card(path: str | Path, card: ModelCard) -> Path:
+    """Replace the card inside an ONNX file atomically, leaving its weights as they were.
+
+    The new file is written beside the old one, checked (the app's reader accepts it, the
+    weights' SHA-256 is unchanged) and renamed over it: a crash or a failed check leaves
+    the old file whole, and a reader never sees half a file.
+    """
+    path = Path(path)
+    proto = onnx.load(str(path))
+    before = _weights_digest(proto)
+    card.embed(proto)
+    temporary = path.with_name(f".{path.name}.card-tmp")  # not *.onnx: no model list shows it
+    try:
+        onnx.save_model(proto, str(temporary))
+        shutil.copymode(path, temporary)
+        read_card(temporary)
+        if weights_sha256(temporary) != before:
+            raise ValueError(f"{path}: rewriting the card changed the weights; the file is left as it was")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
 def weights_sha256(path: str | Path) -> str:
     """SHA-256 of the graph's weights, stable across metadata edits (the card can hold it)."""
-    model = onnx.load(str(path))
+    return _weights_digest(onnx.load(str(path)))
+
+
+def _weights_digest(model: onnx.ModelProto) -> str:
     digest = hashlib.sha256()
     for initializer in sorted(model.graph.initializer, key=lambda tensor: tensor.name):
         digest.update(initializer.name.encode())

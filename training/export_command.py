@@ -21,12 +21,12 @@ from pathlib import Path
 
 import onnx
 
-from app.model_card import ModelCard, ModelCardError, read_card
+from app.model_card import ModelCard, ModelCardError
 from app.providers import REQUESTS
 from training import checkpoint as checkpoints
 from training.data import FORMAT_CHOICES, CropSet, DataOptions, DatasetLayoutError
 from training.evaluate import classifier_for, evaluate, load_for
-from training.export import export_onnx, parity_error, weights_sha256
+from training.export import export_onnx, parity_error, weights_sha256, write_card
 from training.fp16 import with_fp16_weights
 
 log = logging.getLogger(__name__)
@@ -77,13 +77,6 @@ def load_validation(path: Path, args: argparse.Namespace, saved: dict) -> CropSe
     return load_for(classifier_for(path, args.provider), args.data or Path(info["root"]),
                     args.split or info["val_split"], args.dataset or info["format"],
                     DataOptions(limit_per_class=args.limit_per_class))
-
-
-def write_card(path: Path, card: ModelCard) -> None:
-    proto = onnx.load(str(path))
-    card.embed(proto)
-    onnx.save_model(proto, str(path))
-    read_card(path)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

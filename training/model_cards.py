@@ -3,7 +3,9 @@
     emotion-train cards models_onnx --figures docs --write     # -> models_onnx/README.md
 
 Every figure comes from a model's own card (``app.model_card.read_card``), so the
-README cannot disagree with the files it describes. Confusion-matrix images named
+README cannot disagree with the files it describes: an accuracy and a macro-F1 column
+for every split the cards hold figures of (``val`` from ``emotion-train export``, others
+from ``emotion-train evaluate --write-card``). Confusion-matrix images named
 ``<model stem>*confusion*.png`` in ``--figures`` are linked.
 """
 
@@ -18,8 +20,9 @@ from app.model_card import ModelCard, ModelCardError, read_card
 
 log = logging.getLogger(__name__)
 
-HEADER = ("Model", "Architecture", "Val accuracy", "Val macro-F1", "Input", "Gamma", "Parameters",
-          "File", "Epochs", "Training time", "Dataset")
+HEADER = ("Model", "Architecture", "Input", "Gamma", "Parameters", "File", "Epochs", "Training time",
+          "Dataset")
+SPLITS_FIRST = ("val", "test")
 
 
 def _percent(value) -> str:
@@ -32,13 +35,33 @@ def _duration(seconds) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
-def table_row(path: Path, card: ModelCard) -> tuple[str, ...]:
+def measured_splits(cards: list[ModelCard]) -> list[str]:
+    """Every split some card has figures of, val and test first.
+
+    A split's figures are written as a pair, ``<split>_accuracy`` and ``<split>_macro_f1``;
+    a lone ``*_accuracy`` (``fp32_val_accuracy``: the accuracy before fp16 rounding) is no split.
+    """
+    splits = {key.removesuffix("_accuracy") for card in cards for key in card.metrics
+              if key.endswith("_accuracy") and f"{key.removesuffix('_accuracy')}_macro_f1" in card.metrics}
+    first = [split for split in SPLITS_FIRST if split in splits]
+    return first + sorted(splits - set(first))
+
+
+def split_header(splits: list[str]) -> tuple[str, ...]:
+    return tuple(f"{split[:1].upper()}{split[1:]} {figure}" for split in splits
+                 for figure in ("accuracy", "macro-F1"))
+
+
+def table_row(path: Path, card: ModelCard, splits: list[str]) -> tuple[str, ...]:
     metrics, training = card.metrics, card.training
     parameters = training.get("parameters")
-    f1 = metrics.get("val_macro_f1")
+    figures = []
+    for split in splits:
+        f1 = metrics.get(f"{split}_macro_f1")
+        figures += [_percent(metrics.get(f"{split}_accuracy")),
+                    f"{f1:.4f}" if isinstance(f1, (int, float)) else "-"]
     return (
-        f"[{path.name}]({path.name})", card.architecture, _percent(metrics.get("val_accuracy")),
-        f"{f1:.4f}" if isinstance(f1, (int, float)) else "-",
+        f"[{path.name}]({path.name})", card.architecture, *figures,
         f"{card.channels}x{card.input_size[0]}x{card.input_size[1]} {card.color_space}",
         "on" if card.gamma else "off",
         f"{parameters / 1e6:.2f} M" if isinstance(parameters, int) else "-",
@@ -60,6 +83,8 @@ def model_section(path: Path, card: ModelCard, readme_dir: Path, figures: Path |
     if "device" in training:
         lines.append(f"- Trained on: {training['device']}, best epoch {training.get('best_epoch', '-')}"
                      f" of {training.get('epochs', '-')}")
+    lines += [f"- {key.removesuffix('_evaluated_on').capitalize()} figures measured on: {value}"
+              for key, value in sorted(training.items()) if key.endswith("_evaluated_on")]
     if "fp16_accuracy_change" in card.metrics:
         lines.append(f"- Weights stored as float16: accuracy change "
                      f"{100 * card.metrics['fp16_accuracy_change']:+.2f} points")
@@ -86,8 +111,10 @@ def render(models_dir: Path, figures: Path | None = None) -> str:
              "code (`emotion-train evaluate`).", ""]
     if not cards:
         return "\n".join(lines + ["No models yet.", ""])
-    lines += ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(table_row(path, card)) + " |" for path, card in cards]
+    splits = measured_splits([card for _, card in cards])
+    header = (*HEADER[:2], *split_header(splits), *HEADER[2:])
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(table_row(path, card, splits)) + " |" for path, card in cards]
     lines.append("")
     for path, card in cards:
         lines += model_section(path, card, models_dir, figures)

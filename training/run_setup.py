@@ -66,18 +66,33 @@ def available_cores() -> int:
 
 
 def default_threads(context: Context) -> int:
-    """PyTorch CPU threads: this process's share of the cores that are not already busy.
+    """PyTorch CPU threads: this process's share of the cores (cores / local ranks).
 
-    OpenMP threads wait for each other at every operation, so one thread descheduled by
-    other work stalls them all: on a shared 2-core machine two threads ran a training step
-    20x slower than one. The 1-minute load average, taken before training starts, tells
-    how many cores other work keeps busy. torchrun's ``OMP_NUM_THREADS`` is respected.
+    Not taken from the load average: a run's thread count must not depend on what else
+    happened to run the minute it started (``warn_if_busy`` says so instead), and the
+    checkpoint keeps the count so a resumed run uses it again. torchrun's
+    ``OMP_NUM_THREADS`` is respected.
     """
     if "OMP_NUM_THREADS" in os.environ:
         return torch.get_num_threads()
-    share = available_cores() // max(context.local_world_size, 1)
+    return max(1, available_cores() // max(context.local_world_size, 1))
+
+
+def warn_if_busy(threads: int, context: Context) -> None:
+    """Log a warning when other work keeps busy the cores these threads need.
+
+    OpenMP threads wait for each other at every operation, so one thread descheduled by
+    other work stalls them all: on a shared 2-core machine two threads ran a training step
+    20x slower than one. The 1-minute load average tells how many cores are busy.
+    """
+    if not context.is_main:  # one warning for the run, not one per process
+        return
     busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return max(1, min(share, round(share - busy)))
+    cores, ranks = available_cores(), max(context.local_world_size, 1)
+    idle = max(1, round(cores - busy) // ranks)
+    if threads > idle:
+        log.warning("load average %.1f on %d cores: %d threads per process compete with other work "
+                    "and may stall each other; --threads %d may train faster", busy, cores, threads, idle)
 
 
 def default_workers(context: Context) -> int:

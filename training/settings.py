@@ -35,7 +35,8 @@ class RunSettings:
     workers: int | None = None
     """DataLoader worker processes; None: chosen from the CPU count."""
     threads: int | None = None
-    """CPU threads for PyTorch; None: the cores other work leaves idle (``default_threads``)."""
+    """CPU threads for PyTorch; None: cores / processes (``default_threads``). Stored
+    resolved, so ``--resume`` uses the same count unless ``--threads`` is given."""
     eval_batch_size: int = 256
     max_minutes: float | None = None
     """Pause (save and exit 75) after this much wall time, to resume later."""

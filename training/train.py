@@ -32,7 +32,7 @@ from training.data.base import DatasetLayoutError
 from training.losses import LOSSES
 from training.models import ARCHITECTURES, architecture
 from training.recipes import OPTIMISERS, SCHEDULES, recipe_for
-from training.run_setup import build_parts, default_threads
+from training.run_setup import build_parts, default_threads, warn_if_busy
 from training.settings import DataSettings, RunSettings, TrainSettings
 from training.trainer import FINISHED, INTERRUPTED, Trainer
 
@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--no-channels-last", action="store_true", help="keep NCHW memory layout")
     run.add_argument("--workers", type=int, help="data loader processes (default: by CPU count)")
     run.add_argument("--threads", type=int,
-                     help="PyTorch CPU threads (default: the cores other work leaves idle)")
+                     help="PyTorch CPU threads (default: cores / processes; --resume: the run's)")
     run.add_argument("--eval-batch", type=int, default=256)
     run.add_argument("--max-minutes", type=float, help="pause (save, exit 75) after this long")
     run.add_argument("--save-every-minutes", type=float, default=10.0)
@@ -117,9 +117,13 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
 
 
 def run_settings(args: argparse.Namespace, saved: RunSettings | None) -> RunSettings:
+    """This session's run options; a resumed run keeps its thread count unless --threads."""
     out = args.out or (saved.out if saved else Path("runs") / args.arch)
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be 1 or more, got {args.threads}")
+    threads = args.threads if args.threads is not None else saved.threads if saved else None
     return RunSettings(str(out), args.device, not args.no_amp, not args.no_channels_last,
-                       args.workers, args.threads, args.eval_batch, args.max_minutes,
+                       args.workers, threads, args.eval_batch, args.max_minutes,
                        args.save_every_minutes, args.progress)
 
 
@@ -192,10 +196,12 @@ def run(args: argparse.Namespace) -> int:
             if (Path(settings.run.out) / checkpoints.LAST).exists():
                 raise ValueError(f"{settings.run.out} already holds a run: pass --resume to continue "
                                  "it, or choose another --out")
+        settings = settings.with_run(threads=settings.run.threads or default_threads(context))
         if args.dry_run:
             print(json.dumps(settings.to_dict(), indent=2))
             return 0
-        torch.set_num_threads(settings.run.threads or default_threads(context))
+        warn_if_busy(settings.run.threads, context)
+        torch.set_num_threads(settings.run.threads)
         parts = build_parts(settings, context, checkpoints.spec_of(saved) if saved else None)
         command = format_command(argv, context.world_size)
         trainer = Trainer(settings, context, parts, command, saved, started)

@@ -114,7 +114,7 @@ class Trainer:
             "format": checkpoints.FORMAT,
             "model": {"arch": self.settings.arch, "num_classes": len(parts.labels),
                       "in_channels": parts.spec.channels, "input_size": self.settings.input_size},
-            "spec": dict(vars(parts.spec)),
+            "spec": checkpoints.spec_fields(parts.spec),
             "labels": list(parts.labels),
             "dataset": parts.dataset_info,
             "settings": self.settings.to_dict(),

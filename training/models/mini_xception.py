@@ -19,15 +19,8 @@ import torch
 from torch import nn
 
 from training.models.base import EmotionModel
+from training.models.layers.conv_bn import conv_bn_relu
 from training.models.registry import register
-
-
-def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    )
 
 
 class SeparableConv2d(nn.Sequential):
@@ -72,8 +65,9 @@ class MiniXception(EmotionModel):
         module_channels: tuple[int, ...] = (16, 32, 64, 128),
     ) -> None:
         super().__init__()
-        self.stem = nn.Sequential(
-            conv_bn_relu(in_channels, stem_channels), conv_bn_relu(stem_channels, stem_channels)
+        self.stem = nn.Sequential(  # unpadded, as Keras' default "valid": 48 -> 44
+            conv_bn_relu(in_channels, stem_channels, 3, padding=0),
+            conv_bn_relu(stem_channels, stem_channels, 3, padding=0),
         )
         blocks, channels = [], stem_channels
         for out_channels in module_channels:

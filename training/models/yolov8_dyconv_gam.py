@@ -17,6 +17,9 @@ every C2f. Input 64x64 as in the paper. Choices where the paper is vague:
 - Modules keep Ultralytics' details: C2f splits its 1x1 projection in two halves and
   concatenates every bottleneck output; bottlenecks are residual; BatchNorm uses
   eps 1e-3 and momentum 0.03; the head's dropout defaults to 0 as in YOLOv8-cls.
+  Attribute names are spelled out: Ultralytics' ``cv1``, ``m``, ``cv2`` are
+  ``input_projection``, ``bottlenecks``, ``output_projection``; ``bn``, ``act`` are
+  ``norm``, ``activation`` (so its checkpoints do not load here by key).
 - Dynamic convolution starts at temperature 30; the training loop anneals it to 1
   over the first 10 epochs (``layers.dynamic_conv.anneal_temperature``), as Chen et al.
 - No ImageNet weights: trained from scratch. The paper gives no parameter count.
@@ -88,12 +91,12 @@ class Conv(nn.Module):
         self, in_channels: int, out_channels: int, kernel: int = 1, stride: int = 1, kernels: int = 4
     ) -> None:
         super().__init__()
-        self.conv = DynamicConv(in_channels, out_channels, kernel, stride, bias=False, kernels=kernels)
-        self.bn = nn.BatchNorm2d(out_channels, eps=1e-3, momentum=0.03)
-        self.act = nn.SiLU(inplace=True)
+        self.convolution = DynamicConv(in_channels, out_channels, kernel, stride, bias=False, kernels=kernels)
+        self.norm = nn.BatchNorm2d(out_channels, eps=1e-3, momentum=0.03)
+        self.activation = nn.SiLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.bn(self.conv(x)))
+        return self.activation(self.norm(self.convolution(x)))
 
 
 class Bottleneck(nn.Module):
@@ -101,11 +104,11 @@ class Bottleneck(nn.Module):
 
     def __init__(self, channels: int, kernels: int = 4) -> None:
         super().__init__()
-        self.cv1 = Conv(channels, channels, 3, kernels=kernels)
-        self.cv2 = Conv(channels, channels, 3, kernels=kernels)
+        self.first = Conv(channels, channels, 3, kernels=kernels)
+        self.second = Conv(channels, channels, 3, kernels=kernels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.cv2(self.cv1(x))
+        return x + self.second(self.first(x))
 
 
 class C2f(nn.Module):
@@ -114,15 +117,15 @@ class C2f(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, repeats: int, kernels: int = 4) -> None:
         super().__init__()
         self.hidden = out_channels // 2
-        self.cv1 = Conv(in_channels, 2 * self.hidden, 1, kernels=kernels)
-        self.m = nn.ModuleList(Bottleneck(self.hidden, kernels) for _ in range(repeats))
-        self.cv2 = Conv((2 + repeats) * self.hidden, out_channels, 1, kernels=kernels)
+        self.input_projection = Conv(in_channels, 2 * self.hidden, 1, kernels=kernels)
+        self.bottlenecks = nn.ModuleList(Bottleneck(self.hidden, kernels) for _ in range(repeats))
+        self.output_projection = Conv((2 + repeats) * self.hidden, out_channels, 1, kernels=kernels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = list(self.cv1(x).chunk(2, dim=1))
-        for bottleneck in self.m:
+        parts = list(self.input_projection(x).chunk(2, dim=1))
+        for bottleneck in self.bottlenecks:
             parts.append(bottleneck(parts[-1]))
-        return self.cv2(torch.cat(parts, dim=1))
+        return self.output_projection(torch.cat(parts, dim=1))
 
 
 class Classify(nn.Module):
@@ -130,13 +133,13 @@ class Classify(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.0, kernels: int = 4) -> None:
         super().__init__()
-        self.conv = Conv(in_channels, HEAD_CHANNELS, 1, kernels=kernels)
+        self.projection = Conv(in_channels, HEAD_CHANNELS, 1, kernels=kernels)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.drop = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(HEAD_CHANNELS, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.drop(self.pool(self.conv(x)).flatten(1)))
+        return self.linear(self.dropout(self.pool(self.projection(x)).flatten(1)))
 
 
 class YOLOv8DynamicConvGAM(EmotionModel):
