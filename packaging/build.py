@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave out ONNX Runtime's CUDA and TensorRT providers (about 270 MB)")
     parser.add_argument("--clean", action="store_true", help="discard PyInstaller's cache first")
     parser.add_argument("--top", type=int, default=10, help="how many parts and files to list")
+    parser.add_argument("--summary", type=Path,
+                        help="also write the size report as markdown here (the README quotes it)")
     args = parser.parse_args(argv)
     missing = [name for name in NEEDED if importlib.util.find_spec(name) is None]
     if missing:
@@ -48,10 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     if completed.returncode != 0:
         print(f"build.py: PyInstaller failed (exit code {completed.returncode})", file=sys.stderr)
         return completed.returncode
-    print(size_report(args.dist / NAME, args.top))
+    report = size_report(args.dist / NAME, args.top)
     floor = glibc_floor(args.dist / NAME)
     if floor:
-        print(f"Runs on Linux with glibc {floor[0]} or newer (the highest version asked for, by {floor[1]})")
+        report += (f"\nRuns on Linux with glibc {floor[0]} or newer "
+                   f"(the highest version asked for, by {floor[1]})")
+    print(report)
+    if args.summary:
+        variant = "CPU-only build" if args.cpu_only else "default build (CUDA and TensorRT providers kept)"
+        args.summary.parent.mkdir(parents=True, exist_ok=True)
+        args.summary.write_text(f"{variant}:\n\n```\n{report.replace(str(args.dist) + '/', '')}\n```\n")
     return 0
 
 

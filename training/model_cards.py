@@ -52,7 +52,7 @@ def split_header(splits: list[str]) -> tuple[str, ...]:
                  for figure in ("accuracy", "macro-F1"))
 
 
-def table_row(path: Path, card: ModelCard, splits: list[str]) -> tuple[str, ...]:
+def table_row(path: Path, card: ModelCard, splits: list[str], link_prefix: str = "") -> tuple[str, ...]:
     metrics, training = card.metrics, card.training
     parameters = training.get("parameters")
     figures = []
@@ -61,7 +61,7 @@ def table_row(path: Path, card: ModelCard, splits: list[str]) -> tuple[str, ...]
         figures += [_percent(metrics.get(f"{split}_accuracy")),
                     f"{f1:.4f}" if isinstance(f1, (int, float)) else "-"]
     return (
-        f"[{path.name}]({path.name})", card.architecture, *figures,
+        f"[{path.name}]({link_prefix}{path.name})", card.architecture, *figures,
         f"{card.channels}x{card.input_size[0]}x{card.input_size[1]} {card.color_space}",
         "on" if card.gamma else "off",
         f"{parameters / 1e6:.2f} M" if isinstance(parameters, int) else "-",
@@ -98,6 +98,15 @@ def model_section(path: Path, card: ModelCard, readme_dir: Path, figures: Path |
     return lines + [""]
 
 
+def summary_table(cards: list[tuple[Path, ModelCard]], link_prefix: str = "") -> list[str]:
+    """The one-row-per-model markdown table; file links are prefixed with ``link_prefix``."""
+    splits = measured_splits([card for _, card in cards])
+    header = (*HEADER[:2], *split_header(splits), *HEADER[2:])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(table_row(path, card, splits, link_prefix)) + " |" for path, card in cards]
+    return lines
+
+
 def render(models_dir: Path, figures: Path | None = None) -> str:
     """The README text for every ``*.onnx`` in ``models_dir``; raises ModelCardError on a bad file."""
     paths = sorted(models_dir.glob("*.onnx"))
@@ -111,10 +120,7 @@ def render(models_dir: Path, figures: Path | None = None) -> str:
              "code (`emotion-train evaluate`).", ""]
     if not cards:
         return "\n".join(lines + ["No models yet.", ""])
-    splits = measured_splits([card for _, card in cards])
-    header = (*HEADER[:2], *split_header(splits), *HEADER[2:])
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(table_row(path, card, splits)) + " |" for path, card in cards]
+    lines += summary_table(cards)
     lines.append("")
     for path, card in cards:
         lines += model_section(path, card, models_dir, figures)

@@ -38,13 +38,17 @@ def table_rows(in_channels: int = 1, num_classes: int = 7) -> list[dict]:
     return rows
 
 
-def format_table(rows: list[dict]) -> str:
+def format_table(rows: list[dict], markdown: bool = False) -> str:
+    """Aligned plain text for a terminal, or a markdown table for the README."""
     header = ("architecture", "params (M)", "MACs (M)", "input CxHxW", "paper params (M)", "paper")
     lines = [header]
     for row in rows:
         paper = f"{row['paper_parameters']:.2f}" if row["paper_parameters"] is not None else "-"
         lines.append((row["name"], f"{row['parameters'] / 1e6:.3f}", f"{row['macs'] / 1e6:.1f}",
                       row["input"], paper, row["paper"]))
+    if markdown:
+        return "\n".join(["| " + " | ".join(lines[0]) + " |", "|" + " --- |" * len(header)]
+                         + ["| " + " | ".join(line) + " |" for line in lines[1:]])
     widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines
@@ -54,8 +58,9 @@ def format_table(rows: list[dict]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", type=int, default=1, choices=(1, 3), help="input channels")
     parser.add_argument("--classes", type=int, default=7, help="number of classes")
+    parser.add_argument("--markdown", action="store_true", help="print a markdown table")
 
 
 def run(args: argparse.Namespace) -> int:
-    print(format_table(table_rows(args.channels, args.classes)))
+    print(format_table(table_rows(args.channels, args.classes), markdown=args.markdown))
     return 0
