@@ -10,6 +10,7 @@ template serves every input size.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -75,8 +76,10 @@ def available_templates() -> dict[str, Path]:
     }
 
 
+@functools.cache
 def load_template(template_id: str = DEFAULT_TEMPLATE_ID) -> AlignmentTemplate:
-    """Load a shipped template by id; raises ValueError naming the valid ids."""
+    """Load a shipped template by id (read once per process); raises ValueError naming
+    the valid ids."""
     templates = available_templates()
     if template_id not in templates:
         raise ValueError(f"unknown alignment template {template_id!r}; valid: {sorted(templates)}")

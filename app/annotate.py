@@ -1,22 +1,24 @@
-"""Drawing a result onto its frame: box, ID and emotion bars for every face (OpenCV).
+"""Drawing a result onto its frame: box, ID and emotion bars for every face (OpenCV),
+and the annotated video that ``--output-video`` writes.
 
-Used for ``--output-video`` and anywhere an annotated image is wanted without Qt. Each
-face gets a colour from its ID, so a face keeps its colour while it keeps its ID. The
-bar panel sits to the right of the box, or to its left when the frame ends first; the
-top (smoothed) emotion is drawn filled, the others as lighter bars.
+Used wherever an annotated image is wanted without Qt. Each face gets its ID's colour
+(``app.palette``, as in the window), so a face keeps its colour while it keeps its ID.
+The bar panel sits to the right of the box, or to its left when the frame ends first;
+the top (smoothed) emotion is drawn filled, the others as lighter bars.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
+from app.palette import face_colour_bgr
+from app.recorder import RecordingError
 from app.results import FaceResult, FrameResult
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-PALETTE = ((66, 135, 245), (80, 200, 120), (240, 160, 40), (200, 90, 220), (60, 200, 230),
-           (230, 80, 80))
-"""BGR colours, one per face ID in turn."""
 
 
 def draw_result(result: FrameResult) -> np.ndarray:
@@ -30,7 +32,7 @@ def draw_result(result: FrameResult) -> np.ndarray:
 
 def draw_face(canvas: np.ndarray, face: FaceResult, row: int) -> None:
     """Box, ID, top emotion and bars of one face; ``row`` sets the text size in pixels."""
-    colour = PALETTE[(face.face_id - 1) % len(PALETTE)]
+    colour = face_colour_bgr(face.face_id)
     x, y, width, height = (int(round(value)) for value in face.box)
     font = row / 30.0
     thickness = max(1, row // 12)
@@ -72,3 +74,61 @@ def _draw_bars(canvas: np.ndarray, face: FaceResult, box: tuple[int, int, int],
                       bar_colour, -1)
         cv2.putText(canvas, f"{probability:.0%}", (bar_left + bar_width + 3, baseline - 3), FONT,
                     font, text_colour, 1, cv2.LINE_AA)
+
+
+class AnnotatedVideo:
+    """The annotated frames as a video at the source's frame rate, in the source's time.
+
+    Frames the analysis could not keep up with (``--realtime``, cameras, streams) are
+    gaps in the frame numbers; the last annotated frame is repeated in each, so the video
+    lasts as long as what it shows instead of playing too fast. The file opens at the
+    first frame (its size is known only then). Raises RecordingError for a path that
+    cannot be written.
+    """
+
+    CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
+
+    def __init__(self, path: str | Path, fps: float | None) -> None:
+        self.path = Path(path).expanduser()
+        if not self.path.parent.is_dir():
+            raise RecordingError(f"cannot write the video to {self.path}: the folder "
+                                 f"{self.path.parent} does not exist")
+        if self.path.suffix.lower() not in self.CODECS:
+            raise RecordingError(f"cannot write the video to {self.path}: use one of "
+                                 f"{', '.join(self.CODECS)}")
+        self.fps = fps or 15.0
+        self.frames_written = 0
+        self._writer: cv2.VideoWriter | None = None
+        self._size = (0, 0)
+        self._last: tuple[int, np.ndarray] | None = None
+        """The frame number and image written last."""
+
+    def write(self, result: FrameResult) -> None:
+        image = draw_result(result)
+        if self._writer is None:
+            self._open(image)
+        if (image.shape[1], image.shape[0]) != self._size:
+            image = cv2.resize(image, self._size)  # image folders mix sizes
+        index = result.frame.index
+        if self._last is not None:
+            last_index, last_image = self._last
+            for _ in range(index - last_index - 1):  # the frames skipped in between
+                self._append(last_image)
+        self._append(image)
+        self._last = index, image
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+
+    def _open(self, image: np.ndarray) -> None:
+        self._size = (image.shape[1], image.shape[0])
+        codec = self.CODECS[self.path.suffix.lower()]
+        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*codec), self.fps,
+                                       self._size)
+        if not self._writer.isOpened():
+            raise RecordingError(f"cannot write the video to {self.path}")
+
+    def _append(self, image: np.ndarray) -> None:
+        self._writer.write(image)
+        self.frames_written += 1

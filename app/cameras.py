@@ -47,20 +47,27 @@ def list_cameras(max_index: int = 10, probe_resolutions: bool = True,
     else:
         indices, misses_allowed = list(range(max_index)), 2
     cameras, misses = [], 0
-    with native_output_captured() as captured:
-        for index in indices:
-            info = _probe_camera(open_capture, index, probe_resolutions)
-            misses = 0 if info else misses + 1
-            if info:
-                cameras.append(info)
-            elif misses >= misses_allowed:
-                break
-    if captured.text.strip():
-        log.debug("OpenCV said while listing cameras:\n%s", captured.text.rstrip())
+    for index in indices:
+        info = _probe_camera(open_capture, index, probe_resolutions)
+        misses = 0 if info else misses + 1
+        if info:
+            cameras.append(info)
+        elif misses >= misses_allowed:
+            break
     return cameras
 
 
 def _probe_camera(open_capture: OpenCapture, index: int, probe_resolutions: bool):
+    """One camera's modes, its backend's output captured for this camera only (the
+    capture is process-wide: other threads' output must not wait on a whole scan)."""
+    with native_output_captured() as captured:
+        info = _camera_info(open_capture, index, probe_resolutions)
+    if captured.text.strip():
+        log.debug("OpenCV said while probing camera %d:\n%s", index, captured.text.rstrip())
+    return info
+
+
+def _camera_info(open_capture: OpenCapture, index: int, probe_resolutions: bool):
     capture = open_capture(index)
     try:
         if not capture.isOpened() or not capture.read()[0]:

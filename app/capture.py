@@ -74,7 +74,8 @@ class SequentialReader(FrameReader):
         self._finished = False
 
     def next(self, timeout: float = 0.1) -> Frame | Event | None:
-        if self._finished:
+        if self._finished:  # ended or lost: nothing comes, but the caller's wait is honoured
+            time.sleep(timeout)
             return None
         event = _read_or_event(self.source)
         if isinstance(event, Event):

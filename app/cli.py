@@ -3,10 +3,42 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from app.landmarks import DEFAULT_MAX_FACES
+from app.logs import LOG_ENV, log_file, setup_logging
+from app.tracking import MAX_SMOOTHING
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = _number(int, text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number of at least 0."""
+    value = _number(int, text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def smoothing_strength(text: str) -> float:
+    """An argparse type: a smoothing strength from 0 (off) to ``MAX_SMOOTHING``."""
+    value = _number(float, text)
+    if not 0.0 <= value <= MAX_SMOOTHING:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_SMOOTHING}, got {value}")
+    return value
+
+
+def _number(kind: type, text: str):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' * (kind is int)}number") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,21 +47,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Real-time facial emotion recognition from a camera, video, image folder or stream.",
         epilog="Sources: a camera index (0, 1, ...), a video file, a folder of images, or a "
                "stream URL (rtsp://, http://). Models: a name from models_onnx/ (see "
-               "--list-models) or the path of an ONNX file that carries a model card.",
+               "--list-models) or the path of an ONNX file that carries a model card. "
+               f"Log file (with the native libraries' raw messages): {log_file()} "
+               f"({LOG_ENV} names another).",
     )
     source = parser.add_argument_group("input and model")
     source.add_argument("--source", help="camera index, video file, image folder or stream URL")
     source.add_argument("--model", help="model name from models_onnx/ or path to an .onnx file")
     source.add_argument("--provider", default="auto", choices=("auto", "tensorrt", "cuda", "cpu"),
                         help="ONNX Runtime execution provider (auto: probe the GPU, else CPU)")
-    source.add_argument("--max-faces", type=int, default=DEFAULT_MAX_FACES,
+    source.add_argument("--max-faces", type=positive_int, default=DEFAULT_MAX_FACES,
                         help="most faces analysed per frame, largest first")
-    source.add_argument("--smoothing", type=float, default=0.6,
-                        help="per-face probability smoothing, 0 (off) to 0.95 (strong)")
+    source.add_argument("--smoothing", type=smoothing_strength, default=0.6,
+                        help=f"per-face probability smoothing, 0 (off) to {MAX_SMOOTHING} (strong)")
     source.add_argument("--no-gamma", action="store_true",
                         help="skip adaptive gamma even when the model's card asks for it")
     output = parser.add_argument_group("recording")
-    output.add_argument("--csv", help="write the emotion timeline to this CSV file")
+    output.add_argument("--csv", help="write the emotion timeline to this CSV file (a new file "
+                        "unless --overwrite)")
+    output.add_argument("--overwrite", action="store_true",
+                        help="let --csv replace an existing file")
     output.add_argument("--output-video", help="headless: also write an annotated video here")
     modes = parser.add_argument_group("modes")
     modes.add_argument("--headless", action="store_true",
@@ -37,14 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     modes.add_argument("--realtime", action="store_true",
                        help="headless: pace a video like a camera and drop frames a slow model "
                             "cannot keep up with (default: analyse every frame)")
-    modes.add_argument("--max-frames", type=int, default=0,
+    modes.add_argument("--max-frames", type=non_negative_int, default=0,
                        help="headless: stop after this many analysed frames (0: all)")
     modes.add_argument("--list-cameras", action="store_true", help="list cameras and exit")
     modes.add_argument("--list-models", action="store_true", help="list installed models and exit")
     modes.add_argument("--gpu-report", action="store_true",
                        help="probe ONNX Runtime's providers, print the report and exit")
     automation = parser.add_argument_group("automation (scripted GUI runs)")
-    automation.add_argument("--quit-after-frames", type=int, default=0,
+    automation.add_argument("--quit-after-frames", type=non_negative_int, default=0,
                             help="close the window after this many analysed frames")
     automation.add_argument("--screenshot", help="save a screenshot of the window before quitting")
     parser.add_argument("--log-level", default="WARNING",
@@ -54,10 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
-    if not 0.0 <= args.smoothing < 1.0:
-        raise SystemExit(f"--smoothing must be in [0, 1), got {args.smoothing}")
+    setup_logging(args.log_level)
     if args.headless or args.list_cameras or args.list_models or args.gpu_report:
         from app.headless import run
     else:

@@ -2,8 +2,9 @@
 
 Exit codes: 0 done; 1 the run failed part-way (camera lost, recording failed; what was
 recorded is kept); 2 bad input (no source, no camera at that index, an undecodable
-video, a bad model, an unwritable CSV or video path); 130 interrupted with Ctrl+C (the
-CSV is closed cleanly first).
+video, a bad model, an unwritable CSV or video path, an existing CSV without
+``--overwrite``, a ``--provider`` that cannot run here); 130 interrupted with Ctrl+C
+(the CSV is closed cleanly first).
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 import time
 from pathlib import Path
 
-import cv2
-
-from app.annotate import draw_result
+from app.annotate import AnnotatedVideo
 from app.cameras import list_cameras
 from app.capture import open_reader
+from app.logs import log_file
 from app.model_card import ModelCardError
 from app.model_library import HOW_TO_GET_ONE, describe_models, scan_models
 from app.pipeline import Pipeline
@@ -59,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
 def _analyse(args: argparse.Namespace) -> int:
     if not args.source:
         raise _UsageError("--headless needs --source (a video file, image folder, camera index "
-                       "or stream URL)")
+                          "or stream URL)")
+    unmet = probe(args.provider).unmet
+    if unmet:
+        raise _UsageError(f"{unmet}; use --provider auto or cpu (--gpu-report tells more)")
     try:
         pipeline = Pipeline(_model_argument(args), provider=args.provider,
                             max_faces=args.max_faces, smoothing=args.smoothing,
@@ -73,9 +77,14 @@ def _analyse(args: argparse.Namespace) -> int:
     video = None
     try:
         if args.output_video:
-            video = _VideoOutput(args.output_video, reader.source.fps)
+            video = AnnotatedVideo(args.output_video, reader.source.fps)
         if args.csv:
-            pipeline.start_recording(args.csv)
+            try:
+                pipeline.start_recording(args.csv, overwrite=args.overwrite)
+            except RecordingError as error:
+                exists = not args.overwrite and Path(args.csv).expanduser().is_file()
+                hint = "; pass --overwrite to replace it" if exists else ""
+                raise _UsageError(f"{error}{hint}") from None
         return _loop(pipeline, reader, video, args)
     except RecordingError as error:
         raise _UsageError(str(error)) from None
@@ -89,17 +98,19 @@ def _analyse(args: argparse.Namespace) -> int:
             print(f"CSV: {final.path} ({final.rows} rows)", file=sys.stderr)
 
 
-def _loop(pipeline: Pipeline, reader, video: _VideoOutput | None, args) -> int:
+def _loop(pipeline: Pipeline, reader, video: AnnotatedVideo | None, args) -> int:
     progress = _Progress(reader.source.frame_count)
     failures: list[Event] = []
+    stop = threading.Event()
     started = time.monotonic()
     frames = 0
 
     def on_event(event: Event) -> None:
         if event.kind in (EventKind.SOURCE_LOST, EventKind.RECORDING_FAILED, EventKind.ERROR):
             failures.append(event)
-            progress.message(f"emotion-app: {event.message}")
-            pipeline.stop()
+            details = f" (details in {log_file()})" if event.kind is EventKind.ERROR else ""
+            progress.message(f"emotion-app: {event.message}{details}")
+            stop.set()
         elif event.kind is EventKind.MODEL_CHANGED:
             log.info("%s", event.message)
 
@@ -110,10 +121,10 @@ def _loop(pipeline: Pipeline, reader, video: _VideoOutput | None, args) -> int:
         if video:
             video.write(result)
         if args.max_frames and frames >= args.max_frames:
-            pipeline.stop()
+            stop.set()
 
     try:
-        summary = pipeline.run(reader, on_result, on_event)
+        summary = pipeline.run(reader, on_result, on_event, stop)
     except KeyboardInterrupt:
         progress.finish()
         print("emotion-app: interrupted", file=sys.stderr)
@@ -136,41 +147,6 @@ def _model_argument(args: argparse.Namespace) -> str | Path:
     best = max(entries, key=lambda entry: entry.accuracy[1] if entry.accuracy else -1.0)
     log.info("no --model given; using %s", best.path)
     return best.path
-
-
-class _VideoOutput:
-    """The annotated video, opened at the first frame (its size is known only then)."""
-
-    CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
-
-    def __init__(self, path: str, fps: float | None) -> None:
-        self.path = Path(path).expanduser()
-        if not self.path.parent.is_dir():
-            raise _UsageError(f"cannot write the video to {self.path}: the folder "
-                           f"{self.path.parent} does not exist")
-        if self.path.suffix.lower() not in self.CODECS:
-            raise _UsageError(f"cannot write the video to {self.path}: use one of "
-                           f"{', '.join(self.CODECS)}")
-        self.fps = fps or 15.0
-        self._writer: cv2.VideoWriter | None = None
-        self._size = (0, 0)
-
-    def write(self, result: FrameResult) -> None:
-        image = draw_result(result)
-        if self._writer is None:
-            self._size = (image.shape[1], image.shape[0])
-            codec = self.CODECS[self.path.suffix.lower()]
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*codec),
-                                           self.fps, self._size)
-            if not self._writer.isOpened():
-                raise RecordingError(f"cannot write the video to {self.path}")
-        if (image.shape[1], image.shape[0]) != self._size:
-            image = cv2.resize(image, self._size)  # image folders mix sizes
-        self._writer.write(image)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
 
 
 class _Progress:

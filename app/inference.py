@@ -8,9 +8,20 @@ from pathlib import Path
 
 import numpy as np
 
-from app.model_card import INPUT_NAME, OUTPUT_NAME, ModelCard, card_of_session, open_session
-from app.preprocess import PreprocessSpec
+from app.alignment import ANCHOR_NAMES
+from app.landmarks import DEFAULT_MAX_FACES
+from app.model_card import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    ModelCard,
+    ModelCardError,
+    card_of_session,
+    open_session,
+    read_card,
+)
+from app.preprocess import PreprocessSpec, crop_face, crops_to_batch
 from app.providers import probe
+from app.tensorrt_options import TENSORRT, provider_name, with_batch_profile
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +37,24 @@ class EmotionClassifier:
 
     ``providers`` defaults to the probe's choice (``app.providers.probe``): TensorRT or
     CUDA when they really run here, else the CPU; pass ``ProviderReport.session_providers``
-    of another request, or an explicit list. Raises ``app.model_card.ModelCardError`` for
-    a missing, corrupt or foreign file.
+    of another request, or an explicit list. ``max_batch``: the most faces one call
+    carries; TensorRT builds its engine for batches 1 to ``max_batch`` once, instead of
+    again each time more faces appear. Raises ``app.model_card.ModelCardError`` for a
+    missing, corrupt or foreign file.
     """
 
-    def __init__(self, path: str | Path, providers: Sequence | None = None) -> None:
+    def __init__(self, path: str | Path, providers: Sequence | None = None,
+                 max_batch: int = DEFAULT_MAX_FACES) -> None:
         if providers is None:
             providers = probe().session_providers
         self.path = Path(path)
-        self.session = open_session(self.path, list(providers))
+        self.max_batch = max_batch
+        providers = list(providers)
+        if TENSORRT in map(provider_name, providers):  # its profile needs the input shape first
+            card = read_card(self.path)
+            providers = with_batch_profile(providers, INPUT_NAME,
+                                           (card.channels, *card.input_size), max_batch)
+        self.session = open_session(self.path, providers)
         self.card: ModelCard = card_of_session(self.session, str(self.path))
         self.spec = PreprocessSpec.from_card(self.card)
 
@@ -59,3 +79,20 @@ class EmotionClassifier:
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         return softmax(self.logits(batch))
+
+    def test_run(self, faces: int = 2) -> None:
+        """Run ``faces`` copies of a synthetic face the way frames go (alignment to the
+        card's template, gamma, tensor, session): a file can pass the card check and still
+        fail on the way. Raises ModelCardError saying why."""
+        spec = self.spec
+        frame = np.full((192, 192, 3), 128, np.uint8)  # mid-grey, a 128-pixel face
+        anchors = {name: np.asarray(spec.template.point(name)) * 128 + 32 for name in ANCHOR_NAMES}
+        try:
+            batch, _ = crops_to_batch([crop_face(frame, anchors, spec)] * faces, spec)
+            probabilities = self.probabilities(batch)
+        except Exception as error:  # ORT raises its own pybind exception types
+            raise ModelCardError(f"{self.path}: the model does not run: "
+                                 f"{str(error).strip()[:300]}") from None
+        if probabilities.shape != (faces, self.card.num_classes):
+            raise ModelCardError(f"{self.path}: the model gives {probabilities.shape[1:]} outputs "
+                                 f"per face, its card names {self.card.num_classes} labels")

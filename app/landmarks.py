@@ -11,12 +11,14 @@ coarsely aligned rather than lost.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from app.alignment import DETECTOR_ANCHOR_NAMES
+from app.quiet import CapturedOutput, native_output_captured
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ _MESH_INPUT_SIDE = 256  # regions smaller than this are upscaled before the mesh
 _REGION_SCALE = 1.8  # region side / detection box side
 DEFAULT_MAX_FACES = 10
 """Faces analysed per frame unless the user says otherwise: a classroom row, a group photo."""
+QUIET_START_S = 2.0
+"""How long ``QuietLandmarker`` keeps MediaPipe's output captured after its graphs start."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,62 @@ class FaceLandmarker:
         points[:, 1] = points[:, 1] / zoom + top
         points[:, 2] = points[:, 2] / zoom
         return points
+
+
+class QuietLandmarker(FaceLandmarker):
+    """A ``FaceLandmarker`` whose start-up lines go to the log, not the terminal.
+
+    MediaPipe's C++ prints straight to the file descriptors while its graphs start: when
+    they are built, at the first frame, and when the face mesh first runs, which is only
+    once a face is seen (its graph threads may print a moment later). So output is
+    captured while the landmarker is built, during the first ``quiet_s`` seconds of
+    detection, and for ``quiet_s`` seconds from the first mesh run; never otherwise,
+    because the capture is process-wide and what other threads print meanwhile only
+    reaches the log.
+    """
+
+    def __init__(self, max_faces: int = DEFAULT_MAX_FACES, quiet_s: float = QUIET_START_S,
+                 **options: float) -> None:
+        with native_output_captured() as captured:
+            super().__init__(max_faces, **options)
+        _log_native(captured)
+        self._quiet_s = quiet_s
+        self._quiet_until: float | None = None
+        """Capture until then; set at the first frame and again at the mesh's first run."""
+        self._mesh_started = False
+        self._capturing = False
+
+    def detect(self, frame_bgr: np.ndarray) -> list[Face]:
+        now = time.monotonic()
+        if self._quiet_until is None:
+            self._quiet_until = now + self._quiet_s
+        if now >= self._quiet_until:
+            return super().detect(frame_bgr)
+        return self._captured(super().detect, frame_bgr)
+
+    def _mesh_in_region(self, rgb: np.ndarray, box: tuple[float, float, float, float]):
+        if self._mesh_started:
+            return super()._mesh_in_region(rgb, box)
+        self._mesh_started = True
+        self._quiet_until = time.monotonic() + self._quiet_s
+        return self._captured(super()._mesh_in_region, rgb, box)
+
+    def _captured(self, function, *args):
+        if self._capturing:  # already inside a capture (the mesh runs within detect)
+            return function(*args)
+        self._capturing = True
+        try:
+            with native_output_captured() as captured:
+                value = function(*args)
+        finally:
+            self._capturing = False
+        _log_native(captured)
+        return value
+
+
+def _log_native(captured: CapturedOutput) -> None:
+    if captured.text.strip():
+        log.debug("MediaPipe said:\n%s", captured.text.rstrip())
 
 
 def _box_of(points: np.ndarray) -> tuple[float, float, float, float]:

@@ -17,6 +17,8 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from app.alignment import available_templates
+
 log = logging.getLogger(__name__)
 
 PREFIX = "emotion."
@@ -66,6 +68,12 @@ class ModelCard:
             problems.append(f"labels must be at least two distinct names, got {list(self.labels)}")
         if len(self.input_size) != 2 or min(self.input_size) < 8:
             problems.append(f"input_size must be (height, width) of at least 8, got {self.input_size}")
+        elif self.input_size[0] != self.input_size[1]:
+            problems.append(f"input_size must be square (alignment templates are), got {self.input_size}")
+        templates = available_templates()
+        if self.alignment_template not in templates:
+            problems.append(f"unknown alignment template {self.alignment_template!r}; "
+                            f"this app has {sorted(templates)}")
         if self.channels not in (1, 3):
             problems.append(f"channels must be 1 or 3, got {self.channels}")
         if self.color_space not in COLOR_SPACES:
@@ -144,8 +152,6 @@ class ModelCard:
         for key, value in kept + sorted(self.to_metadata().items()):
             entry = model_proto.metadata_props.add()
             entry.key, entry.value = key, value
-
-
 
 
 def read_card(path: str | Path) -> ModelCard:

@@ -1,19 +1,22 @@
 """The real-time engine: frames in, per-face emotions, IDs, quality and a CSV out.
 
 Per frame: MediaPipe landmarks for every face; for each face the similarity-aligned
-crop (``app.preprocess.crop_face``), its quality measures, then adaptive gamma and
-normalisation (``app.preprocess.to_tensor``; the same two steps ``faces_to_batch``
-chains, called one by one here because the quality measures need the crop before
-gamma); one batched ONNX Runtime call for all faces; tracking and smoothing; the CSV.
+crop (``app.preprocess.crop_face``) and its quality measures, then adaptive gamma and
+normalisation of all crops (``app.preprocess.crops_to_batch``; ``faces_to_batch``
+chains the same two steps, split here because the quality measures need the crop
+before gamma); one batched ONNX Runtime call for all faces; tracking and smoothing;
+the CSV.
 
-Threading contract. One worker thread drives ``frames(reader)`` (or ``run``), which
-yields a ``FrameResult`` per analysed frame and ``Event`` values for what happens on
-the way (source ended or lost, model swapped, recording failed); nothing raises on the
-worker for what a source, a model or a disk does mid-run. Any other thread may call
-the controls at any time: ``set_model``, ``smoothing``, ``gamma_enabled``,
-``start_recording``, ``stop_recording``, ``add_marker``, ``restart_source``, ``stop``.
-A control that can fail raises in its caller (a bad model file, an unwritable CSV) and
-leaves the running state untouched; what it changes applies from the next frame.
+Threading contract. One worker thread drives ``frames(reader, stop)`` (or ``run``),
+yielding a ``FrameResult`` per analysed frame and ``Event``s for what happens on the way
+(source ended or lost, model swapped, recording failed); nothing raises on the worker
+for what a source, a model or a disk does mid-run. ``stop`` is that run's own token:
+set from any thread, before or during the run, it ends that run and no other. Any
+thread may call the controls at any time (``set_model``, ``smoothing``,
+``gamma_enabled``, ``start_recording``, ``stop_recording``, ``add_marker``,
+``restart_source``, ``stop``); one that can fail raises in its caller (a bad model
+file, an unwritable CSV) and leaves the running state untouched; what it changes
+applies from the next frame.
 """
 
 from __future__ import annotations
@@ -27,34 +30,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from app.capture import FrameReader
 from app.inference import EmotionClassifier
-from app.landmarks import DEFAULT_MAX_FACES, Face, FaceLandmarker
-from app.model_card import ModelCardError
+from app.landmarks import DEFAULT_MAX_FACES, FaceLandmarker, QuietLandmarker
 from app.model_library import resolve_model
-from app.preprocess import crop_face, to_tensor
+from app.preprocess import PreprocessSpec, crop_face, crops_to_batch
 from app.providers import ProviderReport, probe
 from app.quality import measure_face
-from app.quiet import native_output_captured
 from app.recorder import RecordingError
 from app.recording import Recording
-from app.results import (
-    Event,
-    EventKind,
-    FaceResult,
-    FrameResult,
-    RecordingStatus,
-    StageTimings,
-)
+from app.results import Event, EventKind, FaceResult, FrameResult, RecordingStatus, StageTimings
 from app.sources import Frame
-from app.tracking import FaceTracker
+from app.tracking import FaceTracker, FrameRate
 
 log = logging.getLogger(__name__)
-
-_QUIET_START_S = 2.0
-"""How long MediaPipe's output stays captured after its graphs (re)start."""
 
 
 @dataclass(frozen=True)
@@ -62,19 +51,22 @@ class RunSummary:
     frames: int
     faces: int
     ended_by: Event | None
-    """The event that ended the run (source ended, error), None when ``stop()`` ended it."""
+    """The event that ended the run (source ended, error), None when a stop ended it."""
 
 
 class Pipeline:
     """Analyses frames with one emotion model; see the module docstring for threading.
 
     ``model``: a name from the model library, an ``.onnx`` path, or None (frames pass
-    through unanalysed until ``set_model``). Raises ModelCardError for a bad model.
+    through unanalysed until ``set_model``). Raises ModelCardError for a bad model and
+    ValueError for a ``max_faces`` below 1.
     """
 
     def __init__(self, model: str | Path | None = None, *, provider: str = "auto",
                  max_faces: int = DEFAULT_MAX_FACES, smoothing: float = 0.6, gamma: bool = True,
-                 landmarker_factory: Callable[[int], FaceLandmarker] = FaceLandmarker) -> None:
+                 landmarker_factory: Callable[[int], FaceLandmarker] = QuietLandmarker) -> None:
+        if max_faces < 1:
+            raise ValueError(f"max_faces must be at least 1, got {max_faces}")
         self.provider_report: ProviderReport = probe(provider)
         self.max_faces = max_faces
         self.gamma_enabled = gamma
@@ -83,14 +75,17 @@ class Pipeline:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._tracker = FaceTracker(smoothing)
-        self._model = self._load_model(model) if model is not None else None
+        self._model: EmotionClassifier | None = None
+        self._specs: dict[bool, PreprocessSpec] = {}  # by gamma_enabled: as the card says, or off
+        if model is not None:
+            self._use(self._load_model(model))
         self._pending_model: EmotionClassifier | None = None
         self._events: deque[Event] = deque()
         self._recording = Recording(self._events.append)
-        self._stopping = threading.Event()
+        self._run_stop: threading.Event | None = None
         self._reader: FrameReader | None = None
         self._continuous = True
-        self._completions: deque[float] = deque(maxlen=64)
+        self._frame_rate = FrameRate()
         self._last_frame: Frame | None = None
 
     # Controls: any thread.
@@ -116,13 +111,14 @@ class Pipeline:
     def smoothing(self, strength: float) -> None:
         self._tracker.strength = strength
 
-    def start_recording(self, path: str | Path) -> Path:
-        """Record the timeline to a new CSV (replacing any recording in progress).
-        Raises RecordingError for an unwritable path, or when no model is loaded."""
+    def start_recording(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Record the timeline to a new CSV (replacing any recording in progress). Raises
+        RecordingError for an unwritable path, an existing file unless ``overwrite``, or
+        when no model is loaded."""
         model = self._pending_model or self._model
         if model is None:
             raise RecordingError("choose a model before recording: the CSV's columns are its labels")
-        return self._recording.start(path, model.labels)
+        return self._recording.start(path, model.labels, overwrite)
 
     def stop_recording(self) -> RecordingStatus | None:
         """Close the CSV; returns its final status, None when nothing was recording."""
@@ -144,16 +140,15 @@ class Pipeline:
         self._reader.restart()
 
     def stop(self) -> None:
-        """End the run in progress after its current frame (a run about to start ends at
-        once, so closing a window before its worker got going cannot hang)."""
-        self._stopping.set()
+        """End the run in progress after its current frame; later runs are not affected.
+        To stop a run that may not have started yet, set the token given to ``frames``."""
+        stop = self._run_stop
+        if stop is not None:
+            stop.set()
 
     def drain_events(self) -> list[Event]:
         """Events not yet delivered (``frames`` delivers them itself)."""
-        events = []
-        while self._events:
-            events.append(self._events.popleft())
-        return events
+        return [self._events.popleft() for _ in range(len(self._events))]
 
     def close(self) -> None:
         """Stop recording and release this thread's landmarker."""
@@ -162,24 +157,26 @@ class Pipeline:
 
     # The worker thread.
 
-    def frames(self, reader: FrameReader) -> Iterator[FrameResult | Event]:
-        """Analyse ``reader``'s frames until it ends or ``stop()``; yields results and events.
+    def frames(self, reader: FrameReader,
+               stop: threading.Event | None = None) -> Iterator[FrameResult | Event]:
+        """Analyse ``reader``'s frames until it ends or ``stop`` is set (already set: the
+        run ends at once); yields results and events.
 
-        Stays on a lost camera (after SOURCE_LOST) until ``restart_source`` or ``stop``.
+        Stays on a lost camera (after SOURCE_LOST) until ``restart_source`` or a stop.
         """
-        self._reader, self._continuous = reader, reader.source.continuous
+        stop = threading.Event() if stop is None else stop
+        self._reader, self._run_stop, self._continuous = reader, stop, reader.source.continuous
         self._tracker.reset()
-        self._completions.clear()
+        self._frame_rate.clear()
         try:
-            yield from self._analysed(reader)
+            yield from self._analysed(reader, stop)
             yield from self.drain_events()
         finally:
-            self._reader = None
-            self._stopping.clear()  # the stop was for this run; the next one starts afresh
+            self._reader = self._run_stop = None
             self.close_landmarker()
 
-    def _analysed(self, reader: FrameReader) -> Iterator[FrameResult | Event]:
-        while not self._stopping.is_set():
+    def _analysed(self, reader: FrameReader, stop: threading.Event) -> Iterator[FrameResult | Event]:
+        while not stop.is_set():
             yield from self.drain_events()
             item = reader.next(timeout=0.1)
             if isinstance(item, Event):
@@ -197,11 +194,12 @@ class Pipeline:
                 yield result
 
     def run(self, reader: FrameReader, on_result: Callable[[FrameResult], None] | None = None,
-            on_event: Callable[[Event], None] | None = None) -> RunSummary:
+            on_event: Callable[[Event], None] | None = None,
+            stop: threading.Event | None = None) -> RunSummary:
         """``frames`` with callbacks; returns counts and the event that ended the run."""
         frames = faces = 0
         ended_by = None
-        for item in self.frames(reader):
+        for item in self.frames(reader, stop):
             if isinstance(item, Event):
                 if item.kind in (EventKind.SOURCE_ENDED, EventKind.ERROR):
                     ended_by = item
@@ -222,11 +220,10 @@ class Pipeline:
         faces: tuple[FaceResult, ...] = ()
         if model is not None:
             faces, timings = self._analyse(frame, model, timings)
-        self._completions.append(time.monotonic())
         result = FrameResult(frame, faces, model.path.stem if model else "",
                              model.labels if model else (),
                              model.provider if model else self.provider_report.provider,
-                             timings, self._fps(), dropped_frames)
+                             timings, self._frame_rate.tick(), dropped_frames)
         return self._recording.write(result)
 
     def _analyse(self, frame: Frame, model: EmotionClassifier,
@@ -234,16 +231,13 @@ class Pipeline:
         image = frame.image
         landmarker = self._landmarker()
         start = time.perf_counter()
-        faces = self._detect(landmarker, image)
+        faces = landmarker.detect(image)
         landmarked = time.perf_counter()
-        spec = model.spec if self.gamma_enabled else dataclasses.replace(model.spec, gamma=False)
-        batch = np.empty((len(faces), spec.channels, *spec.input_size), np.float32)
-        qualities = []
-        for index, face in enumerate(faces):
-            crop = crop_face(image, face.anchors, spec)
-            batch[index], gamma = to_tensor(crop, spec)
-            qualities.append(measure_face(face.anchors, face.mesh, crop, gamma,
-                                          (image.shape[1], image.shape[0])))
+        spec = self._specs[bool(self.gamma_enabled)]
+        crops = [crop_face(image, face.anchors, spec) for face in faces]
+        batch, gammas = crops_to_batch(crops, spec)
+        qualities = [measure_face(face.anchors, face.mesh, crop, gamma, (image.shape[1], image.shape[0]))
+                     for face, crop, gamma in zip(faces, crops, gammas)]
         aligned = time.perf_counter()
         probabilities = model.probabilities(batch)
         inferred = time.perf_counter()
@@ -264,28 +258,27 @@ class Pipeline:
         return results, timings
 
     def close_landmarker(self) -> None:
-        landmarker = getattr(self._local, "landmarker", None)
+        landmarker, self._local.landmarker = getattr(self._local, "landmarker", None), None
         if landmarker is not None:
             landmarker.close()
-            self._local.landmarker = None
 
     # Internals.
 
     def _load_model(self, name_or_path: str | Path) -> EmotionClassifier:
-        path = resolve_model(name_or_path)
-        classifier = EmotionClassifier(path, self.provider_report.session_providers)
-        height, width = classifier.spec.input_size
-        try:  # a file can pass the card check and still fail to run
-            classifier.probabilities(np.zeros((2, classifier.spec.channels, height, width), np.float32))
-        except Exception as error:
-            raise ModelCardError(f"{path}: the model does not run: {str(error).strip()[:300]}") from None
+        classifier = EmotionClassifier(resolve_model(name_or_path),
+                                       self.provider_report.session_providers, self.max_faces)
+        classifier.test_run(min(2, self.max_faces))
         return classifier
+
+    def _use(self, model: EmotionClassifier) -> None:
+        self._model = model
+        self._specs = {True: model.spec, False: dataclasses.replace(model.spec, gamma=False)}
 
     def _apply_pending_model(self) -> None:
         with self._lock:
             pending, self._pending_model = self._pending_model, None
         if pending is not None:
-            self._model = pending
+            self._use(pending)
             self._tracker.reset_smoothing()
             self._events.append(Event(
                 EventKind.MODEL_CHANGED, f"now running {pending.name} on {pending.provider}",
@@ -294,32 +287,8 @@ class Pipeline:
     def _landmarker(self) -> FaceLandmarker:
         local = self._local
         if getattr(local, "landmarker", None) is None:  # graphs belong to their thread
-            with native_output_captured() as captured:
-                local.landmarker = self._landmarker_factory(self.max_faces)
-            local.mesh_started, local.quiet_until = False, time.monotonic() + _QUIET_START_S
-            log.debug("MediaPipe said while starting:\n%s", captured.text.rstrip())
+            local.landmarker = self._landmarker_factory(self.max_faces)
         return local.landmarker
-
-    def _detect(self, landmarker: FaceLandmarker, image: np.ndarray) -> list[Face]:
-        """Landmarks, with MediaPipe's start-up lines kept off the terminal: its graphs
-        start lazily (the mesh's only once a face is seen), and their threads print as
-        they do, so detection stays wrapped until the mesh ran and a moment passed."""
-        local = self._local
-        if local.mesh_started and time.monotonic() > local.quiet_until:
-            return landmarker.detect(image)
-        with native_output_captured() as captured:
-            faces = landmarker.detect(image)
-        if not local.mesh_started and any(face.mesh is not None for face in faces):
-            local.mesh_started, local.quiet_until = True, time.monotonic() + _QUIET_START_S
-        if captured.text.strip():
-            log.debug("MediaPipe said:\n%s", captured.text.rstrip())
-        return faces
-
-    def _fps(self) -> float:
-        times = self._completions
-        while len(times) > 2 and times[-1] - times[0] > 1.0:
-            times.popleft()
-        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
 
 
 def _track_time(frame: Frame) -> float:

@@ -11,14 +11,14 @@ Steps, in order:
    Both return uint8 crops of the model's size, in the model's colour space.
 2. (training only) augmentation on the uint8 crop.
 3. ``to_tensor``: adaptive gamma when the card asks for it, scale to [0, 1],
-   per-channel normalisation, HWC -> CHW float32.
+   per-channel normalisation, HWC -> CHW float32; ``crops_to_batch`` for many crops,
+   ``faces_to_batch`` for steps 1 and 3 on every face of a frame.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 import cv2
 import numpy as np
@@ -45,8 +45,9 @@ class PreprocessSpec:
         return cls(card.input_size, card.channels, card.color_space, card.mean, card.std,
                    card.gamma, card.alignment_template)
 
-    @cached_property
+    @property
     def template(self) -> AlignmentTemplate:
+        """The alignment template (``load_template`` caches it; the spec stays plain data)."""
         return load_template(self.alignment_template)
 
 
@@ -89,14 +90,19 @@ def to_tensor(crop: np.ndarray, spec: PreprocessSpec) -> tuple[np.ndarray, float
     return np.ascontiguousarray(pixels.transpose(2, 0, 1)), gamma
 
 
+def crops_to_batch(crops: Sequence[np.ndarray], spec: PreprocessSpec) -> tuple[np.ndarray, list[float]]:
+    """uint8 crops -> one (N, C, H, W) batch and the gamma applied to each (1.0 if off)."""
+    height, width = spec.input_size
+    batch = np.empty((len(crops), spec.channels, height, width), dtype=np.float32)
+    gammas = []
+    for index, crop in enumerate(crops):
+        batch[index], gamma = to_tensor(crop, spec)
+        gammas.append(gamma)
+    return batch, gammas
+
+
 def faces_to_batch(
     frame: np.ndarray, faces_anchors: Sequence[Mapping[str, np.ndarray]], spec: PreprocessSpec
 ) -> tuple[np.ndarray, list[float]]:
     """Every face of a frame -> one (N, C, H, W) batch and the gamma applied to each."""
-    height, width = spec.input_size
-    batch = np.empty((len(faces_anchors), spec.channels, height, width), dtype=np.float32)
-    gammas = []
-    for index, anchors in enumerate(faces_anchors):
-        batch[index], gamma = to_tensor(crop_face(frame, anchors, spec), spec)
-        gammas.append(gamma)
-    return batch, gammas
+    return crops_to_batch([crop_face(frame, anchors, spec) for anchors in faces_anchors], spec)

@@ -6,7 +6,9 @@ a GPU, without the CUDA libraries, or with a driver too old, and the first sessi
 silently falls back to the CPU. So each accelerator is probed for real, once per
 process: a session is created with it on a tiny convolutional model (a convolution, so
 cuDNN is exercised too), run once, and kept only if ONNX Runtime actually placed the
-session on that provider and its output matches the CPU's. What the native libraries
+session on that provider and its output matches the CPU's. CUDA and TensorRT are not
+tried where no NVIDIA driver is loaded: the report then says "no NVIDIA GPU found"
+rather than blaming missing CUDA libraries. What the native libraries
 print meanwhile (library-load errors go straight to the stderr file descriptor) is
 captured into the log at DEBUG, never shown on the terminal; the report quotes the
 decisive line. ``onnxruntime.preload_dlls()`` is called first when it exists, so CUDA
@@ -16,9 +18,9 @@ and cuDNN installed by pip (``onnxruntime-gpu[cuda,cudnn]``) are found.
 from __future__ import annotations
 
 import base64
+import ctypes
 import functools
 import logging
-import os
 import re
 import sys
 import time
@@ -27,13 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
+from app.logs import log_file
 from app.quiet import CapturedOutput, native_output_captured
+from app.tensorrt_options import TENSORRT, tensorrt_options
 
 log = logging.getLogger(__name__)
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
-TENSORRT = "TensorrtExecutionProvider"
 COREML = "CoreMLExecutionProvider"
 REQUESTS: dict[str, tuple[str, ...]] = {
     "auto": (TENSORRT, CUDA, COREML),
@@ -42,6 +45,8 @@ REQUESTS: dict[str, tuple[str, ...]] = {
     "cpu": (),
 }
 """``--provider`` value -> accelerators to try, in order; the CPU is always the fallback."""
+NVIDIA = (TENSORRT, CUDA)
+NO_GPU = "no NVIDIA GPU found (no NVIDIA driver is loaded)"
 
 # Conv(1->4, 3x3) + Relu + GlobalAveragePool + Flatten on a [1, 1, 8, 8] input, opset 17.
 # tests/test_providers.py rebuilds it with onnx.helper and checks these bytes.
@@ -88,13 +93,26 @@ class ProviderReport:
 
     @property
     def on_gpu(self) -> bool:
-        return self.provider in (TENSORRT, CUDA)
+        return self.provider in NVIDIA
+
+    @property
+    def gpu_found(self) -> bool:
+        """An NVIDIA driver is loaded (False also where CUDA and TensorRT were not tried)."""
+        return any(a.provider in NVIDIA and a.reason != NO_GPU for a in self.attempts)
+
+    @property
+    def unmet(self) -> str | None:
+        """Why an explicitly requested accelerator (``--provider cuda``) does not run;
+        None when it does, or for ``auto`` and ``cpu``."""
+        if self.requested in ("auto", "cpu") or self.provider != CPU:
+            return None
+        return f"--provider {self.requested} cannot run here ({self.summary.removeprefix(CPU + ': ')})"
 
     @property
     def session_providers(self) -> list:
         """What to pass to ``InferenceSession(providers=...)``: the choice, then fallbacks."""
         if self.provider == TENSORRT:
-            return [(TENSORRT, _tensorrt_options()), CUDA, CPU]
+            return [(TENSORRT, tensorrt_options()), CUDA, CPU]
         return [self.provider] if self.provider == CPU else [self.provider, CPU]
 
     @property
@@ -104,8 +122,11 @@ class ProviderReport:
             return f"{self.provider} ({'GPU' if self.on_gpu else 'accelerator'}): passed the probe"
         if self.requested == "cpu":
             return f"{CPU}: requested with --provider cpu"
-        failures = [f"{_short(a.provider)}: {a.reason}" for a in self.attempts if not a.usable]
-        return f"{CPU}: " + ("; ".join(failures) or "this onnxruntime build has no accelerator")
+        failures = [a for a in self.attempts if not a.usable]
+        if failures and all(a.reason == NO_GPU for a in failures):
+            return f"{CPU}: no NVIDIA GPU found"
+        return f"{CPU}: " + ("; ".join(f"{_short(a.provider)}: {a.reason}" for a in failures)
+                             or "this onnxruntime build has no accelerator")
 
     def text(self) -> str:
         """The full report, as ``emotion-app --gpu-report`` prints it."""
@@ -123,9 +144,9 @@ class ProviderReport:
             lines.append("  (no accelerator to try)")
         if self.preload_note:
             lines.append(f"onnxruntime.preload_dlls(): {self.preload_note}")
-        if not self.on_gpu and any(a.provider in (CUDA, TENSORRT) for a in self.attempts):
+        if not self.on_gpu and self.gpu_found:
             lines.append(_BUNDLE_GPU_HINT if getattr(sys, "frozen", False) else _GPU_HINT)
-        lines.append("Raw library messages are in the log (--log-level DEBUG).")
+        lines.append(f"Raw library messages are in the log: {log_file()}")
         return "\n".join(lines)
 
 
@@ -139,7 +160,9 @@ def probe(requested: str = "auto") -> ProviderReport:
     available = tuple(ort.get_available_providers())
     candidates = REQUESTS[requested]
     preload_note = ""
-    if any(name in (CUDA, TENSORRT) and name in available for name in candidates):
+    wants_nvidia = any(name in NVIDIA and name in available for name in candidates)
+    driver = wants_nvidia and nvidia_driver_loaded()
+    if driver:
         preload_note = _preload_cuda_libraries(ort)
     attempts: list[ProviderAttempt] = []
     chosen = CPU
@@ -149,6 +172,9 @@ def probe(requested: str = "auto") -> ProviderReport:
                 attempts.append(ProviderAttempt(
                     candidate, False, f"not part of the onnxruntime {ort.__version__} installed here"))
             continue
+        if candidate in NVIDIA and not driver:
+            attempts.append(ProviderAttempt(candidate, False, NO_GPU))
+            continue
         attempt = _try_provider(ort, candidate)
         attempts.append(attempt)
         if attempt.usable:
@@ -156,8 +182,24 @@ def probe(requested: str = "auto") -> ProviderReport:
             break
     report = ProviderReport(requested, chosen, tuple(attempts), available, ort.__version__,
                             preload_note)
-    log.info("execution provider: %s", report.summary)
+    log.log(logging.WARNING if report.unmet else logging.INFO, "execution provider: %s",
+            report.summary)
     return report
+
+
+def nvidia_driver_loaded() -> bool:
+    """Whether this machine has an NVIDIA GPU with its driver: the kernel module's version
+    file (Linux), else the driver's CUDA library (Windows, WSL, containers)."""
+    if Path("/proc/driver/nvidia/version").exists():
+        return True
+    library = {"win32": "nvcuda.dll", "darwin": None}.get(sys.platform, "libcuda.so.1")
+    if library is None:
+        return False
+    try:
+        ctypes.CDLL(library)
+    except OSError:
+        return False
+    return True
 
 
 def _try_provider(ort, provider: str) -> ProviderAttempt:
@@ -168,7 +210,7 @@ def _try_provider(ort, provider: str) -> ProviderAttempt:
         try:
             options = ort.SessionOptions()
             options.log_severity_level = 2  # keep warnings: they carry the fallback's reason
-            providers = [(provider, _tensorrt_options())] if provider == TENSORRT else [provider]
+            providers = [(provider, tensorrt_options())] if provider == TENSORRT else [provider]
             session = ort.InferenceSession(PROBE_MODEL, sess_options=options,
                                            providers=[*providers, CPU])
             placed = session.get_providers()[0]
@@ -241,14 +283,3 @@ def _first_line(text: str, limit: int = 240) -> str:
 
 def _short(provider: str) -> str:
     return provider.removesuffix("ExecutionProvider")
-
-
-def _tensorrt_options() -> dict[str, object]:
-    """Engines cached on disk, so a model's engine is built once, not at every start."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or base)
-    cache = base / "emotion-live" / "tensorrt"
-    cache.mkdir(parents=True, exist_ok=True)
-    return {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache),
-            "trt_timing_cache_enable": True}

@@ -17,15 +17,17 @@ Columns (units in the names; empty cells where a value does not apply):
   (see ``app.quality``).
 
 Each frame's rows go to the operating system in one unbuffered write, so a crash of
-the app loses nothing already analysed; the file is synced to disk at least once a
-second, so a power cut loses at most a second. When a write fails (disk full, drive
-removed), the file is cut back to its last complete row, recording stops and the error
-says so: what was written before stays readable.
+the app loses nothing already analysed; every frame, with faces or without, checks
+whether a second has passed since the last sync, so a power cut loses at most about a
+second of rows. When a write fails (disk full, drive removed), the file is cut back to
+its last complete row, recording stops and the error says so: what was written before
+stays readable. An existing file is never replaced unless the caller says so.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import logging
 import os
@@ -63,27 +65,25 @@ def timeline_columns(labels: Sequence[str]) -> list[str]:
 class CsvRecorder:
     """Writes one timeline CSV; thread-safe (frames from the worker, markers from a GUI)."""
 
-    def __init__(self, path: str | Path, labels: Sequence[str], sync_interval_s: float = 1.0) -> None:
+    def __init__(self, path: str | Path, labels: Sequence[str], sync_interval_s: float = 1.0,
+                 overwrite: bool = False) -> None:
+        """Create the CSV; raises RecordingError when it cannot, or when ``path`` is an
+        existing file and ``overwrite`` is False (its rows are kept)."""
         self.path = Path(path).expanduser()
         self.labels = tuple(labels)
         self.columns = timeline_columns(self.labels)
         self.rows = 0
         self.error: str | None = None
+        """The operating system's reason when writing failed (see ``failure``)."""
         self.started_monotonic = time.monotonic()
         self.sync_interval_s = sync_interval_s
         self._lock = threading.Lock()
         self._warned_labels: set[str] = set()
-        if not self.path.parent.is_dir():
-            raise RecordingError(f"cannot record to {self.path}: the folder {self.path.parent} "
-                                 "does not exist")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
-        try:
-            self._fd: int | None = os.open(self.path, flags, 0o644)
-        except OSError as error:
-            raise RecordingError(f"cannot record to {self.path}: {error.strerror}") from None
+        self._fd: int | None = _create(self.path, overwrite)
         self._regular_file = stat.S_ISREG(os.fstat(self._fd).st_mode)
         self._good_size = 0
         self._last_sync = time.monotonic()
+        self._unsynced = False
         try:
             with self._lock:
                 self._write([self.columns], count=False)
@@ -95,12 +95,25 @@ class CsvRecorder:
         return self._fd is not None
 
     @property
+    def failure(self) -> str | None:
+        """Why and after how many rows writing stopped; None while it works, or after a
+        normal ``close``."""
+        if self.error is None:
+            return None
+        return (f"recording to {self.path} stopped after {self.rows} rows: {self.error}; "
+                "the rows written before are kept")
+
+    @property
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started_monotonic
 
     def write_frame(self, result: FrameResult) -> int:
-        """One row per face; returns the number of rows written."""
+        """One row per face; returns the number of rows written: 0 for a frame without
+        faces, or once the recording was closed. Raises RecordingError when writing fails."""
         if not result.faces:
+            with self._lock:  # rows may have stopped coming; the sync must not
+                if self._fd is not None:
+                    self._sync_if_due()
             return 0
         frame = result.frame
         head = self._time_columns(frame.wall_time.isoformat(timespec="milliseconds"),
@@ -119,6 +132,8 @@ class CsvRecorder:
                 _optional(quality.pitch_deg), f"{quality.blur:.1f}", "",
             ])
         with self._lock:
+            if self._fd is None and self.error is None:  # closed meanwhile: nothing to report
+                return 0
             self._write(rows)
         return len(rows)
 
@@ -173,14 +188,25 @@ class CsvRecorder:
             view = memoryview(data)
             while view:
                 view = view[os.write(self._fd, view):]
-            if self._regular_file and time.monotonic() - self._last_sync >= self.sync_interval_s:
-                os.fsync(self._fd)
-                self._last_sync = time.monotonic()
         except OSError as error:
             self._fail(error)
         self._good_size += len(data)
+        self._unsynced = True
         if count:
             self.rows += len(rows)
+        self._sync_if_due()
+
+    def _sync_if_due(self) -> None:
+        """fsync when rows were written and a sync interval has passed since the last one."""
+        if not (self._unsynced and self._regular_file):
+            return
+        if time.monotonic() - self._last_sync < self.sync_interval_s:
+            return
+        try:
+            os.fsync(self._fd)
+        except OSError as error:
+            self._fail(error)
+        self._last_sync, self._unsynced = time.monotonic(), False
 
     def _fail(self, error: OSError):
         """Cut the file back to its last complete row, close it, and raise."""
@@ -196,10 +222,26 @@ class CsvRecorder:
                 os.close(fd)
             except OSError:
                 pass
-        message = (f"recording to {self.path} stopped after {self.rows} rows: {self.error}; "
-                   "the rows written before are kept")
-        log.error("%s", message)
-        raise RecordingError(message) from None
+        log.error("%s", self.failure)
+        raise RecordingError(self.failure) from None
+
+
+def _create(path: Path, overwrite: bool) -> int:
+    """Open ``path`` for writing: a new file, or (``overwrite``) an existing one emptied.
+    A device or pipe (``/dev/full``, a FIFO) is opened as it is."""
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)
+    special = path.exists() and not path.is_file()
+    flags |= os.O_TRUNC if overwrite or special else os.O_EXCL
+    try:
+        return os.open(path, flags, 0o644)
+    except OSError as error:
+        if error.errno == errno.EEXIST:
+            reason = "the file already exists (its rows are kept; choose another name)"
+        elif error.errno == errno.ENOENT:
+            reason = f"the folder {path.parent} does not exist"
+        else:
+            reason = error.strerror or str(error)
+        raise RecordingError(f"cannot record to {path}: {reason}") from None
 
 
 def _optional(value: float | None) -> str:

@@ -2,7 +2,10 @@
 
 Starting opens the CSV in the caller's thread, so an unwritable path raises there and
 the worker never sees it; a failure while the worker writes stops the recording and
-becomes a ``RECORDING_FAILED`` event instead of an exception on the worker.
+becomes a ``RECORDING_FAILED`` event instead of an exception on the worker. A recording
+stopped by the user while the worker is writing a frame is not a failure: the frame's
+rows are simply not written, and exactly one of ``RECORDING_STOPPED`` or
+``RECORDING_FAILED`` ends every recording.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ class Recording:
         recorder = self._recorder
         return None if recorder is None else _status(recorder)
 
-    def start(self, path: str | Path, labels: Sequence[str]) -> Path:
-        """A new CSV with columns for ``labels``, replacing any recording in progress."""
-        recorder = CsvRecorder(path, labels)
+    def start(self, path: str | Path, labels: Sequence[str], overwrite: bool = False) -> Path:
+        """A new CSV with columns for ``labels``, replacing any recording in progress.
+        An existing file is refused unless ``overwrite``."""
+        recorder = CsvRecorder(path, labels, overwrite=overwrite)
         with self._lock:
             previous, self._recorder = self._recorder, recorder
         self._finish(previous)
@@ -52,8 +56,8 @@ class Recording:
             raise RecordingError("not recording: start a recording to add markers")
         try:
             recorder.write_marker(label, frame_index, source_ms)
-        except RecordingError as error:
-            self._failed(recorder, error)
+        except RecordingError:
+            self._failed(recorder)
             raise
 
     def write(self, result: FrameResult) -> FrameResult:
@@ -64,31 +68,43 @@ class Recording:
         start = time.perf_counter()
         try:
             recorder.write_frame(result)
-        except RecordingError as error:
-            self._failed(recorder, error)
+        except RecordingError:
+            self._failed(recorder)
+            return result
+        if not recorder.recording:  # stopped meanwhile
             return result
         timings = dataclasses.replace(result.timings, csv=(time.perf_counter() - start) * 1000.0)
         return dataclasses.replace(result, timings=timings, recording=_status(recorder))
 
-    def _failed(self, recorder: CsvRecorder, error: RecordingError) -> None:
+    def _failed(self, recorder: CsvRecorder) -> None:
+        """A write raised: report it, unless the recorder was closed normally meanwhile or
+        another thread took it over (``stop`` then reports how it ended)."""
         with self._lock:
-            if self._recorder is recorder:
+            owned = self._recorder is recorder
+            if owned:
                 self._recorder = None
-        self._post_event(Event(EventKind.RECORDING_FAILED, str(error),
-                               {"path": recorder.path, "rows": recorder.rows}))
+        if owned and recorder.failure is not None:
+            self._post_failure(recorder)
 
     def _finish(self, recorder: CsvRecorder | None) -> RecordingStatus | None:
+        """Close a recorder this thread took over, and say how its recording ended."""
         if recorder is None:
             return None
         try:
             recorder.close()
-        except RecordingError as error:
-            self._failed(recorder, error)
-            return _status(recorder)
-        self._post_event(Event(EventKind.RECORDING_STOPPED,
-                               f"recorded {recorder.rows} rows to {recorder.path}",
-                               {"path": recorder.path, "rows": recorder.rows}))
+        except RecordingError:
+            pass  # recorder.failure says why
+        if recorder.failure is not None:  # the final sync, or a write just before, failed
+            self._post_failure(recorder)
+        else:
+            self._post_event(Event(EventKind.RECORDING_STOPPED,
+                                   f"recorded {recorder.rows} rows to {recorder.path}",
+                                   {"path": recorder.path, "rows": recorder.rows}))
         return _status(recorder)
+
+    def _post_failure(self, recorder: CsvRecorder) -> None:
+        self._post_event(Event(EventKind.RECORDING_FAILED, recorder.failure,
+                               {"path": recorder.path, "rows": recorder.rows}))
 
 
 def _status(recorder: CsvRecorder) -> RecordingStatus:

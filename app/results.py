@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -102,7 +102,11 @@ class StageTimings:
 
     @property
     def total(self) -> float:
-        return self.decode + self.landmarks + self.align + self.infer + self.track + self.csv
+        return sum(getattr(self, stage) for stage in STAGES)
+
+
+STAGES: tuple[str, ...] = tuple(stage.name for stage in fields(StageTimings))
+"""The stage names, in pipeline order."""
 
 
 @dataclass(frozen=True)

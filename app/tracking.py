@@ -1,4 +1,5 @@
-"""Stable face IDs across frames, and per-face smoothing of the probabilities.
+"""Stable face IDs across frames, per-face smoothing of the probabilities, and the
+analysed frame rate.
 
 Matching: each new box is paired with an existing track greedily, best pair first,
 by intersection over union; a pair that barely overlaps still matches when the box
@@ -12,12 +13,15 @@ load) keeps the ID of a face still where it was. IDs count up and are never reus
 Smoothing: an exponential moving average, ``smoothed = w * previous + (1 - w) * new``.
 ``strength`` is the weight ``w`` kept per 1/30 s, and the weight follows the time
 between frames (``w = strength ** (dt * 30)``), so a face is smoothed the same at 10
-or 60 analysed frames per second. 0 turns smoothing off.
+or 60 analysed frames per second. 0 turns smoothing off; ``MAX_SMOOTHING`` is the most
+the app offers (beyond it the bars lag by seconds).
 """
 
 from __future__ import annotations
 
 import itertools
+import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,6 +29,7 @@ import numpy as np
 
 Box = tuple[float, float, float, float]
 REFERENCE_INTERVAL_S = 1.0 / 30.0
+MAX_SMOOTHING = 0.95
 
 
 @dataclass
@@ -143,3 +148,22 @@ def iou(a: Box, b: Box) -> float:
 
 def centre_distance(a: Box, b: Box) -> float:
     return float(np.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2))
+
+
+class FrameRate:
+    """Frames completed per second over about the last second."""
+
+    def __init__(self) -> None:
+        self._times: deque[float] = deque(maxlen=64)
+
+    def clear(self) -> None:
+        self._times.clear()
+
+    def tick(self) -> float:
+        """Count a completed frame now; the rate including it."""
+        times = self._times
+        times.append(time.monotonic())
+        while len(times) > 2 and times[-1] - times[0] > 1.0:
+            times.popleft()
+        span = times[-1] - times[0]
+        return (len(times) - 1) / span if span > 0 else 0.0

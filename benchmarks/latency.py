@@ -55,6 +55,12 @@ def load_note() -> str:
     return f", load average {os.getloadavg()[0]:.2f} at the end"
 
 
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
 def shipped_models(models_dir: Path) -> dict[str, Path]:
     """Architecture -> the first ``*.onnx`` (by name) in ``models_dir`` whose card names it."""
     found: dict[str, Path] = {}
@@ -138,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="latency-") as scratch:
         for name in args.architectures:
             path, source = benchmark_model(name, shipped, Path(scratch))
-            classifier = EmotionClassifier(path, providers=report.session_providers)
+            classifier = EmotionClassifier(path, report.session_providers, max(args.batch_sizes))
             card = classifier.card
             per_face = [
                 median_seconds(classifier, size, args.repeats, args.warmup) / size * 1e3
@@ -152,10 +158,7 @@ def main(argv: list[str] | None = None) -> int:
           f"ONNX Runtime {report.onnxruntime_version}, {report.summary}; "
           f"{cpu_name()}, {os.cpu_count()} logical CPUs{load_note()}.\n")
     header = ["architecture", "model", "input", *(f"batch {size} (ms/face)" for size in args.batch_sizes)]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join(" --- " for _ in header) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print(markdown_table(header, rows))
     return 0
 
 

@@ -21,21 +21,21 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 # Sibling script (this folder is on sys.path when the script runs): model selection and
 # machine description are shared with the per-face latency benchmark.
-from latency import REPOSITORY, benchmark_model, cpu_name, load_note, shipped_models
+from latency import REPOSITORY, benchmark_model, cpu_name, load_note, markdown_table, shipped_models
 
 from app.capture import SequentialReader, open_source
 from app.pipeline import Pipeline
 from app.providers import CPU, REQUESTS, probe
-from app.results import FrameResult
+from app.results import STAGES, FrameResult
 
 log = logging.getLogger("benchmarks.pipeline")
 
-STAGES = ("decode", "landmarks", "align", "infer", "track", "csv")
 DEFAULT_MEDIA = Path(os.environ.get("EMOTION_SHARED_DATA", REPOSITORY.parent / "shared" / "data")) / "media"
 
 
@@ -44,6 +44,7 @@ def measure(pipeline: Pipeline, video: Path, scratch: Path, max_frames: int | No
     totals = dict.fromkeys(STAGES, 0.0)
     completions: list[float] = []
     faces = 0
+    stop = threading.Event()
 
     def on_result(result: FrameResult) -> None:
         nonlocal faces
@@ -53,11 +54,11 @@ def measure(pipeline: Pipeline, video: Path, scratch: Path, max_frames: int | No
             for stage in STAGES:
                 totals[stage] += getattr(result.timings, stage)
         if max_frames and len(completions) > max_frames:
-            pipeline.stop()
+            stop.set()
 
-    pipeline.start_recording(scratch / f"{video.stem}.csv")
+    pipeline.start_recording(scratch / f"{video.stem}.csv", overwrite=True)
     with SequentialReader(open_source(video)) as reader:
-        pipeline.run(reader, on_result)
+        pipeline.run(reader, on_result, stop=stop)
     pipeline.stop_recording()
     frames = len(completions) - 1  # timed: all but the warm-up frame
     span = completions[-1] - completions[0] if frames > 0 else float("nan")
@@ -114,10 +115,7 @@ def main(argv: list[str] | None = None) -> int:
           f"CPUs{load_note()}. Stage columns: mean ms per frame.\n")
     header = ["architecture", "model", "provider", "video", "frames", "faces/frame", "frames/s",
               *(f"{stage} ms" for stage in STAGES)]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join(" --- " for _ in header) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print(markdown_table(header, rows))
     return 0
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import cv2
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # GUI tests need no display
+os.environ.setdefault("EMOTION_APP_LOG", os.path.join(tempfile.gettempdir(), "emotion-app-tests.log"))
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("EMOTION_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))

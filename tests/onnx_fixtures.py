@@ -67,3 +67,15 @@ def write_model(path: Path, model: onnx.ModelProto, card: ModelCard | None = Non
         card.embed(model)
     onnx.save_model(model, str(path))
     return path
+
+
+def write_model_with_metadata(path: Path, model: onnx.ModelProto, **values: str) -> Path:
+    """``model`` with a valid FER2013 card whose ``emotion.<key>`` entries ``values`` then
+    overwrite as raw strings: a card the ``ModelCard`` class itself would not make."""
+    fer_card().embed(model)
+    for entry in model.metadata_props:
+        key = entry.key.removeprefix("emotion.")
+        if key in values:
+            entry.value = values[key]
+    onnx.save_model(model, str(path))
+    return path

@@ -15,6 +15,7 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QImage
 
+from app import model_library, providers
 from app.capture import open_reader
 from app.cli import build_parser
 from app.gui import run
@@ -112,6 +113,32 @@ def test_the_window_opens_without_a_camera_or_model_and_says_so(qtbot, make_wind
     qtbot.waitUntil(lambda: "model" not in window.banner.messages, timeout=WAIT_MS)
     assert window.controls.model_box.currentData() == str(mini_xception_onnx)
     assert "mini_xception" in window.controls.model_box.currentText()
+
+
+def test_models_are_listed_off_the_gui_thread_and_an_unusable_provider_is_said(
+        qtbot, make_window, mini_xception_onnx, monkeypatch):
+    """Reading a card opens an ONNX Runtime session (seconds for a large model): never on
+    the window's thread. And --provider cuda where it cannot run: a message, not silence."""
+    threads = []
+    real_read_card = model_library.read_card
+
+    def recording_read_card(path):
+        threads.append(threading.current_thread())
+        return real_read_card(path)
+
+    monkeypatch.setattr(model_library, "read_card", recording_read_card)
+    monkeypatch.setattr(providers, "nvidia_driver_loaded", lambda: False)
+    providers.probe.cache_clear()
+    try:
+        window = make_window(model_dirs=(mini_xception_onnx.parent,), provider="cuda")
+        qtbot.waitUntil(lambda: window.models.path == str(mini_xception_onnx), timeout=WAIT_MS)
+    finally:
+        providers.probe.cache_clear()
+    assert threads and threading.main_thread() not in threads
+    assert "mini_xception" in window.controls.model_box.currentText()
+    message = window.banner.messages["provider"]
+    assert "--provider cuda cannot run here (no NVIDIA GPU found)" in message
+    assert "run on the CPU" in message and window.exit_code == 2
 
 
 def test_a_video_plays_with_bars_for_the_face(qtbot, make_window, media_dir, mini_xception_onnx):

@@ -13,16 +13,19 @@ import pytest
 from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtWidgets import QPushButton
 
+from app.annotate import draw_face
 from app.cli import build_parser
 from app.gui.banner import BannerArea
 from app.gui.launch import LaunchOptions
 from app.gui.overlay import PanelMetrics, Placement, build_overlay, place_panels
 from app.gui.status import provider_text, stage_text
+from app.gui.theme import face_colour
 from app.gui.timeline_data import LiveTimeline, read_timeline_csv
 from app.gui.worker import PipelineWorker
 from app.labels import FER2013_LABELS
+from app.palette import face_colour_bgr
 from app.pipeline import Pipeline
-from app.providers import ProviderAttempt, ProviderReport
+from app.providers import NO_GPU, ProviderAttempt, ProviderReport
 from app.recorder import CsvRecorder
 from app.results import FaceQuality, FaceResult, FrameResult, StageTimings
 from app.sources import Frame
@@ -129,6 +132,9 @@ def test_status_texts():
     report = ProviderReport("auto", "CPUExecutionProvider", (failed,), (), "1.0")
     assert provider_text(report, "CPUExecutionProvider")[0] == (
         "CPU: GPU unusable (missing libraries: libcublas.so.13)")
+    no_gpu = ProviderReport("auto", "CPUExecutionProvider",
+                            (ProviderAttempt("CUDAExecutionProvider", False, NO_GPU),), (), "1.0")
+    assert provider_text(no_gpu, "CPUExecutionProvider")[0] == "CPU: no NVIDIA GPU found"
     on_gpu = ProviderReport("auto", "CUDAExecutionProvider", (), (), "1.0")
     assert provider_text(on_gpu, "CUDAExecutionProvider")[0] == "GPU: CUDA"
     assert provider_text(on_gpu, "CPUExecutionProvider")[0].startswith("CPU: the model's session fell back")
@@ -159,8 +165,8 @@ class _LateStopPipeline(Pipeline):
 
     worker: PipelineWorker
 
-    def frames(self, reader):
-        yield from super().frames(reader)
+    def frames(self, reader, stop=None):
+        yield from super().frames(reader, stop)
         self.worker.request_stop()
 
 
@@ -172,6 +178,28 @@ def test_a_stop_racing_the_end_of_a_run_does_not_end_the_next_one(qapp, image_fo
     worker.prepare_run()
     worker.run(str(image_folder))
     assert worker.frames_analysed == 5
+
+
+def test_a_stop_before_the_run_starts_ends_that_run_and_not_the_next(qapp, image_folder):
+    worker = PipelineWorker(Pipeline(None, provider="cpu"))
+    opened = []
+    worker.source_opened.connect(opened.append)
+    worker.prepare_run()
+    worker.request_stop()  # e.g. the window closed while the run was on its way
+    worker.run(str(image_folder))
+    assert worker.frames_analysed == 0 and opened == []
+    worker.prepare_run()
+    worker.run(str(image_folder))
+    assert worker.frames_analysed == 5
+
+
+def test_a_face_has_one_colour_in_the_window_and_in_annotated_videos():
+    for face_id in range(1, 9):
+        colour = face_colour(face_id)
+        assert face_colour_bgr(face_id) == (colour.blue(), colour.green(), colour.red())
+    canvas = np.zeros((300, 400, 3), np.uint8)
+    draw_face(canvas, face(3, box=(40, 60, 100, 100)), 14)
+    assert tuple(canvas[60, 90]) == face_colour_bgr(3)  # the box's top edge
 
 
 def test_command_line_choices_override_remembered_ones_only_when_given():

@@ -1,20 +1,28 @@
 """``emotion-app --headless`` end to end, and a clear message with exit code 2 for bad input."""
 
 import csv
+import os
 import re
 import resource
 import signal
 import subprocess
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
-from app import model_library
+from app import model_library, providers
+from app.annotate import AnnotatedVideo
 from app.cli import main
 from app.labels import FER2013_LABELS
+from app.logs import LOG_ENV
 from app.recorder import timeline_columns
+from app.results import FrameResult, StageTimings
+from app.sources import Frame
 from tests.conftest import REPO_ROOT
 from tests.onnx_fixtures import linear_model, write_model
 
@@ -99,6 +107,80 @@ def test_bad_input_exits_2_with_a_clear_message(case, message, media_dir, mini_x
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert error.startswith("emotion-app: error:") and message in error
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--max-faces", "0", "--max-faces: must be at least 1, got 0"),
+    ("--max-faces", "two", "--max-faces: 'two' is not a whole number"),
+    ("--smoothing", "0.97", "--smoothing: must be from 0 to 0.95, got 0.97"),
+    ("--smoothing", "-0.1", "--smoothing: must be from 0 to 0.95"),
+    ("--max-frames", "-1", "--max-frames: must be 0 or more"),
+])
+def test_out_of_range_numbers_exit_2_naming_the_range(option, value, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--headless", "--source", "0", option, value])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_existing_csv_is_kept_unless_overwrite_is_given(media_dir, mini_xception_onnx,
+                                                           tmp_path, capsys):
+    csv_path = tmp_path / "earlier.csv"
+    csv_path.write_text("yesterday's session\n")
+    run = ["--headless", "--source", str(media_dir / "pyfeat_single_face.mp4"), "--model",
+           str(mini_xception_onnx), "--csv", str(csv_path), "--max-frames", "3"]
+    assert main(run) == 2
+    error = capsys.readouterr().err
+    assert "already exists" in error and "pass --overwrite to replace it" in error
+    assert csv_path.read_text() == "yesterday's session\n"
+    assert main([*run, "--overwrite"]) == 0
+    assert len(read_rows(csv_path)[1]) == 3
+
+
+@pytest.fixture
+def no_nvidia_gpu(monkeypatch):
+    """This machine as one without an NVIDIA GPU (probed afresh, and afresh afterwards)."""
+    monkeypatch.setattr(providers, "nvidia_driver_loaded", lambda: False)
+    providers.probe.cache_clear()
+    yield
+    providers.probe.cache_clear()
+
+
+def test_an_explicit_gpu_provider_that_cannot_run_exits_2(no_nvidia_gpu, media_dir,
+                                                          mini_xception_onnx, capsys):
+    code = main(["--headless", "--provider", "cuda", "--source",
+                 str(media_dir / "pyfeat_single_face.mp4"), "--model", str(mini_xception_onnx)])
+    error = capsys.readouterr().err
+    assert code == 2, error
+    assert "--provider cuda cannot run here (no NVIDIA GPU found)" in error
+    assert "use --provider auto or cpu" in error
+
+
+def test_the_annotated_video_repeats_frames_over_dropped_ones(tmp_path):
+    """Frames 0, 1, 4, 5 analysed (2 and 3 dropped): six frames, as long as the source."""
+    path = tmp_path / "annotated.avi"
+    video = AnnotatedVideo(path, fps=25.0)
+    for index in (0, 1, 4, 5):
+        image = np.full((48, 64, 3), 40 * index, np.uint8)
+        frame = Frame(image, index, time.monotonic(), datetime.now().astimezone(), 40.0 * index)
+        video.write(FrameResult(frame, (), "", (), "CPUExecutionProvider", StageTimings(), 25.0, 0))
+    video.close()
+    capture = cv2.VideoCapture(str(path))
+    brightness = []
+    while (frame := capture.read()[1]) is not None:
+        brightness.append(int(round(frame.mean() / 40)))
+    assert brightness == [0, 1, 1, 1, 4, 5]
+
+
+def test_the_log_file_keeps_what_the_terminal_does_not(tmp_path):
+    log = tmp_path / "logs" / "app.log"
+    completed = emotion_app("--gpu-report", env={**os.environ, LOG_ENV: str(log)})
+    assert completed.returncode == 0, completed.stderr
+    assert f"in the log: {log}" in completed.stdout
+    assert "execution provider:" in log.read_text()  # INFO: not on the terminal
+    assert "execution provider:" not in completed.stderr
+    help_text = emotion_app("--help", env={**os.environ, LOG_ENV: str(log)}).stdout
+    assert str(log) in "".join(help_text.split())  # however argparse wraps it
 
 
 def test_a_clip_without_faces_writes_the_header_only(media_dir, mini_xception_onnx, tmp_path, capsys):

@@ -1,11 +1,13 @@
 """Real MediaPipe landmarks on the real photos in ../shared/data/media."""
 
+import time
+
 import cv2
 import numpy as np
 import pytest
 
 from app.alignment import ANCHOR_NAMES, DETECTOR_ANCHOR_NAMES
-from app.landmarks import MESH_POINTS, FaceLandmarker
+from app.landmarks import MESH_POINTS, FaceLandmarker, QuietLandmarker
 
 
 def _inside(point, box, margin=0.0):
@@ -89,3 +91,36 @@ def test_bad_frames_are_refused_clearly(landmarker):
         landmarker.detect(np.zeros((10, 10, 4), np.uint8))
     with pytest.raises(ValueError, match="max_faces"):
         FaceLandmarker(max_faces=0)
+
+
+def test_quiet_landmarker_captures_only_while_mediapipe_starts(single_face_image, monkeypatch):
+    """The capture is process-wide, so it must end: at build, for the first moments of
+    detection, and around the mesh's first run, but never for an empty scene at large."""
+    import contextlib
+
+    from app import landmarks
+
+    captures = []
+    real = landmarks.native_output_captured
+
+    @contextlib.contextmanager
+    def counted():
+        captures.append(time.monotonic())
+        with real() as captured:
+            yield captured
+
+    monkeypatch.setattr(landmarks, "native_output_captured", counted)
+    empty = np.full((240, 320, 3), 90, np.uint8)
+    with QuietLandmarker(max_faces=1, quiet_s=0.3) as quiet:
+        assert len(captures) == 1  # building the graphs
+        quiet.detect(empty)
+        assert len(captures) == 2  # the first moments
+        time.sleep(0.35)
+        for _ in range(3):
+            assert quiet.detect(empty) == []
+        assert len(captures) == 2  # an empty scene runs uncaptured
+        assert quiet.detect(single_face_image)[0].mesh is not None
+        assert len(captures) == 3  # the mesh's first run
+        time.sleep(0.35)
+        quiet.detect(single_face_image)
+        assert len(captures) == 3

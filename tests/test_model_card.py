@@ -2,11 +2,10 @@
 
 import json
 
-import onnx
 import pytest
 
 from app.model_card import PREFIX, ModelCard, ModelCardError, read_card
-from tests.onnx_fixtures import fer_card, linear_model, write_model
+from tests.onnx_fixtures import fer_card, linear_model, write_model, write_model_with_metadata
 
 
 def test_round_trip_through_an_onnx_file(tmp_path):
@@ -88,6 +87,8 @@ def test_graph_that_breaks_the_contract_is_refused(tmp_path, model, message):
         ({"mean": (0.5, 0.5, 0.5)}, "mean needs 1 values"),
         ({"std": (0.0,)}, "std must be positive"),
         ({"input_size": (4, 4)}, "input_size"),
+        ({"input_size": (48, 64)}, "must be square"),
+        ({"alignment_template": "nonesuch"}, "unknown alignment template 'nonesuch'.*fer2013-mesh-v1"),
     ],
 )
 def test_invalid_cards_name_the_problem(changes, message):
@@ -95,14 +96,19 @@ def test_invalid_cards_name_the_problem(changes, message):
         fer_card(**changes)
 
 
+@pytest.mark.parametrize("values, message", [
+    ({"alignment_template": "nonesuch"}, "unknown alignment template"),
+    ({"input_size": "[48, 40]"}, "must be square"),
+])
+def test_a_card_the_app_cannot_preprocess_for_is_refused_when_read(tmp_path, values, message):
+    """Such a file used to pass every check and stop the run at its first face."""
+    path = write_model_with_metadata(tmp_path / "model.onnx", linear_model(), **values)
+    with pytest.raises(ModelCardError, match=message):
+        read_card(path)
+
+
 def test_malformed_metadata_values_are_reported(tmp_path):
-    model = linear_model()
-    fer_card().embed(model)
-    for entry in model.metadata_props:
-        if entry.key == PREFIX + "labels":
-            entry.value = "[not json"
-    path = tmp_path / "bad.onnx"
-    onnx.save_model(model, str(path))
+    path = write_model_with_metadata(tmp_path / "bad.onnx", linear_model(), labels="[not json")
     with pytest.raises(ModelCardError, match="emotion.labels is not JSON"):
         read_card(path)
 

@@ -1,5 +1,7 @@
 """The engine on real footage with real MediaPipe and ONNX Runtime, driven as a GUI would:
-a worker thread iterating ``frames`` while the test thread pulls the controls."""
+a worker thread iterating ``frames`` while the test thread pulls the controls. Runs
+that must outlast the test's steps read a stand-in camera that never ends, so a loaded
+machine slows them down without ending them early."""
 
 import csv
 import queue
@@ -18,7 +20,7 @@ from app.results import Event, EventKind, FrameResult
 from app.sources import Frame
 from app.video_sources import CameraSource
 from tests.camera_fakes import CameraSequence, FakeCamera
-from tests.onnx_fixtures import fer_card, linear_model, write_model
+from tests.onnx_fixtures import fer_card, linear_model, write_model, write_model_with_metadata
 
 
 @pytest.fixture
@@ -32,17 +34,25 @@ def still(image, index=0) -> Frame:
     return Frame(image, index, time.monotonic(), datetime.now().astimezone())
 
 
+def camera(image, interval_s=0.03) -> LatestFrameReader:
+    """A stand-in camera delivering ``image`` until it is closed."""
+    source = CameraSource(0, open_capture=CameraSequence(FakeCamera(image, interval_s=interval_s)))
+    source.open()
+    return LatestFrameReader(source)
+
+
 class Worker(threading.Thread):
-    """Runs ``pipeline.frames(reader)`` like the GUI's worker; the test reads ``items``."""
+    """Runs ``pipeline.frames(reader, stop)`` like the GUI's worker; the test reads ``items``."""
 
     def __init__(self, pipeline, reader):
         super().__init__(daemon=True)
         self.pipeline, self.reader = pipeline, reader
+        self.stop = threading.Event()
         self.items: queue.Queue = queue.Queue()
         self.seen: list = []
 
     def run(self):
-        for item in self.pipeline.frames(self.reader):
+        for item in self.pipeline.frames(self.reader, self.stop):
             self.items.put(item)
         self.items.put(None)
 
@@ -65,7 +75,7 @@ class Worker(threading.Thread):
         return [i for i in self.seen if isinstance(i, Event) and kind in (None, i.kind)]
 
     def finish(self):
-        self.pipeline.stop()
+        self.stop.set()
         self.join(timeout=10)
         assert not self.is_alive(), "the worker did not stop"
         while not self.items.empty():
@@ -129,7 +139,7 @@ def test_frames_without_a_face_write_no_rows_and_raise_nothing(pipeline, media_d
         for item in pipeline.frames(reader):
             (frames if isinstance(item, FrameResult) else events).append(item)
             if len(frames) == 12:
-                pipeline.stop()
+                pipeline.stop()  # the run in progress, from inside it
     pipeline.stop_recording()
     assert all(result.faces == () for result in frames) and len(frames) == 12
     assert [e.kind for e in events] == [EventKind.RECORDING_STARTED]  # and no error
@@ -137,19 +147,23 @@ def test_frames_without_a_face_write_no_rows_and_raise_nothing(pipeline, media_d
         assert len(list(csv.reader(file))) == 1  # the header only
 
 
-def test_models_swap_mid_run_and_bad_files_leave_the_running_one(pipeline, media_dir, tmp_path):
+def test_models_swap_mid_run_and_bad_files_leave_the_running_one(pipeline, single_face_image,
+                                                                 tmp_path):
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"\x08\x07garbage")
     foreign = write_model(tmp_path / "foreign.onnx", linear_model())
+    unaligned = write_model_with_metadata(tmp_path / "unaligned.onnx", linear_model(),
+                                          alignment_template="nonesuch")
     other = write_model(tmp_path / "linear.onnx", linear_model(), fer_card())
-    worker = Worker(pipeline, open_reader(media_dir / "fer_test.mp4", realtime=True))
+    worker = Worker(pipeline, camera(single_face_image))
     worker.start()
     try:
         worker.wait_for(is_result)
-        for bad, reason in ((corrupt, "not a readable ONNX model"), (foreign, "not an emotion model")):
+        for bad, reason in ((corrupt, "not a readable ONNX model"), (foreign, "not an emotion model"),
+                            (unaligned, "unknown alignment template 'nonesuch'")):
             with pytest.raises(ModelCardError, match=reason):
                 pipeline.set_model(bad)
-        before = worker.wait_for(is_result)
+        before = worker.wait_for(lambda item: is_result(item) and item.faces)
         assert before.model_name == "mini_xception"  # still running after the refusals
         pipeline.set_model(other)
         changed = worker.wait_for(lambda item: isinstance(item, Event))
@@ -162,8 +176,21 @@ def test_models_swap_mid_run_and_bad_files_leave_the_running_one(pipeline, media
         worker.reader.close()
 
 
-def test_controls_from_another_thread(pipeline, media_dir, tmp_path):
-    worker = Worker(pipeline, open_reader(media_dir / "pyfeat_single_face.mp4", realtime=True))
+def test_a_model_is_test_run_on_a_face_aligned_the_way_frames_are(pipeline, monkeypatch,
+                                                                    tmp_path):
+    """A file can pass every card check and still fail in preprocessing: set_model finds
+    out, not the first face of the run."""
+    def failing_alignment(frame, anchors, spec):
+        raise ValueError("this crop cannot be made")
+
+    monkeypatch.setattr("app.inference.crop_face", failing_alignment)
+    with pytest.raises(ModelCardError, match="does not run: this crop cannot be made"):
+        pipeline.set_model(write_model(tmp_path / "linear.onnx", linear_model(), fer_card()))
+    assert pipeline.model.path.stem == "mini_xception"
+
+
+def test_controls_from_another_thread(pipeline, single_face_image, tmp_path):
+    worker = Worker(pipeline, camera(single_face_image))
     worker.start()
     try:
         with pytest.raises(RecordingError, match="does not exist"):
@@ -229,3 +256,25 @@ def test_image_folders_are_not_tracked_across_images(pipeline, tmp_path, single_
     with open_reader(tmp_path) as reader:
         pipeline.run(reader, lambda result: ids.extend(face.face_id for face in result.faces))
     assert ids == [1, 2]  # same place, different photos: not the same person by default
+
+
+def test_a_stop_ends_its_own_run_and_no_other(pipeline, tmp_path, single_face_image):
+    import cv2
+
+    for name in ("a.jpg", "b.jpg"):
+        cv2.imwrite(str(tmp_path / name), single_face_image)
+    pipeline.stop()  # no run in progress: nothing to stop, and nothing left over
+    with open_reader(tmp_path) as reader:
+        assert pipeline.run(reader).frames == 2
+    stop = threading.Event()
+    stop.set()  # set before its run starts: that run ends at once
+    with open_reader(tmp_path) as reader:
+        summary = pipeline.run(reader, stop=stop)
+    assert summary.frames == 0 and summary.ended_by is None
+    with open_reader(tmp_path) as reader:  # and the next run is not affected
+        assert pipeline.run(reader).frames == 2
+
+
+def test_max_faces_below_one_is_refused():
+    with pytest.raises(ValueError, match="max_faces must be at least 1, got 0"):
+        Pipeline(None, provider="cpu", max_faces=0)

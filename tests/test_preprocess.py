@@ -1,9 +1,12 @@
 """The one face-to-tensor path, shared by training crops and live frames."""
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
 
+from app.alignment import AlignmentTemplate
 from app.landmarks import Face
 from app.preprocess import PreprocessSpec, crop_face, faces_to_batch, prepare_crop, to_tensor
 from tests.onnx_fixtures import fer_card
@@ -18,6 +21,21 @@ def test_spec_comes_from_the_card():
     spec = _spec(input_size=(64, 64), gamma=False)
     assert spec.input_size == (64, 64) and spec.channels == 1 and not spec.gamma
     assert spec.template.template_id == "fer2013-mesh-v1"
+
+
+def test_the_spec_stays_plain_data_and_its_template_is_read_once(monkeypatch):
+    """Training saves ``vars(spec)`` in checkpoints: the template must not land there; and
+    a spec made per frame (gamma switched off) must not parse the template again."""
+    spec = _spec()
+    assert spec.template is spec.template
+    assert "template" not in vars(spec)
+    assert all(isinstance(value, (tuple, int, str, bool)) for value in vars(spec).values())
+    parsed = []
+    monkeypatch.setattr(AlignmentTemplate, "from_json",
+                        classmethod(lambda cls, text: parsed.append(text)))
+    for _ in range(5):
+        assert dataclasses.replace(spec, gamma=False).template is spec.template
+    assert parsed == []
 
 
 def test_dataset_crop_is_resized_and_normalised():
@@ -106,5 +124,6 @@ def test_detector_only_faces_still_align(single_face_image):
 
 
 def test_non_square_sizes_are_refused_for_alignment(single_face_image):
+    spec = dataclasses.replace(_spec(), input_size=(48, 64))  # no card allows it; a spec might
     with pytest.raises(ValueError, match="square"):
-        crop_face(single_face_image, {"right_eye": np.zeros(2)}, _spec(input_size=(48, 64)))
+        crop_face(single_face_image, {"right_eye": np.zeros(2)}, spec)

@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from app import providers
 from app.inference import EmotionClassifier
-from app.providers import CPU, CUDA, PROBE_MODEL, probe
+from app.providers import CPU, CUDA, PROBE_MODEL, TENSORRT, probe
 from app.quiet import native_output_captured
 from tests.conftest import REPO_ROOT
 
@@ -58,7 +58,8 @@ def test_unknown_request_names_the_valid_ones():
 
 
 @pytest.mark.skipif(CUDA not in ort.get_available_providers(), reason="no CUDA in this ORT build")
-def test_a_failed_gpu_probe_says_why_and_logs_the_raw_messages(caplog):
+def test_a_failed_gpu_probe_says_why_and_logs_the_raw_messages(caplog, monkeypatch):
+    monkeypatch.setattr(providers, "nvidia_driver_loaded", lambda: True)  # a GPU, maybe no CUDA
     with caplog.at_level(logging.DEBUG, logger="app.providers"):
         report = providers.probe.__wrapped__("cuda")  # uncached: run the probe again
     (attempt,) = report.attempts
@@ -67,6 +68,41 @@ def test_a_failed_gpu_probe_says_why_and_logs_the_raw_messages(caplog):
     assert report.provider == CPU and attempt.reason
     assert attempt.reason in report.text() and "CUDA 13" in report.text()
     assert any("ONNX Runtime said while probing" in r.message for r in caplog.records)
+
+
+@pytest.mark.skipif(CUDA not in ort.get_available_providers(), reason="no CUDA in this ORT build")
+def test_without_an_nvidia_gpu_the_report_says_so_and_recommends_no_cuda(monkeypatch):
+    monkeypatch.setattr(providers, "nvidia_driver_loaded", lambda: False)
+    report = providers.probe.__wrapped__("auto")
+    assert report.provider == CPU and not report.gpu_found
+    assert report.summary == f"{CPU}: no NVIDIA GPU found"
+    assert "CUDA 13" not in report.text() and "pip install" not in report.text()
+    assert report.unmet is None  # auto asked for nothing in particular
+    explicit = providers.probe.__wrapped__("cuda")
+    assert explicit.unmet == "--provider cuda cannot run here (no NVIDIA GPU found)"
+
+
+def test_tensorrt_gets_one_profile_for_every_batch_up_to_the_most_faces(mini_xception_onnx,
+                                                                         monkeypatch):
+    """Without a profile, TensorRT rebuilds its engine each time one more face appears."""
+    from app import inference
+
+    opened, real_open = [], inference.open_session
+
+    def open_on_the_cpu(path, session_providers, optimize=True):
+        opened.append(session_providers)
+        return real_open(path, [CPU], optimize)
+
+    monkeypatch.setattr(inference, "open_session", open_on_the_cpu)
+    EmotionClassifier(mini_xception_onnx, [(TENSORRT, {"trt_fp16_enable": True}), CUDA, CPU],
+                      max_batch=6)
+    (trt_name, options), *others = opened[0]
+    assert trt_name == TENSORRT and others == [CUDA, CPU]
+    assert options == {"trt_fp16_enable": True, "trt_profile_min_shapes": "input:1x1x48x48",
+                       "trt_profile_opt_shapes": "input:1x1x48x48",
+                       "trt_profile_max_shapes": "input:6x1x48x48"}
+    EmotionClassifier(mini_xception_onnx, [CUDA, CPU])
+    assert opened[1] == [CUDA, CPU]  # no TensorRT: nothing added
 
 
 def test_probing_prints_nothing_on_the_terminal():

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from datetime import datetime
 
@@ -100,12 +101,42 @@ def test_rows_survive_the_process_being_killed(tmp_path):
 
 
 @pytest.mark.parametrize("where, reason", [
-    ("missing/timeline.csv", "does not exist"),
+    ("missing/timeline.csv", "the folder .*missing does not exist"),
     (".", "Is a directory"),
+    ("plain.txt/timeline.csv", "Not a directory"),  # fails for root too, unlike permissions
 ])
 def test_unwritable_path_is_refused_at_the_start(tmp_path, where, reason):
+    (tmp_path / "plain.txt").write_text("a regular file, not a folder")
     with pytest.raises(RecordingError, match=reason):
         CsvRecorder(tmp_path / where, FER2013_LABELS)
+
+
+def test_an_existing_file_is_kept_unless_overwriting_is_asked_for(tmp_path):
+    path = tmp_path / "earlier.csv"
+    path.write_text("an earlier session's rows\n")
+    with pytest.raises(RecordingError, match="already exists"):
+        CsvRecorder(path, FER2013_LABELS)
+    assert path.read_text() == "an earlier session's rows\n"
+    recorder = CsvRecorder(path, FER2013_LABELS, overwrite=True)
+    recorder.write_frame(frame_result())
+    recorder.close()
+    assert len(read_rows(path)) == 1
+
+
+def test_frames_without_faces_still_sync_the_file(tmp_path, monkeypatch):
+    """Rows written, then only empty frames: the sync must not wait for the next row."""
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr("app.recorder.os.fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    recorder = CsvRecorder(tmp_path / "t.csv", FER2013_LABELS, sync_interval_s=0.05)
+    recorder.write_frame(frame_result(0))
+    synced.clear()
+    time.sleep(0.1)
+    recorder.write_frame(frame_result(1, faces=0))
+    assert len(synced) == 1
+    recorder.write_frame(frame_result(2, faces=0))  # nothing new to sync
+    assert len(synced) == 1
+    recorder.close()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
@@ -166,3 +197,35 @@ def test_recording_control_reports_start_stop_and_refuses_markers_when_idle(tmp_
     assert status.rows == 1 and recording.status is None
     assert [e.kind for e in events] == [EventKind.RECORDING_STARTED, EventKind.RECORDING_STOPPED]
     assert recording.write(frame_result()).recording is None
+
+
+def test_stopping_while_the_worker_writes_is_never_a_failure(tmp_path):
+    """A writer thread against 300 start/stop cycles, as a GUI's Stop races the worker:
+    every recording ends with exactly one RECORDING_STOPPED, none with RECORDING_FAILED,
+    and every file holds whole rows."""
+    events = []
+    recording = Recording(events.append)
+    done = threading.Event()
+
+    def write_frames():
+        result = frame_result(faces=3)
+        while not done.is_set():
+            recording.write(result)
+
+    writer = threading.Thread(target=write_frames)
+    writer.start()
+    try:
+        for index in range(300):
+            recording.start(tmp_path / f"{index}.csv", FER2013_LABELS)
+            time.sleep(0.001)  # let the writer in
+            recording.stop()
+    finally:
+        done.set()
+        writer.join()
+    kinds = [event.kind for event in events]
+    assert kinds.count(EventKind.RECORDING_FAILED) == 0
+    assert kinds.count(EventKind.RECORDING_STOPPED) == kinds.count(EventKind.RECORDING_STARTED) == 300
+    stopped = [event for event in events if event.kind is EventKind.RECORDING_STOPPED]
+    assert sum(event.details["rows"] for event in stopped) > 0, "the writer never got in"
+    for event in stopped:
+        assert len(read_rows(event.details["path"])) == event.details["rows"]

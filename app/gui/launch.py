@@ -4,7 +4,8 @@
 saves the window once the run ends (or, without ``--source``, once the window is
 ready); either one makes the window close itself then. Exit codes as for
 ``--headless``: 0 done, 1 the run failed part-way, 2 bad input (a source that does
-not open, a model that does not load).
+not open, a model that does not load, an existing ``--csv`` without ``--overwrite``, a
+``--provider`` that cannot run here; the window then says so and runs on the CPU).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class LaunchOptions:
     """None: remembered; False: ``--no-gamma``."""
     csv: str | None = None
     """Start recording here as soon as the pipeline is ready."""
+    overwrite: bool = False
+    """``--overwrite``: ``csv`` may replace an existing file."""
     quit_after_frames: int = 0
     screenshot: str | None = None
     model_dirs: tuple[Path, ...] | None = None
@@ -51,7 +54,7 @@ class LaunchOptions:
             source=args.source, model=args.model, provider=args.provider,
             max_faces=args.max_faces,
             smoothing=None if args.smoothing == default_smoothing else args.smoothing,
-            gamma=False if args.no_gamma else None, csv=args.csv,
+            gamma=False if args.no_gamma else None, csv=args.csv, overwrite=args.overwrite,
             quit_after_frames=max(args.quit_after_frames, 0), screenshot=args.screenshot,
         )
 

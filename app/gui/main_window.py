@@ -12,13 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
 
 from app.gui import dialogs
 from app.gui.banner import BannerArea
 from app.gui.controls import ControlPanel, source_name
 from app.gui.launch import EXIT_BAD_INPUT, EXIT_FAILED, Automation, LaunchOptions
+from app.gui.menus import build_menus
 from app.gui.model_actions import ModelActions
 from app.gui.recording_actions import RecordingActions
 from app.gui.session import Session, Startup
@@ -26,8 +27,10 @@ from app.gui.settings import AppSettings
 from app.gui.status import StatusPanel, recording_text
 from app.gui.timeline_panel import TimelinePanel
 from app.gui.video_view import VideoView
+from app.logs import log_file
 from app.providers import ProviderReport
 from app.results import Event, EventKind, FrameResult
+from app.tracking import MAX_SMOOTHING
 
 TITLE = "Emotion Live"
 FAILURES = (EventKind.SOURCE_LOST, EventKind.RECORDING_FAILED, EventKind.ERROR)
@@ -48,7 +51,7 @@ class MainWindow(QMainWindow):
         """The source chosen last."""
         self._ready = self._cameras_known = False
         smoothing = min(max(settings.smoothing if options.smoothing is None else options.smoothing,
-                            0.0), 0.95)
+                            0.0), MAX_SMOOTHING)
         gamma = settings.gamma if options.gamma is None else options.gamma
         self.session = Session(options.provider, options.max_faces, smoothing, gamma, self)
         self.session.stop_after_frames = options.quit_after_frames
@@ -60,7 +63,7 @@ class MainWindow(QMainWindow):
         self.controls.set_smoothing(smoothing)
         self.controls.gamma.setChecked(gamma)
         self._layout()
-        self._build_menus()
+        build_menus(self)
         self._connect()
         self.setWindowTitle(TITLE)
         self.resize(*SCRIPTED_SIZE)
@@ -76,8 +79,7 @@ class MainWindow(QMainWindow):
         """Build the pipeline, look for cameras and list the models (all off this thread)."""
         self.view.set_placeholder("Starting\u2026", "Checking ONNX Runtime's providers and "
                                   "loading the model.")
-        self.models.refresh()
-        self.session.start(self.models.initial())
+        self.models.start()
         self.session.find_cameras()
 
     # What the user does.
@@ -118,6 +120,10 @@ class MainWindow(QMainWindow):
         self._ready = True
         self.report = startup.pipeline.provider_report
         self.status.show_provider(self.report)
+        if self.report.unmet:  # --provider cuda on a machine where it cannot run
+            self.banner.show_message("provider", f"{self.report.unmet}. The models run on the CPU.",
+                                     "error", ("GPU check\u2026", self.show_gpu_check))
+            self.automation.fail(EXIT_BAD_INPUT)
         if startup.model is not None:
             self.models.loaded(startup.model)
         elif startup.model_error:
@@ -129,7 +135,7 @@ class MainWindow(QMainWindow):
                 return
         else:
             self.models.none_installed()
-        if self.options.csv and not self.recording.start(self.options.csv):
+        if self.options.csv and not self.recording.start(self.options.csv, self.options.overwrite):
             self.automation.fail(EXIT_BAD_INPUT)
             if self.automation.active:
                 self.automation.finish()
@@ -139,7 +145,8 @@ class MainWindow(QMainWindow):
         self._show_idle()
 
     def _on_startup_failed(self, message: str) -> None:
-        self.banner.show_message("startup", f"The analysis could not start: {message}", "error")
+        self.banner.show_message("startup", f"The analysis could not start: {message} "
+                                 f"(details in {log_file()})", "error")
         self.automation.fail(EXIT_BAD_INPUT)
         self.automation.finish()
 
@@ -179,7 +186,8 @@ class MainWindow(QMainWindow):
         elif kind is EventKind.RECORDING_FAILED:
             self.recording.failed(event)
         elif kind is EventKind.ERROR:
-            self.banner.show_message("source", f"The analysis stopped: {event.message}", "error")
+            self.banner.show_message("source", f"The analysis stopped: {event.message} "
+                                     f"(details in {log_file()})", "error")
         if kind in FAILURES:
             self.automation.fail(EXIT_FAILED)
             if self.automation.active:
@@ -230,32 +238,6 @@ class MainWindow(QMainWindow):
             self.docks[title] = dock
         self.resizeDocks([self.docks["Timeline"]], [230], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["Controls"]], [360], Qt.Orientation.Horizontal)
-
-    def _build_menus(self) -> None:
-        def add(menu, text, slot, shortcut=None) -> None:
-            action = menu.addAction(text)
-            action.triggered.connect(slot)
-            if shortcut is not None:
-                action.setShortcut(QKeySequence(shortcut))
-
-        file = self.menuBar().addMenu("&File")
-        add(file, "Open &video\u2026", lambda: self.ask_source("video"), QKeySequence.StandardKey.Open)
-        add(file, "Open image &folder\u2026", lambda: self.ask_source("folder"))
-        add(file, "Open &stream URL\u2026", lambda: self.ask_source("stream"))
-        add(file, "S&top source", self.stop_source)
-        file.addSeparator()
-        add(file, "Open ONNX &model\u2026", self.models.ask_file)
-        add(file, "&Refresh model list", self.models.refresh)
-        file.addSeparator()
-        add(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-        record = self.menuBar().addMenu("&Recording")
-        add(record, "Start / stop &recording", self.recording.toggle, "Ctrl+R")
-        add(record, "Add &marker", lambda: self.recording.add_marker(), "M")
-        add(record, "Add marker with &label\u2026", self.recording.ask_marker, "Shift+M")
-        view = self.menuBar().addMenu("&View")
-        for dock in self.docks.values():
-            view.addAction(dock.toggleViewAction())
-        add(self.menuBar().addMenu("&Help"), "&GPU check\u2026", self.show_gpu_check)
 
     def _connect(self) -> None:
         session, controls = self.session, self.controls

@@ -1,20 +1,23 @@
 """The model menu, for the main window: every model the library finds, listed by its
 card, files the user opened, and switching between them without freezing the window.
 
-A model loads and test-runs on the thread pool; it analyses frames from the next one on
-(``MODEL_CHANGED`` follows). A file that fails (corrupt, foreign, not runnable) leaves
-the running model in place and says why in the window.
+Listing reads every file's card, which opens an ONNX Runtime session per file (a
+second or more for large models), so it runs on the thread pool, like loading: a model
+loads and test-runs there and analyses frames from the next one on (``MODEL_CHANGED``
+follows). A file that fails (corrupt, foreign, not runnable) leaves the running model in
+place and says why in the window.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.gui import dialogs
 from app.gui.controls import model_label
 from app.inference import EmotionClassifier
-from app.model_library import HOW_TO_GET_ONE, ModelEntry, scan_models
+from app.model_library import HOW_TO_GET_ONE, ModelEntry, RefusedModel, scan_models
 
 if TYPE_CHECKING:
     from app.gui.main_window import MainWindow
@@ -28,25 +31,39 @@ class ModelActions:
         self.path: str | None = None
         """The model loaded last: running, or running from the next frame."""
         self.entries: list[ModelEntry] = []
+        self.refused: list[RefusedModel] = []
         self.opened: dict[str, str] = {}
         """Files the user opened from elsewhere: path -> menu label."""
 
-    def refresh(self) -> None:
-        """List the models folders' files again (and the files opened by hand)."""
-        dirs = self.window.options.model_dirs
-        self.entries, refused = scan_models(list(dirs) if dirs is not None else None)
-        listed = {str(entry.path) for entry in self.entries}
-        self.opened = {path: label for path, label in self.opened.items() if path not in listed}
-        self.window.controls.set_models(self.entries, refused, self.opened)
-        self.window.controls.select_model(self.path)
-
-    def initial(self) -> str | None:
-        """``--model``, else the model used last (if still there), else the most accurate."""
+    def start(self) -> None:
+        """List the models and start the pipeline with the first one: at once for
+        ``--model`` or the model used last (if still there), else with the most accurate
+        once the list is known."""
         window = self.window
-        if window.options.model:
-            return window.options.model
-        if window.settings.model and Path(window.settings.model).is_file():
-            return window.settings.model
+        chosen = window.options.model or (
+            window.settings.model if window.settings.model and Path(window.settings.model).is_file()
+            else None)
+        if chosen:
+            window.session.start(chosen)
+            self.refresh()
+        else:
+            self.refresh(then=lambda: window.session.start(self.most_accurate()))
+
+    def refresh(self, then: Callable[[], None] | None = None) -> None:
+        """List the models folders' files again, on the pool; ``then`` runs once listed."""
+        dirs = self.window.options.model_dirs
+        dirs = list(dirs) if dirs is not None else None
+
+        def listed(found: tuple[list[ModelEntry], list[RefusedModel]]) -> None:
+            self.entries, self.refused = found
+            self._show()
+            if then is not None:
+                then()
+
+        self.window.session.background.call(lambda: scan_models(dirs), listed,
+                                            lambda error: listed(([], [])), what="listing models")
+
+    def most_accurate(self) -> str | None:
         scored = [(entry.accuracy[1] if entry.accuracy else -1.0, str(entry.path))
                   for entry in self.entries]
         return max(scored)[1] if scored else None
@@ -70,7 +87,7 @@ class ModelActions:
         path = self.path = str(model.path)
         if controls.model_box.findData(path) < 0:
             self.opened[path] = model_label(ModelEntry(model.path, model.card))
-            self.refresh()
+            self._show()
         controls.model_box.setEnabled(True)
         controls.select_model(path)
         entry = ModelEntry(model.path, model.card)
@@ -88,6 +105,13 @@ class ModelActions:
         controls.set_model_state(running)
         self.window.banner.show_message("model", f"Cannot use this model: {message.rstrip('.')}. {running}",
                                         "error", (OPEN_FILE, self.ask_file))
+
+    def _show(self) -> None:
+        """The menu: the listed models, then the files opened by hand that are not listed."""
+        listed = {str(entry.path) for entry in self.entries}
+        self.opened = {path: label for path, label in self.opened.items() if path not in listed}
+        self.window.controls.set_models(self.entries, self.refused, self.opened)
+        self.window.controls.select_model(self.path)
 
     def none_installed(self) -> None:
         self.window.banner.show_message(

@@ -51,15 +51,16 @@ class RecordingActions:
         if path:
             self.start(path)
 
-    def start(self, path: str | Path) -> bool:
-        """Record to ``path``; False (and a message saying why) when it cannot."""
+    def start(self, path: str | Path, overwrite: bool = True) -> bool:
+        """Record to ``path``; False (and a message saying why) when it cannot. An existing
+        file is replaced (the save dialog asked first) unless ``overwrite`` is False."""
         banner = self.window.banner
         if self.pipeline is None:
             banner.show_message("recording", "The analysis is still starting; record in a moment.",
                                 "warning")
             return False
         try:
-            actual = self.pipeline.start_recording(path)
+            actual = self.pipeline.start_recording(path, overwrite)
         except RecordingError as error:
             banner.show_message("recording", f"Not recording: {error}", "error")
             return False

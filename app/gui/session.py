@@ -85,6 +85,8 @@ class Session(QObject):
 
     def start(self, model: str | Path | None) -> None:
         """Build the pipeline off this thread, with ``model`` when one is given."""
+        if self._closed:
+            return
         self.background.call(lambda: _build(model, self._settings), self._on_built,
                              lambda error: self.startup_failed.emit(str(error)),
                              what="starting the pipeline")

@@ -9,10 +9,8 @@ import re
 
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar
 
-from app.providers import CPU, TENSORRT, ProviderReport
-from app.results import FrameResult, RecordingStatus, StageTimings
-
-STAGES = ("decode", "landmarks", "align", "infer", "track", "csv")
+from app.providers import CPU, NO_GPU, TENSORRT, ProviderReport
+from app.results import STAGES, FrameResult, RecordingStatus, StageTimings
 
 
 class StatusPanel:
@@ -83,6 +81,8 @@ def provider_text(report: ProviderReport, running: str) -> tuple[str, str]:
     failed = [attempt for attempt in report.attempts if not attempt.usable]
     if not failed:
         return "CPU: no GPU provider in this onnxruntime", report.summary
+    if not report.gpu_found and all(attempt.reason == NO_GPU for attempt in failed):
+        return "CPU: no NVIDIA GPU found", report.summary
     reason = failed[-1].reason
     detail = re.search(r"\(([^()]*)\)\s*$", reason)  # "fell back to the CPU (missing ...)"
     return f"CPU: GPU unusable ({detail.group(1) if detail else reason})", report.summary

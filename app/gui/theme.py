@@ -2,14 +2,16 @@
 
 A dark Fusion palette (video and coloured bars read best on a dark surround, and Fusion
 looks the same on every platform), one colour per emotion, the same in the overlay,
-the timeline and its legend, and one colour per face ID, so a face keeps its colour
-while it keeps its ID.
+the timeline and its legend, and one colour per face ID (``app.palette``), so a face
+keeps its colour while it keeps its ID.
 """
 
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
+
+from app.palette import face_colour_rgb
 
 EMOTION_COLOURS = {
     "angry": "#ef5350",
@@ -23,8 +25,6 @@ EMOTION_COLOURS = {
 }
 """FER2013's labels (and FER+'s contempt); other labels take ``SPARE_COLOURS`` in turn."""
 SPARE_COLOURS = ("#26c6da", "#ec407a", "#d4e157", "#7e57c2", "#8bc34a", "#ff7043")
-FACE_COLOURS = ("#4fc3f7", "#81c784", "#ffb74d", "#f06292", "#ba68c8", "#4db6ac")
-"""One per face ID in turn."""
 
 SURFACE = QColor("#15171b")
 """Behind the video and the plots."""
@@ -43,7 +43,8 @@ def emotion_colour(label: str, index: int) -> QColor:
 
 
 def face_colour(face_id: int) -> QColor:
-    return QColor(FACE_COLOURS[(face_id - 1) % len(FACE_COLOURS)])
+    """The face ID's colour from ``app.palette``, as annotated videos draw it too."""
+    return QColor(face_colour_rgb(face_id))
 
 
 def apply_theme(app: QApplication) -> None:

@@ -5,9 +5,12 @@ only when the slot was empty, so a window busy painting takes the newest result 
 it gets to it and never works through a backlog (``results_replaced`` counts those it
 never saw). Events are sent one by one: each one matters.
 
-Stopping is cooperative: ``request_stop()`` (any thread) ends the run after its current
-frame, or while it waits for a lost camera; nothing is ever terminated. The source is
-opened here too, so a slow stream or camera never holds up the window.
+Stopping is cooperative: each run has its own stop token, made by ``prepare_run()``
+before the run is sent; ``request_stop()`` (any thread) sets it, which ends that run
+after its current frame, or while it waits for a lost camera, or before it starts. A
+stop that arrives as a run ends by itself is spent on that run and never reaches the
+next one. Nothing is ever terminated. The source is opened here too, so a slow stream
+or camera never holds up the window.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from app.capture import FrameReader, open_reader
 from app.pipeline import Pipeline
 from app.results import Event, EventKind, FrameResult
-from app.sources import CaptureError, Frame
+from app.sources import CaptureError
 
 log = logging.getLogger(__name__)
 
@@ -48,23 +51,18 @@ class PipelineWorker(QObject):
         self.results_replaced = 0
         self._lock = threading.Lock()
         self._latest: FrameResult | None = None
-        self._stop_requested = threading.Event()
-        self._in_frames = False
-        self._pipeline_stopped = False
+        self._stop = threading.Event()
+        """The stop token of the run in progress, or of the one about to start."""
 
     # Any thread.
 
     def prepare_run(self) -> None:
-        """Clear the last run's stop request; call before sending the next run."""
-        self._stop_requested.clear()
+        """A fresh stop token for the next run; call before sending it."""
+        self._stop = threading.Event()
 
     def request_stop(self) -> None:
         """End the current run (or the one about to start) cooperatively."""
-        with self._lock:
-            self._stop_requested.set()
-            if self._in_frames:
-                self.pipeline.stop()
-                self._pipeline_stopped = True
+        self._stop.set()
 
     def take_result(self) -> FrameResult | None:
         with self._lock:
@@ -77,10 +75,11 @@ class PipelineWorker(QObject):
     def run(self, spec: str) -> None:
         """Open ``spec`` (a camera index, file, folder or URL) and analyse it until it ends."""
         self.frames_analysed = 0
-        reader = self._open(spec)
+        stop = self._stop
+        reader = None if stop.is_set() else self._open(spec)
         if reader is not None:
             try:
-                self._analyse(reader)
+                self._analyse(reader, stop)
             finally:
                 try:
                     reader.close()
@@ -89,8 +88,6 @@ class PipelineWorker(QObject):
         self.run_finished.emit(self.frames_analysed)
 
     def _open(self, spec: str) -> FrameReader | None:
-        if self._stop_requested.is_set():
-            return None
         try:
             reader = open_reader(spec, realtime=True)
         except CaptureError as error:
@@ -99,57 +96,24 @@ class PipelineWorker(QObject):
         self.source_opened.emit(reader.source.name)
         return reader
 
-    def _analyse(self, reader: FrameReader) -> None:
-        with self._lock:
-            if self._stop_requested.is_set():
-                return
-            self._in_frames = True
+    def _analyse(self, reader: FrameReader, stop: threading.Event) -> None:
         try:
-            for item in self.pipeline.frames(reader):
+            for item in self.pipeline.frames(reader, stop):
                 if isinstance(item, Event):
                     self.event.emit(item)
                 else:
-                    self._publish(item)
+                    self._publish(item, stop)
         except Exception as error:  # frames() reports trouble as events; this is the last guard
             log.exception("the analysis failed")
             self.event.emit(Event(EventKind.ERROR, f"the analysis stopped: {error}"))
-        finally:
-            with self._lock:
-                self._in_frames = False
-                stopped, self._pipeline_stopped = self._pipeline_stopped, False
-            if stopped:
-                self._consume_stop(reader)
 
-    def _publish(self, result: FrameResult) -> None:
+    def _publish(self, result: FrameResult, stop: threading.Event) -> None:
         self.frames_analysed += 1
         if self.stop_after_frames and self.frames_analysed >= self.stop_after_frames:
-            self.pipeline.stop()  # on this thread, inside the run: this run takes it
+            stop.set()
         with self._lock:
             waiting = self._latest is not None
             self.results_replaced += waiting
             self._latest = result
         if not waiting:
             self.result_ready.emit()
-
-    def _consume_stop(self, reader: FrameReader) -> None:
-        """A stop that arrived just as the run ended by itself would end the next run at
-        once: run the pipeline over a reader that reads nothing and stops, which returns
-        at once and leaves no stop behind. Events waiting in the pipeline still go out."""
-        for item in self.pipeline.frames(_StopAtOnce(self.pipeline, reader)):
-            if isinstance(item, Event):
-                self.event.emit(item)
-
-
-class _StopAtOnce(FrameReader):
-    """Delivers nothing and stops the pipeline reading it."""
-
-    def __init__(self, pipeline: Pipeline, reader: FrameReader) -> None:
-        super().__init__(reader.source)
-        self._pipeline = pipeline
-
-    def next(self, timeout: float = 0.1) -> Frame | Event | None:
-        self._pipeline.stop()
-        return None
-
-    def close(self) -> None:
-        """The source belongs to the reader it was borrowed from."""
