@@ -114,3 +114,21 @@ def test_write_card_refuses_a_subset_and_a_failed_rewrite_leaves_the_file(
     assert main(evaluate) == 2 and "card not updated" in caplog.text
     assert scored_model.read_bytes() == original
     assert sorted(path.name for path in scored_model.parent.iterdir()) == ["linear_probe.onnx"]
+
+
+def test_an_interrupted_run_says_where_it_stopped(tmp_path):
+    from training import checkpoint as checkpoints
+    from training.export_command import run_ending_notes
+
+    progress = {"epoch": 40, "seconds": 600.0}
+    last = {"format": checkpoints.FORMAT, "stopped": "interrupted", "progress": progress,
+            "settings": {"recipe": {"epochs": 150}},
+            "optimiser": {"param_groups": [{"lr": 1e-6}]}}
+    best = {"format": checkpoints.FORMAT, "progress": {"epoch": 37, "seconds": 550.0}}
+    checkpoints.save(last, tmp_path / checkpoints.LAST)
+    checkpoints.save(best, tmp_path / checkpoints.BEST)
+    notes = run_ending_notes(checkpoints.load(tmp_path / checkpoints.BEST))
+    assert notes == ["the run was stopped (interrupted) in epoch 41 of 150 after 10.0 min; "
+                     "the learning rate was then 1.0e-06"]
+    finished = {**checkpoints.load(tmp_path / checkpoints.BEST), "run_totals": {"epochs": 40}}
+    assert run_ending_notes(finished) == []

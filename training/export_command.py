@@ -62,13 +62,34 @@ def card_from_checkpoint(saved: dict) -> ModelCard:
             "augment": recipe["augment"],
             "source": recipe["source"],
         },
-        "notes": [FROM_SCRATCH, *recipe["notes"]],
+        "notes": [FROM_SCRATCH, *recipe["notes"], *run_ending_notes(saved)],
     }
     return ModelCard(
         architecture=saved["model"]["arch"], labels=tuple(saved["labels"]),
         input_size=spec.input_size, channels=spec.channels, color_space=spec.color_space,
         mean=spec.mean, std=spec.std, gamma=spec.gamma,
         alignment_template=spec.alignment_template, dataset=dataset, training=training)
+
+
+def run_ending_notes(saved: dict) -> list[str]:
+    """How a run that never finished ended, read from the ``last.pt`` beside ``best.pt``.
+
+    A finished run stamps its totals into ``best.pt``; one stopped early (Ctrl-C, a time
+    budget) does not, so the card says where it stopped rather than implying the recipe
+    ran to its end.
+    """
+    if "run_totals" in saved or "path" not in saved:
+        return []
+    last_path = Path(saved["path"]).with_name(checkpoints.LAST)
+    if not last_path.is_file() or last_path == Path(saved["path"]):
+        return []
+    last = checkpoints.load(last_path)
+    if not last.get("stopped"):
+        return []
+    progress = last["progress"]
+    return [f"the run was stopped ({last['stopped']}) in epoch {progress['epoch'] + 1} of "
+            f"{last['settings']['recipe']['epochs']} after {progress['seconds'] / 60:.1f} min; "
+            f"the learning rate was then {last['optimiser']['param_groups'][0]['lr']:.1e}"]
 
 
 def load_validation(path: Path, args: argparse.Namespace, saved: dict) -> CropSet:
