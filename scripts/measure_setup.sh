@@ -19,11 +19,13 @@ timed() {  # timed NAME COMMAND...: run COMMAND in a fresh clone, print seconds
   rm -rf "$clone"
   echo $((end - start))
 }
+load_before=$(cut -d' ' -f1 /proc/loadavg)
 app_seconds=$(timed app bash scripts/app.sh --source "$clip" --quit-after-frames 60 \
   --screenshot /tmp/setup-timing-screenshot.png)
 test_seconds=$(timed tests bash scripts/test.sh -q)
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
-echo "Fresh clones on $(date -u +%Y-%m-%d), $cpu, no GPU, no display; pip's download cache was warm."
+echo "Fresh clones on $(date -u +%Y-%m-%d), $cpu, no GPU, no display; pip's download cache was warm;"
+echo "load average $load_before before the runs (other work on the machine slows them)."
 echo
 echo "| command | wall time |"
 echo "| --- | --- |"
