@@ -23,7 +23,7 @@ from training import train as train_command
 from training.cli import main
 from training.data import DataOptions, load_split
 from training.distributed import Context
-from training.export import weights_sha256
+from training.export import MIRROR_AVERAGED, weights_sha256
 from training.models import ARCHITECTURES
 from training.recipes import RECIPES
 from training.settings import TrainSettings
@@ -97,6 +97,23 @@ def test_export_evaluate_and_the_app_classifies_a_real_face(
     face_batch, _ = faces_to_batch(single_face_image, [faces[0].anchors], classifier.spec)
     probabilities = classifier.probabilities(face_batch)
     assert probabilities.shape == (1, 7) and abs(probabilities.sum() - 1) < 1e-5
+
+
+def test_mirror_average_exports_the_mean_of_both_views_and_says_so(trained, tmp_path):
+    out, _ = trained
+    subset = ["--limit-per-class", "10"]
+    plain, mirrored = tmp_path / "plain.onnx", tmp_path / "mirrored.onnx"
+    assert main(["export", str(out), "--out", str(plain), *subset]) == 0
+    argv = ["export", str(out), "--out", str(mirrored), "--mirror-average", *subset]
+    assert main(argv) == 0
+    card = read_card(mirrored)
+    assert card.training["test_time"] == MIRROR_AVERAGED and "test_time" not in read_card(plain).training
+    assert card.training["export_command"] == "emotion-train " + shlex.join(argv)
+    faces = np.random.default_rng(0).normal(size=(5, 1, 48, 48)).astype(np.float32)
+    single, averaged = (EmotionClassifier(path, ["CPUExecutionProvider"]) for path in (plain, mirrored))
+    expected = (single.logits(faces) + single.logits(faces[..., ::-1].copy())) / 2
+    np.testing.assert_allclose(averaged.logits(faces), expected, atol=1e-4)
+    np.testing.assert_allclose(averaged.logits(faces[..., ::-1].copy()), averaged.logits(faces), atol=1e-4)
 
 
 def test_resume_reports_the_same_metrics_as_an_uninterrupted_run(fer2013_root, tmp_path):

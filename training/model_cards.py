@@ -80,6 +80,10 @@ def model_section(path: Path, card: ModelCard, readme_dir: Path, figures: Path |
     if "command" in training:
         lines.append(f"- Trained with: `{training['command']}`")
     lines += [f"- Resumed with: `{command}`" for command in training.get("resumed", [])]
+    if "export_command" in training:
+        lines.append(f"- Exported with: `{training['export_command']}`")
+    if "test_time" in training:
+        lines.append(f"- Test time: {training['test_time']}")
     if "device" in training:
         lines.append(f"- Trained on: {training['device']}, best epoch {training.get('best_epoch', '-')}"
                      f" of {training.get('epochs', '-')}")
