@@ -147,8 +147,7 @@ def run(args: argparse.Namespace) -> int:
                    "val_macro_f1": evaluation.report.macro_f1}
         training = dict(card.training, parity_max_abs_logit_error=parity,
                         evaluated_on=f"{evaluation.report.total} images")
-        if getattr(args, "argv", None):
-            training["export_command"] = "emotion-train " + shlex.join(args.argv)
+        training["export_command"] = "emotion-train " + shlex.join(args.argv)
         if args.fp16:
             onnx.save_model(with_fp16_weights(onnx.load(str(partial))), str(partial))
             half = evaluate(classifier_for(partial, args.provider), crops)
