@@ -69,6 +69,9 @@ def card_from_checkpoint(saved: dict) -> ModelCard:
             "optimiser": recipe["optimiser"], "schedule": recipe["schedule"],
             "batch_size": recipe["batch_size"], "loss": recipe["loss"],
             "label_smoothing": recipe["label_smoothing"], "island_weight": recipe["island_weight"],
+            "auxiliary_from": recipe.get("auxiliary_from"),  # absent from older checkpoints
+            "auxiliary_weight": recipe.get("auxiliary_weight", 0.0),
+            "auxiliary_feature_extractor": recipe.get("auxiliary_feature_extractor", False),
             "augment": recipe["augment"],
             "source": recipe["source"],
         },

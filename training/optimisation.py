@@ -15,12 +15,28 @@ log = logging.getLogger(__name__)
 
 
 def make_optimiser(recipe: OptimiserRecipe, module: nn.Module) -> torch.optim.Optimizer:
-    parameters = [parameter for parameter in module.parameters() if parameter.requires_grad]
+    groups = parameter_groups(recipe, module)
     if recipe.name == "sgd":
-        return torch.optim.SGD(parameters, lr=recipe.lr, momentum=recipe.momentum,
-                               weight_decay=recipe.weight_decay)
+        return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum)
     optimiser = torch.optim.AdamW if recipe.name == "adamw" else torch.optim.Adam
-    return optimiser(parameters, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    return optimiser(groups, lr=recipe.lr)
+
+
+def parameter_groups(recipe: OptimiserRecipe, module: nn.Module) -> list[dict]:
+    """The trainable parameters, split by whether ``recipe.weight_decay_on`` decays them.
+
+    Scoping matters under Adam: coupled L2 on a parameter whose loss gradient is small
+    moves it toward zero by about ``lr`` every step whatever the decay's size, which took
+    DCRNet's from-scratch BatchNorm scales (and with them its features) to zero.
+    """
+    trainable = [parameter for parameter in module.parameters() if parameter.requires_grad]
+    if recipe.weight_decay_on == "all":
+        return [{"params": trainable, "weight_decay": recipe.weight_decay}]
+    dense = {id(layer.weight) for layer in module.modules() if isinstance(layer, nn.Linear)}
+    return [
+        {"params": [p for p in trainable if id(p) in dense], "weight_decay": recipe.weight_decay},
+        {"params": [p for p in trainable if id(p) not in dense], "weight_decay": 0.0},
+    ]
 
 
 def make_scheduler(recipe: ScheduleRecipe, optimiser: torch.optim.Optimizer, epochs: int):

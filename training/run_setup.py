@@ -23,7 +23,7 @@ from training.augment import Augmenter
 from training.data import CropSet, load_split, resolve_format
 from training.data.torch_dataset import CropDataset, EvalBatches, TrainBatches, ignore_interrupts
 from training.distributed import Context
-from training.losses import TrainingObjective, build_loss
+from training.losses import TrainingObjective, build_loss, tapped_channels
 from training.models import build_model
 from training.optimisation import Precision, choose_precision, place
 from training.settings import TrainSettings
@@ -129,11 +129,16 @@ def build_parts(settings: TrainSettings, context: Context, saved_spec: Preproces
     torch.manual_seed(settings.seed)  # the initial weights, the same on every rank
     model = build_model(settings.arch, num_classes=len(train_set.labels), in_channels=channels,
                         input_size=settings.input_size)
+    auxiliary_channels = (tapped_channels(model, recipe.auxiliary_from)
+                          if recipe.auxiliary_from else None)
     loss = build_loss(recipe.loss, class_counts(train_set), recipe.label_smoothing,
-                      recipe.island_weight, getattr(model, "embedding_dim", None))
+                      recipe.island_weight, getattr(model, "embedding_dim", None),
+                      recipe.auxiliary_weight, auxiliary_channels)
     channels_last = run.channels_last and (context.device.type != "cpu" or recipe.cpu_channels_last)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    objective = place(TrainingObjective(model, loss), context.device, memory_format)
+    objective = TrainingObjective(model, loss, recipe.auxiliary_from,
+                                  recipe.auxiliary_feature_extractor)
+    objective = place(objective, context.device, memory_format)
     workers = run.workers if run.workers is not None else default_workers(context)
     augmenter = Augmenter(recipe.augment) if recipe.augment.enabled else None
     train_batches = TrainBatches(len(train_set), recipe.batch_size, settings.seed,

@@ -31,7 +31,7 @@ from training.data import FORMAT_CHOICES, DataOptions
 from training.data.base import DatasetLayoutError
 from training.losses import LOSSES
 from training.models import ARCHITECTURES, architecture
-from training.recipes import OPTIMISERS, SCHEDULES, recipe_for
+from training.recipes import DECAY_SCOPES, OPTIMISERS, SCHEDULES, recipe_for
 from training.run_setup import build_parts, default_threads, warn_if_busy
 from training.settings import DataSettings, RunSettings, TrainSettings
 from training.trainer import FINISHED, INTERRUPTED, Trainer
@@ -41,9 +41,9 @@ log = logging.getLogger(__name__)
 EXIT_INTERRUPTED, EXIT_PAUSED, EXIT_BAD_INPUT = 130, 75, 2
 # Options that define the model or its data; a resumed run keeps the checkpoint's values.
 FIXED_ON_RESUME = ("arch", "data", "dataset", "train_split", "val_split", "batch", "input_size",
-                   "channels", "color_space", "lr", "weight_decay", "optimiser", "momentum",
-                   "schedule", "loss", "label_smoothing", "island_weight", "gamma", "augment",
-                   "soft_labels", "exclude_classes", "limit_per_class", "seed")
+                   "channels", "color_space", "lr", "weight_decay", "weight_decay_on", "optimiser",
+                   "momentum", "schedule", "loss", "label_smoothing", "island_weight",
+                   "auxiliary_weight", "gamma", "augment", "soft_labels", "exclude_classes", "limit_per_class", "seed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--color-space", choices=("gray", "rgb"))
     recipe.add_argument("--lr", type=float, help="initial learning rate")
     recipe.add_argument("--weight-decay", type=float)
+    recipe.add_argument("--weight-decay-on", choices=DECAY_SCOPES,
+                        help="decay every parameter (all) or the dense layers' weights alone")
     recipe.add_argument("--optimiser", choices=OPTIMISERS)
     recipe.add_argument("--momentum", type=float, help="SGD momentum")
     recipe.add_argument("--schedule", choices=SCHEDULES)
@@ -73,6 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--loss", choices=LOSSES)
     recipe.add_argument("--label-smoothing", type=float)
     recipe.add_argument("--island-weight", type=float, help="weight of the island loss (0: off)")
+    recipe.add_argument("--auxiliary-weight", type=float,
+                        help="weight of the recipe's auxiliary classifier (0: off)")
     recipe.add_argument("--gamma", action=argparse.BooleanOptionalAction, help="adaptive gamma")
     recipe.add_argument("--augment", help="key=value,... changes to the augmentation, or 'none'")
     run = parser.add_argument_group("run")
@@ -97,14 +101,19 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
     if args.arch is None or args.data is None:
         raise ValueError("--arch and --data are required (or --resume with --out)")
     recipe = recipe_for(args.arch)
-    optimiser = replace(recipe.optimiser, **_given(args, name="optimiser", lr="lr",
-                                                       weight_decay="weight_decay", momentum="momentum"))
+    optimiser = replace(recipe.optimiser, **_given(
+        args, name="optimiser", lr="lr", weight_decay="weight_decay", momentum="momentum",
+        weight_decay_on="weight_decay_on"))
     schedule = replace(recipe.schedule, **_given(args, name="schedule"))
     augment = recipe.augment.with_overrides(args.augment) if args.augment else recipe.augment
-    recipe = replace(recipe, optimiser=optimiser, schedule=schedule, augment=augment, **_given(
+    overrides = _given(
         args, epochs="epochs", batch_size="batch", early_stopping_patience="patience", loss="loss",
         label_smoothing="label_smoothing", island_weight="island_weight", gamma="gamma",
-        channels="channels", color_space="color_space"))
+        channels="channels", color_space="color_space", auxiliary_weight="auxiliary_weight")
+    if overrides.get("auxiliary_weight") == 0:
+        # --auxiliary-weight 0 switches the classifier off
+        overrides.update(auxiliary_from=None, auxiliary_feature_extractor=False)
+    recipe = replace(recipe, optimiser=optimiser, schedule=schedule, augment=augment, **overrides)
     seed = 0 if args.seed is None else args.seed
     if seed < 0:
         raise ValueError(f"--seed must be 0 or more, got {seed}")
@@ -238,11 +247,13 @@ def _log_start(settings: TrainSettings, parts, trainer: Trainer, context) -> Non
              "%d loader workers", settings.arch, parameters / 1e6, parts.spec.channels,
              *parts.spec.input_size, parts.spec.color_space, parts.precision.name, context.device,
              context.world_size, torch.get_num_threads(), parts.train_loader.num_workers)
-    log.info("recipe: %s lr %.2g wd %.2g, %s schedule, batch %d, %d epochs, patience %d, loss %s%s, "
+    log.info("recipe: %s lr %.2g wd %.2g on %s, %s schedule, batch %d, %d epochs, patience %d, loss %s%s, "
              "augment %s, gamma %s", recipe.optimiser.name, recipe.optimiser.lr,
-             recipe.optimiser.weight_decay, recipe.schedule.name, recipe.batch_size, recipe.epochs,
+             recipe.optimiser.weight_decay, recipe.optimiser.weight_decay_on, recipe.schedule.name, recipe.batch_size, recipe.epochs,
              recipe.early_stopping_patience, recipe.loss,
-             f" + {recipe.island_weight} x island" if recipe.island_weight else "",
+             f" + {recipe.island_weight} x island" if recipe.island_weight else ""
+             + (f" + {recipe.auxiliary_weight} x auxiliary on {recipe.auxiliary_from}"
+                if recipe.auxiliary_weight else ""),
              recipe.augment.describe(), recipe.gamma)
     if trainer.progress.epoch or trainer.progress.batches_done:
         log.info("resuming after epoch %d, batch %d", trainer.progress.epoch,

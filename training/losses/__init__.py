@@ -1,11 +1,15 @@
-"""Training losses: cross-entropy (class-weighted, label-smoothed, soft targets) and the
-joint cross-entropy + island loss of ``vgg16_gcca_pdra``.
+"""Training losses: cross-entropy (class-weighted, label-smoothed, soft targets), the
+joint cross-entropy + island loss of ``vgg16_gcca_pdra``, and an auxiliary classifier's
+cross-entropy on an intermediate feature map (``dcrnet`` from scratch).
 
 ``TrainingObjective`` joins a model and its loss into the one module a training step
 calls (and ``DistributedDataParallel`` wraps): images and targets in, loss and logits
 out. With an island term it runs the model as ``forward_features`` ->
 ``forward_embedding`` -> ``classifier`` so the loss sees the embedding the classifier
-reads (``forward_head(f) == classifier(forward_embedding(f))``).
+reads (``forward_head(f) == classifier(forward_embedding(f))``). With an auxiliary
+classifier it keeps the output of the submodule that classifier reads (a forward hook),
+so the model runs once. Training-only parameters (island centres, the auxiliary
+classifier) live in the loss: checkpoints keep them, exports leave them out.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from training.losses.auxiliary import AuxiliaryClassifier, tapped_channels
 from training.losses.island import IslandLoss
 
 LOSSES = ("cross_entropy", "weighted_cross_entropy")
@@ -46,28 +51,44 @@ class ClassificationLoss(nn.Module):
         label_smoothing: float = 0.0,
         island: IslandLoss | None = None,
         island_weight: float = 0.0,
+        auxiliary: AuxiliaryClassifier | None = None,
+        auxiliary_weight: float = 0.0,
     ) -> None:
         super().__init__()
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label smoothing must be in [0, 1), got {label_smoothing}")
         if (island is None) != (island_weight == 0.0):
             raise ValueError("an island loss needs a positive island_weight, and the weight a loss")
+        if (auxiliary is None) != (auxiliary_weight == 0.0):
+            raise ValueError("an auxiliary classifier needs a positive auxiliary_weight, and the "
+                             "weight a classifier")
         self.register_buffer("weights", weights)
         self.label_smoothing = label_smoothing
         self.island = island
         self.island_weight = island_weight
+        self.auxiliary = auxiliary
+        self.auxiliary_weight = auxiliary_weight
 
     def forward(
-        self, logits: torch.Tensor, targets: torch.Tensor, embeddings: torch.Tensor | None = None
+        self, logits: torch.Tensor, targets: torch.Tensor, embeddings: torch.Tensor | None = None,
+        tapped: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        loss = F.cross_entropy(logits.float(), targets, weight=self.weights,
-                               label_smoothing=self.label_smoothing)
+        """``tapped``: the feature map the auxiliary classifier reads, when there is one."""
+        loss = self.cross_entropy(logits, targets)
         if self.island is not None:
             if embeddings is None:
                 raise ValueError("the island loss needs the embeddings the classifier reads")
             labels = targets.argmax(dim=1) if targets.ndim == 2 else targets
             loss = loss + self.island_weight * self.island(embeddings, labels)
+        if self.auxiliary is not None:
+            if tapped is None:
+                raise ValueError("the auxiliary classifier needs the feature map it reads")
+            loss = loss + self.auxiliary_weight * self.cross_entropy(self.auxiliary(tapped), targets)
         return loss
+
+    def cross_entropy(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.float(), targets, weight=self.weights,
+                               label_smoothing=self.label_smoothing)
 
 
 def build_loss(
@@ -76,8 +97,12 @@ def build_loss(
     label_smoothing: float = 0.0,
     island_weight: float = 0.0,
     embedding_dim: int | None = None,
+    auxiliary_weight: float = 0.0,
+    auxiliary_channels: int | None = None,
 ) -> ClassificationLoss:
-    """The loss a recipe names; ``island_weight > 0`` adds the island term (needs ``embedding_dim``)."""
+    """The loss a recipe names; ``island_weight > 0`` adds the island term (needs
+    ``embedding_dim``), ``auxiliary_weight > 0`` an auxiliary classifier's cross-entropy
+    (needs the ``auxiliary_channels`` of the feature map it reads)."""
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; valid: {list(LOSSES)}")
     weights = class_weights(class_counts) if name == "weighted_cross_entropy" else None
@@ -86,27 +111,52 @@ def build_loss(
         if embedding_dim is None:
             raise ValueError("the island loss needs a model with forward_embedding and embedding_dim")
         island = IslandLoss(len(class_counts), embedding_dim)
-    return ClassificationLoss(weights, label_smoothing, island, island_weight)
+    auxiliary = None
+    if auxiliary_weight:
+        if auxiliary_channels is None:
+            raise ValueError("an auxiliary classifier needs the channels of the map it reads")
+        auxiliary = AuxiliaryClassifier(auxiliary_channels, len(class_counts))
+    return ClassificationLoss(weights, label_smoothing, island, island_weight,
+                              auxiliary, auxiliary_weight)
 
 
 class TrainingObjective(nn.Module):
     """``(images, targets) -> (loss, logits)``: the model and its loss as one module."""
 
-    def __init__(self, model: nn.Module, loss: ClassificationLoss) -> None:
+    def __init__(self, model: nn.Module, loss: ClassificationLoss,
+                 auxiliary_from: str | None = None, feature_extractor: bool = False) -> None:
         super().__init__()
         if loss.island is not None and not hasattr(model, "forward_embedding"):
             raise ValueError(f"{type(model).__name__} has no forward_embedding for the island loss")
+        if (loss.auxiliary is None) != (auxiliary_from is None):
+            raise ValueError("an auxiliary classifier needs the submodule it reads, and the "
+                             "submodule a classifier")
         self.model = model
         self.loss = loss
+        self.feature_extractor = feature_extractor
+        self._tapped: dict[str, torch.Tensor] = {}  # one slot: evaluation passes overwrite it
+        if auxiliary_from is not None:
+            tapped_channels(model, auxiliary_from)  # a clear error for a wrong name
+            model.get_submodule(auxiliary_from).register_forward_hook(self._tap)
+
+    def _tap(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
+        """Keep the map for the auxiliary classifier; as a ``feature_extractor`` the rest of
+        the model reads it with the gradient stopped, so the tapped submodule learns from
+        the auxiliary classifier alone (a backbone used as a fixed feature extractor, as
+        transfer learning uses a pretrained one, except that this one keeps learning)."""
+        self._tapped["map"] = output
+        return output.detach() if self.feature_extractor else output
 
     def forward(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        embeddings = None
         if self.loss.island is None:
             logits = self.model(images)
-            return self.loss(logits, targets), logits
-        embeddings = self.model.forward_embedding(self.model.forward_features(images))
-        logits = self.model.classifier(embeddings)
-        return self.loss(logits, targets, embeddings), logits
+        else:
+            embeddings = self.model.forward_embedding(self.model.forward_features(images))
+            logits = self.model.classifier(embeddings)
+        tapped = self._tapped.pop("map", None)
+        return self.loss(logits, targets, embeddings, tapped), logits
 
 
-__all__ = ["LOSSES", "ClassificationLoss", "IslandLoss", "TrainingObjective", "build_loss",
-           "class_weights"]
+__all__ = ["LOSSES", "AuxiliaryClassifier", "ClassificationLoss", "IslandLoss",
+           "TrainingObjective", "build_loss", "class_weights", "tapped_channels"]

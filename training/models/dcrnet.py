@@ -12,7 +12,10 @@ DenseNet121 features, then (the paper's Sec. 3 "Experimental Details"):
 Choices where the paper is vague, and why:
 
 - No ImageNet weights can be downloaded here, so the DenseNet121 is trained from
-  scratch (the paper fine-tunes ImageNet weights); model cards must say so.
+  scratch (the paper uses ImageNet weights as a feature extractor); model cards say so.
+  Trained end to end from scratch the network stays at chance, so the recipe trains the
+  backbone through an auxiliary classifier and stops the head's gradient at the backbone
+  (``training/losses/auxiliary.py``); the model itself is unchanged.
 - Input and stem: the paper feeds 224x224 images to the stock DenseNet121 (7x7 final
   maps). FER2013 faces are 48x48; the stock stem (stride 32) would bring them to 1x1
   before the head's max-pool (which then cannot run). Below 192 pixels the backbone
@@ -29,8 +32,9 @@ Choices where the paper is vague, and why:
 - Residual block (the paper's Fig. 5, ``y = F(x) + x``): 3x3 conv-BN-ReLU-3x3 conv-BN
   plus the input, then ReLU, as in ResNet; where the width changes (the first block of
   each module) the shortcut is a 1x1 convolution + BN. No downsampling inside.
-- The dense layers use ReLU. The paper's L2 regularisation (1e-3) is the optimiser's
-  weight decay, its class-weighted cross-entropy the trainer's; neither is in here.
+- The dense layers use ReLU. The paper's L2 regularisation (1e-3, on the dense layers)
+  is the optimiser's weight decay on those layers' weights, its class-weighted
+  cross-entropy the trainer's; neither is in here.
 
 Parameters: 11.14 M at 1 input channel and 7 classes against the paper's 11.6 M (the
 DenseNet121 features 6.95 M, the two head convolutions 3.58 M, the residual modules
