@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from training import train as train_command
+from training.export_command import auxiliary_notes
 from training.losses import TrainingObjective, build_loss, tapped_channels
 from training.models import build_model
 from training.recipes import RECIPES
@@ -97,3 +98,12 @@ def test_dcrnet_trains_its_backbone_through_an_auxiliary_classifier_unless_switc
     off = train_command.settings_from_args(parser.parse_args(
         ["--arch", "dcrnet", "--data", str(fer2013_root), "--auxiliary-weight", "0"]))
     assert off.recipe.auxiliary_from is None and not off.recipe.auxiliary_feature_extractor
+
+
+def test_the_model_card_says_how_an_auxiliary_classifier_trained_the_backbone():
+    assert auxiliary_notes({"auxiliary_weight": 0.0}) == []
+    assert auxiliary_notes({}) == []  # checkpoints from before the option existed
+    (note,) = auxiliary_notes({"auxiliary_from": "backbone", "auxiliary_weight": 1.0,
+                               "auxiliary_feature_extractor": True})
+    assert note.startswith("backbone trained through an auxiliary linear classifier")
+    assert "not exported" in note and "gradient stopped" in note

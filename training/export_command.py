@@ -75,13 +75,24 @@ def card_from_checkpoint(saved: dict) -> ModelCard:
             "augment": recipe["augment"],
             "source": recipe["source"],
         },
-        "notes": [FROM_SCRATCH, *recipe["notes"], *run_ending_notes(saved)],
+        "notes": [FROM_SCRATCH, *auxiliary_notes(recipe), *recipe["notes"], *run_ending_notes(saved)],
     }
     return ModelCard(
         architecture=saved["model"]["arch"], labels=tuple(saved["labels"]),
         input_size=spec.input_size, channels=spec.channels, color_space=spec.color_space,
         mean=spec.mean, std=spec.std, gamma=spec.gamma,
         alignment_template=spec.alignment_template, dataset=dataset, training=training)
+
+
+def auxiliary_notes(recipe: dict) -> list[str]:
+    """How an auxiliary classifier shaped the run; the exported graph does not hold it."""
+    if not recipe.get("auxiliary_weight"):
+        return []
+    how = ("the rest of the model read it with the gradient stopped, as a feature extractor"
+           if recipe.get("auxiliary_feature_extractor") else "its loss joined the model's")
+    return [f"{recipe['auxiliary_from']} trained through an auxiliary linear classifier on its "
+            f"pooled features (weight {recipe['auxiliary_weight']:g}, training only, not exported); "
+            f"{how}"]
 
 
 def run_ending_notes(saved: dict) -> list[str]:
