@@ -43,7 +43,8 @@ EXIT_INTERRUPTED, EXIT_PAUSED, EXIT_BAD_INPUT = 130, 75, 2
 FIXED_ON_RESUME = ("arch", "data", "dataset", "train_split", "val_split", "batch", "input_size",
                    "channels", "color_space", "lr", "weight_decay", "weight_decay_on", "optimiser",
                    "momentum", "schedule", "loss", "label_smoothing", "island_weight",
-                   "auxiliary_weight", "gamma", "augment", "soft_labels", "exclude_classes", "limit_per_class", "seed")
+                   "auxiliary_weight", "gamma", "augment", "soft_labels", "exclude_classes",
+                   "limit_per_class", "seed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -247,9 +248,11 @@ def _log_start(settings: TrainSettings, parts, trainer: Trainer, context) -> Non
              "%d loader workers", settings.arch, parameters / 1e6, parts.spec.channels,
              *parts.spec.input_size, parts.spec.color_space, parts.precision.name, context.device,
              context.world_size, torch.get_num_threads(), parts.train_loader.num_workers)
-    log.info("recipe: %s lr %.2g wd %.2g on %s, %s schedule, batch %d, %d epochs, patience %d, loss %s%s, "
+    log.info("recipe: %s lr %.2g wd %.2g on %s, %s schedule, batch %d, %d epochs, patience %d, "
+             "loss %s%s, "
              "augment %s, gamma %s", recipe.optimiser.name, recipe.optimiser.lr,
-             recipe.optimiser.weight_decay, recipe.optimiser.weight_decay_on, recipe.schedule.name, recipe.batch_size, recipe.epochs,
+             recipe.optimiser.weight_decay, recipe.optimiser.weight_decay_on, recipe.schedule.name,
+             recipe.batch_size, recipe.epochs,
              recipe.early_stopping_patience, recipe.loss,
              f" + {recipe.island_weight} x island" if recipe.island_weight else ""
              + (f" + {recipe.auxiliary_weight} x auxiliary on {recipe.auxiliary_from}"
