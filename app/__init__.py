@@ -12,6 +12,12 @@ import os
 # of the user's terminal unless they ask for them.
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# ONNX Runtime's official builds send usage telemetry to Microsoft (a host looked up a few
+# seconds into every run) and keep a device ID and queued events in the user's cache.
+# Only this variable, set before onnxruntime loads, stops all of it
+# (``onnxruntime.disable_telemetry_events()`` does not). The app sends nothing, whatever
+# the environment says; tests/test_offline.py checks it.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

@@ -40,6 +40,8 @@ def draw_face(canvas: np.ndarray, face: FaceResult, row: int) -> None:
     title = f"#{face.face_id}"
     if face.labels:
         title += f" {face.top_label} {face.top_probability:.0%}"
+    if face.agreement_text:
+        title += f", {face.agreement_text}"
     cv2.putText(canvas, title, (x, max(row, y - 5)), FONT, font * 1.1, colour, thickness,
                 cv2.LINE_AA)
     if face.labels:
@@ -60,7 +62,7 @@ def _draw_bars(canvas: np.ndarray, face: FaceResult, box: tuple[int, int, int],
     shade = canvas.copy()
     cv2.rectangle(shade, (left, top), (left + panel_width, top + panel_height), (25, 25, 25), -1)
     cv2.addWeighted(shade, 0.6, canvas, 0.4, 0, dst=canvas)
-    top_index = int(np.argmax(face.smoothed))
+    top_index = face.top_index
     for index, (label, probability) in enumerate(zip(face.labels, face.smoothed)):
         baseline = top + row * (index + 1)
         highlight = index == top_index

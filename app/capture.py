@@ -176,9 +176,10 @@ def _read_or_event(source: Source) -> Frame | Event:
         log.exception("reading %s failed", source.name)
         return Event(EventKind.SOURCE_LOST, f"{source.name}: reading failed: {error}",
                      {"source": source.name})
-    if frame is None:
-        return Event(EventKind.SOURCE_ENDED, f"{source.name} ended",
-                     {"source": source.name, "frames": source.frames_read})
+    if frame is None:  # ``ended_early``: the run failed part-way (exit code 1)
+        return Event(EventKind.SOURCE_ENDED, source.ended_early or f"{source.name} ended",
+                     {"source": source.name, "frames": source.frames_read,
+                      "ended_early": source.ended_early is not None})
     return frame
 
 

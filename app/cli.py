@@ -7,7 +7,16 @@ import sys
 
 from app.landmarks import DEFAULT_MAX_FACES
 from app.logs import LOG_ENV, log_file, setup_logging
-from app.tracking import MAX_SMOOTHING
+from app.quiet import native_stderr_to
+from app.steady import (
+    DEFAULT_SWITCH_HOLD_S,
+    DEFAULT_SWITCH_MARGIN,
+    DEFAULT_TIME_CONSTANT_S,
+    MAX_SWITCH_HOLD_S,
+    MAX_SWITCH_MARGIN,
+    MAX_TIME_CONSTANT_S,
+    Steadiness,
+)
 
 
 def positive_int(text: str) -> int:
@@ -26,12 +35,19 @@ def non_negative_int(text: str) -> int:
     return value
 
 
-def smoothing_strength(text: str) -> float:
-    """An argparse type: a smoothing strength from 0 (off) to ``MAX_SMOOTHING``."""
-    value = _number(float, text)
-    if not 0.0 <= value <= MAX_SMOOTHING:
-        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_SMOOTHING}, got {value}")
-    return value
+def bounded(most: float):
+    """An argparse type: a number from 0 to ``most``."""
+    def parse(text: str) -> float:
+        value = _number(float, text)
+        if not 0.0 <= value <= most:
+            raise argparse.ArgumentTypeError(f"must be from 0 to {most}, got {value}")
+        return value
+    return parse
+
+
+def steadiness_of(args: argparse.Namespace) -> Steadiness:
+    """The smoothing and hysteresis the command line asks for."""
+    return Steadiness(args.smoothing, args.switch_margin, args.switch_hold)
 
 
 def _number(kind: type, text: str):
@@ -53,13 +69,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source = parser.add_argument_group("input and model")
     source.add_argument("--source", help="camera index, video file, image folder or stream URL")
-    source.add_argument("--model", help="model name from models_onnx/ or path to an .onnx file")
+    source.add_argument("--model", help="model name from models_onnx/ or path to an .onnx file "
+                                        "(default: the most accurate installed, see --list-models)")
     source.add_argument("--provider", default="auto", choices=("auto", "tensorrt", "cuda", "cpu"),
                         help="ONNX Runtime execution provider (auto: probe the GPU, else CPU)")
     source.add_argument("--max-faces", type=positive_int, default=DEFAULT_MAX_FACES,
                         help="most faces analysed per frame, largest first")
-    source.add_argument("--smoothing", type=smoothing_strength, default=0.6,
-                        help=f"per-face probability smoothing, 0 (off) to {MAX_SMOOTHING} (strong)")
+    source.add_argument("--smoothing", type=bounded(MAX_TIME_CONSTANT_S), default=DEFAULT_TIME_CONSTANT_S,
+                        metavar="SECONDS",
+                        help="time constant of the per-face probability smoothing, 0 (off) to "
+                             f"{MAX_TIME_CONSTANT_S} s (default: {DEFAULT_TIME_CONSTANT_S} s)")
+    source.add_argument("--switch-margin", type=bounded(MAX_SWITCH_MARGIN), default=DEFAULT_SWITCH_MARGIN,
+                        metavar="P", help="lead in probability another emotion needs over the shown "
+                                          f"one before it is shown (default: {DEFAULT_SWITCH_MARGIN})")
+    source.add_argument("--switch-hold", type=bounded(MAX_SWITCH_HOLD_S), default=DEFAULT_SWITCH_HOLD_S,
+                        metavar="SECONDS", help="how long that lead must last (default: "
+                                                f"{DEFAULT_SWITCH_HOLD_S} s; 0 and --switch-margin 0: "
+                                                "no hysteresis)")
     source.add_argument("--no-gamma", action="store_true",
                         help="skip adaptive gamma even when the model's card asks for it")
     output = parser.add_argument_group("recording")
@@ -91,12 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup_logging(args.log_level)
+    log_path = setup_logging(args.log_level)
     if args.headless or args.list_cameras or args.list_models or args.gpu_report:
         from app.headless import run
     else:
         from app.gui import run
-    return run(args)
+    with native_stderr_to(log_path):  # FFmpeg, libjpeg and MediaPipe print when they like
+        return run(args)
 
 
 if __name__ == "__main__":

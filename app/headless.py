@@ -1,10 +1,10 @@
 """``emotion-app --headless`` and the listing commands: the pipeline without a window.
 
-Exit codes: 0 done; 1 the run failed part-way (camera lost, recording failed; what was
-recorded is kept); 2 bad input (no source, no camera at that index, an undecodable
-video, a bad model, an unwritable CSV or video path, an existing CSV without
-``--overwrite``, a ``--provider`` that cannot run here); 130 interrupted with Ctrl+C
-(the CSV is closed cleanly first).
+Exit codes: 0 done; 1 the run failed part-way (camera lost, recording failed, a video
+that stops decoding before its last frame; what was recorded is kept); 2 bad input (no
+source, no camera at that index, an undecodable video, a bad model, an unwritable CSV
+or video path, an existing CSV without ``--overwrite``, a ``--provider`` that cannot
+run here); 130 interrupted with Ctrl+C (the CSV is closed cleanly first).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from pathlib import Path
 from app.annotate import AnnotatedVideo
 from app.cameras import list_cameras
 from app.capture import open_reader
+from app.cli import steadiness_of
 from app.logs import log_file
 from app.model_card import ModelCardError
-from app.model_library import HOW_TO_GET_ONE, describe_models, scan_models
+from app.model_library import HOW_TO_GET_ONE, default_model, describe_models, scan_models
 from app.pipeline import Pipeline
 from app.providers import probe
 from app.recorder import RecordingError
@@ -66,7 +67,7 @@ def _analyse(args: argparse.Namespace) -> int:
         raise _UsageError(f"{unmet}; use --provider auto or cpu (--gpu-report tells more)")
     try:
         pipeline = Pipeline(_model_argument(args), provider=args.provider,
-                            max_faces=args.max_faces, smoothing=args.smoothing,
+                            max_faces=args.max_faces, steadiness=steadiness_of(args),
                             gamma=not args.no_gamma)
     except ModelCardError as error:
         raise _UsageError(str(error)) from None
@@ -79,11 +80,11 @@ def _analyse(args: argparse.Namespace) -> int:
         if args.output_video:
             video = AnnotatedVideo(args.output_video, reader.source.fps)
         if args.csv:
+            existed = not args.overwrite and Path(args.csv).expanduser().is_file()  # before trying
             try:
                 pipeline.start_recording(args.csv, overwrite=args.overwrite)
             except RecordingError as error:
-                exists = not args.overwrite and Path(args.csv).expanduser().is_file()
-                hint = "; pass --overwrite to replace it" if exists else ""
+                hint = "; pass --overwrite to replace it" if existed else ""
                 raise _UsageError(f"{error}{hint}") from None
         return _loop(pipeline, reader, video, args)
     except RecordingError as error:
@@ -106,7 +107,10 @@ def _loop(pipeline: Pipeline, reader, video: AnnotatedVideo | None, args) -> int
     frames = 0
 
     def on_event(event: Event) -> None:
-        if event.kind in (EventKind.SOURCE_LOST, EventKind.RECORDING_FAILED, EventKind.ERROR):
+        if event.kind is EventKind.SOURCE_ENDED and event.details.get("ended_early"):
+            failures.append(event)  # a truncated video: analysed part-way, exit code 1
+            progress.message(f"emotion-app: {event.message}")
+        elif event.kind in (EventKind.SOURCE_LOST, EventKind.RECORDING_FAILED, EventKind.ERROR):
             failures.append(event)
             details = f" (details in {log_file()})" if event.kind is EventKind.ERROR else ""
             progress.message(f"emotion-app: {event.message}{details}")
@@ -141,11 +145,10 @@ def _loop(pipeline: Pipeline, reader, video: AnnotatedVideo | None, args) -> int
 def _model_argument(args: argparse.Namespace) -> str | Path:
     if args.model:
         return args.model
-    entries, _ = scan_models()
-    if not entries:
+    best = default_model(scan_models()[0])
+    if best is None:
         raise _UsageError(f"no emotion model installed. {HOW_TO_GET_ONE}")
-    best = max(entries, key=lambda entry: entry.accuracy[1] if entry.accuracy else -1.0)
-    log.info("no --model given; using %s", best.path)
+    log.info("no --model given; using %s, the most accurate (%s)", best.path, best.accuracy_text)
     return best.path
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from app.alignment import ANCHOR_NAMES
 from app.landmarks import DEFAULT_MAX_FACES
 from app.model_card import (
     INPUT_NAME,
+    MEMBER_OUTPUT_NAME,
     OUTPUT_NAME,
     ModelCard,
     ModelCardError,
@@ -30,6 +32,16 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     exponentials = np.exp(shifted)
     return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One batch's output: the model's probabilities and, for an ensemble, its members'."""
+
+    probabilities: np.ndarray
+    """(N, K) softmax of ``logits``."""
+    members: np.ndarray | None = None
+    """(N, M, K) each member's probabilities (``member_names`` order); None for one model."""
 
 
 class EmotionClassifier:
@@ -57,6 +69,10 @@ class EmotionClassifier:
         self.session = open_session(self.path, providers)
         self.card: ModelCard = card_of_session(self.session, str(self.path))
         self.spec = PreprocessSpec.from_card(self.card)
+        outputs = {output.name for output in self.session.get_outputs()}
+        self.member_names: tuple[str, ...] = (
+            self.card.member_names if MEMBER_OUTPUT_NAME in outputs else ())
+        """An ensemble's members (the card's names, in output order); () for one model."""
 
     @property
     def name(self) -> str:
@@ -79,6 +95,18 @@ class EmotionClassifier:
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         return softmax(self.logits(batch))
+
+    def predict(self, batch: np.ndarray) -> Prediction:
+        """Probabilities and, for an ensemble, each member's, from one session run."""
+        members = len(self.member_names)
+        if len(batch) == 0:
+            return Prediction(np.zeros((0, self.card.num_classes), np.float32),
+                              np.zeros((0, members, self.card.num_classes), np.float32) if members else None)
+        if not members:
+            return Prediction(self.probabilities(batch))
+        logits, per_member = self.session.run([OUTPUT_NAME, MEMBER_OUTPUT_NAME],
+                                              {INPUT_NAME: np.ascontiguousarray(batch, np.float32)})
+        return Prediction(softmax(logits), per_member)
 
     def test_run(self, faces: int = 2) -> None:
         """Run ``faces`` copies of a synthetic face the way frames go (alignment to the

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from app.alignment import DETECTOR_ANCHOR_NAMES
+from app.mediapipe_import import import_mediapipe
 from app.quiet import CapturedOutput, native_output_captured
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class FaceLandmarker:
     ) -> None:
         if max_faces < 1:
             raise ValueError(f"max_faces must be at least 1, got {max_faces}")
-        import mediapipe as mp  # imported here: it takes a second and logs on import
+        mp = import_mediapipe()  # imported here: it takes a second and logs on import
 
         self.max_faces = max_faces
         self._detector = mp.solutions.face_detection.FaceDetection(

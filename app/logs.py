@@ -5,7 +5,9 @@ everything from INFO on, and the app's own DEBUG lines, where the native librari
 raw messages go (a failed CUDA probe, what MediaPipe and FFmpeg printed). A window
 started from a desktop has no console, so the file is what remains after a problem.
 It lives in the user's cache folder (``emotion-live/emotion-app.log``) and rotates at
-1 MB, keeping two old files; ``EMOTION_APP_LOG`` names another file.
+1 MB, keeping two old files; ``EMOTION_APP_LOG`` names another file. While the app runs,
+what native libraries print to the stderr descriptor is appended to it too
+(``app.quiet.native_stderr_to``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -55,6 +58,14 @@ class _Console(logging.StreamHandler):
         pass
 
 
+def _copy_then_truncate(source: str, destination: str) -> None:
+    """Rotate by copying the log and emptying it in place, rather than renaming it: the
+    native libraries' descriptor 2 points at this file (``app.quiet.native_stderr_to``)
+    and keeps appending to it, never to a renamed or deleted copy."""
+    shutil.copyfile(source, destination)
+    os.truncate(source, 0)
+
+
 def setup_logging(console_level: str = "WARNING") -> Path | None:
     """Log to the console at ``console_level`` and to ``log_file()``; returns the file, or
     None when it cannot be written (the console then says so once). Calling it again
@@ -79,6 +90,7 @@ def setup_logging(console_level: str = "WARNING") -> Path | None:
         problem, path = f"cannot write the log file {path}: {error.strerror or error}", None
     else:
         problem = None
+        file.rotator = _copy_then_truncate
         file.setLevel(logging.DEBUG)
         file.setFormatter(logging.Formatter(FORMAT))
         _installed.append(file)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from app.alignment import available_templates
+from app.card_text import MAX_NAME, MAX_TEXT, label_problems, quoted, text_problems
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,9 @@ PREFIX = "emotion."
 CARD_SCHEMA = "1"
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
+MEMBER_OUTPUT_NAME = "member_probabilities"
+"""Optional second output of an ensemble: each member's probabilities, [N, M, K], members
+in the order of the card's ``training["members"]``."""
 COLOR_SPACES = ("gray", "rgb")
 
 
@@ -64,8 +68,12 @@ class ModelCard:
         problems = []
         if not self.architecture:
             problems.append("architecture is empty")
+        for name, limit in (("architecture", MAX_NAME), ("dataset", MAX_TEXT), ("version", MAX_NAME)):
+            problems += text_problems(name, getattr(self, name), limit)
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
-            problems.append(f"labels must be at least two distinct names, got {list(self.labels)}")
+            problems.append(f"labels must be at least two distinct names, got "
+                            f"{quoted(list(self.labels), 200)}")
+        problems += label_problems(self.labels)
         if len(self.input_size) != 2 or min(self.input_size) < 8:
             problems.append(f"input_size must be (height, width) of at least 8, got {self.input_size}")
         elif self.input_size[0] != self.input_size[1]:
@@ -91,6 +99,16 @@ class ModelCard:
     @property
     def num_classes(self) -> int:
         return len(self.labels)
+
+    @property
+    def member_names(self) -> tuple[str, ...]:
+        """An ensemble's member names (``training["members"][i]["name"]``), in the order of
+        its member output; () for a single model or a card whose member list is malformed."""
+        members = self.training.get("members")
+        if not isinstance(members, list) or not all(
+                isinstance(member, Mapping) and isinstance(member.get("name"), str) for member in members):
+            return ()
+        return tuple(member["name"] for member in members)
 
     def to_metadata(self) -> dict[str, str]:
         """The card as ONNX ``metadata_props`` (string to string)."""
@@ -183,7 +201,12 @@ def open_session(path: str | Path, providers: list, optimize: bool = True):
 
 def card_of_session(session, source: str) -> ModelCard:
     """Parse the card of an open session and check it matches the graph's signature."""
-    card = ModelCard.from_metadata(session.get_modelmeta().custom_metadata_map, source)
+    try:
+        metadata = session.get_modelmeta().custom_metadata_map
+    except UnicodeDecodeError as error:  # ONNX Runtime decodes metadata as UTF-8 when read
+        raise ModelCardError(f"{source}: its ONNX metadata is not valid UTF-8 text ({error.reason} "
+                             f"at byte {error.start}), so it carries no readable model card") from None
+    card = ModelCard.from_metadata(metadata, source)
     inputs, outputs = session.get_inputs(), session.get_outputs()
     problems = []
     if [i.name for i in inputs] != [INPUT_NAME]:
@@ -201,6 +224,14 @@ def card_of_session(session, source: str) -> ModelCard:
         problems.append(
             f"output shape {outputs[0].shape} does not match the card's {card.num_classes} labels"
         )
+    members = [o for o in outputs if o.name == MEMBER_OUTPUT_NAME]
+    if members and not card.member_names:
+        problems.append(f"output '{MEMBER_OUTPUT_NAME}' but the card lists no members")
+    elif members and not _shape_matches(members[0].shape, [None, len(card.member_names),
+                                                           card.num_classes]):
+        problems.append(f"output '{MEMBER_OUTPUT_NAME}' has shape {members[0].shape}; the card's "
+                        f"{len(card.member_names)} members and {card.num_classes} labels need "
+                        f"[N, {len(card.member_names)}, {card.num_classes}]")
     if problems:
         raise ModelCardError(f"{source}: model does not follow the contract: " + "; ".join(problems))
     return card

@@ -3,7 +3,8 @@
 Folders, in order: those named by ``EMOTION_MODELS_DIR`` (``os.pathsep``-separated),
 the repository's ``models_onnx/``, and ``models_onnx/`` inside a PyInstaller bundle
 when the app runs frozen. Every ``*.onnx`` there is read through its model card; a
-file whose card is missing or wrong is listed as refused, with the card's reason.
+file whose card is missing or wrong is listed as refused, with the card's reason. The
+default model, where none is named, is the most accurate one (``default_model``).
 """
 
 from __future__ import annotations
@@ -98,6 +99,15 @@ def scan_models(dirs: list[Path] | None = None) -> tuple[list[ModelEntry], list[
     return entries, refused
 
 
+def default_model(entries: list[ModelEntry]) -> ModelEntry | None:
+    """The most accurate model by its card: test accuracy, else validation (``ACCURACY_KEYS``);
+    a tie goes to the first by name, so the choice does not depend on the folder order."""
+    if not entries:
+        return None
+    return min(entries, key=lambda entry: (-(entry.accuracy[1] if entry.accuracy else -1.0), entry.name,
+                                           str(entry.path)))
+
+
 def resolve_model(name_or_path: str | Path, dirs: list[Path] | None = None) -> Path:
     """The file for ``--model``: a path, a file stem, or an architecture name.
 
@@ -114,7 +124,7 @@ def resolve_model(name_or_path: str | Path, dirs: list[Path] | None = None) -> P
     for match in ([e for e in entries if e.name == text],
                   [e for e in entries if e.card.architecture == text]):
         if match:
-            best = max(match, key=lambda e: e.accuracy[1] if e.accuracy else -1.0)
+            best = default_model(match)
             if len(match) > 1:
                 log.info("%d models of %r; using %s, the most accurate", len(match), text, best.path)
             return best.path
@@ -135,12 +145,15 @@ def describe_models(dirs: list[Path] | None = None) -> str:
         lines = [f"No models found (searched: {searched}).", HOW_TO_GET_ONE]
     else:
         lines = [f"Models (searched: {searched}):"]
-        rows = [(e.name, e.card.architecture, e.accuracy_text, e.input_text, str(e.path))
-                for e in entries]
-        header = ("NAME", "ARCHITECTURE", "ACCURACY", "INPUT", "FILE")
+        default = default_model(entries)
+        rows = [(("* " if e is default else "  ") + e.name, e.card.architecture, e.accuracy_text,
+                 e.input_text, str(e.path)) for e in entries]
+        header = ("  NAME", "ARCHITECTURE", "ACCURACY", "INPUT", "FILE")
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
-            lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+            lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        lines.append(f"* the default without --model: {default.name}, the most accurate (test "
+                     "accuracy in its card, else validation)")
     if refused:
         lines.append("Refused (not usable emotion models):")
         lines.extend(f"  {item.path}: {item.reason}" for item in refused)

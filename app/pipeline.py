@@ -12,7 +12,7 @@ yielding a ``FrameResult`` per analysed frame and ``Event``s for what happens on
 (source ended or lost, model swapped, recording failed); nothing raises on the worker
 for what a source, a model or a disk does mid-run. ``stop`` is that run's own token:
 set from any thread, before or during the run, it ends that run and no other. Any
-thread may call the controls at any time (``set_model``, ``smoothing``,
+thread may call the controls at any time (``set_model``, ``steadiness``,
 ``gamma_enabled``, ``start_recording``, ``stop_recording``, ``add_marker``,
 ``restart_source``, ``stop``); one that can fail raises in its caller (a bad model
 file, an unwritable CSV) and leaves the running state untouched; what it changes
@@ -41,6 +41,7 @@ from app.recorder import RecordingError
 from app.recording import Recording
 from app.results import Event, EventKind, FaceResult, FrameResult, RecordingStatus, StageTimings
 from app.sources import Frame
+from app.steady import Steadiness
 from app.tracking import FaceTracker, FrameRate
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,14 @@ class Pipeline:
     """Analyses frames with one emotion model; see the module docstring for threading.
 
     ``model``: a name from the model library, an ``.onnx`` path, or None (frames pass
-    through unanalysed until ``set_model``). Raises ModelCardError for a bad model and
-    ValueError for a ``max_faces`` below 1.
+    through unanalysed until ``set_model``). ``steadiness``: smoothing and hysteresis of
+    each face's read (default: ``app.steady``'s measured defaults). Raises ModelCardError
+    for a bad model and ValueError for a ``max_faces`` below 1.
     """
 
     def __init__(self, model: str | Path | None = None, *, provider: str = "auto",
-                 max_faces: int = DEFAULT_MAX_FACES, smoothing: float = 0.6, gamma: bool = True,
+                 max_faces: int = DEFAULT_MAX_FACES, steadiness: Steadiness | None = None,
+                 gamma: bool = True,
                  landmarker_factory: Callable[[int], FaceLandmarker] = QuietLandmarker) -> None:
         if max_faces < 1:
             raise ValueError(f"max_faces must be at least 1, got {max_faces}")
@@ -74,11 +77,11 @@ class Pipeline:
         self._landmarker_factory = landmarker_factory
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._tracker = FaceTracker(smoothing)
+        self._tracker = FaceTracker(steadiness)
         self._model: EmotionClassifier | None = None
         self._specs: dict[bool, PreprocessSpec] = {}  # by gamma_enabled: as the card says, or off
         if model is not None:
-            self._use(self._load_model(model))
+            self._use(self.load_model(model))
         self._pending_model: EmotionClassifier | None = None
         self._events: deque[Event] = deque()
         self._recording = Recording(self._events.append)
@@ -98,18 +101,30 @@ class Pipeline:
     def set_model(self, name_or_path: str | Path) -> EmotionClassifier:
         """Load, check and test-run a model; it replaces the current one from the next
         frame. Raises ModelCardError (the current model keeps running)."""
-        classifier = self._load_model(name_or_path)
+        classifier = self.load_model(name_or_path)
+        self.use_model(classifier)
+        return classifier
+
+    def use_model(self, classifier: EmotionClassifier) -> None:
+        """Analyse with a model ``load_model`` gave from the next frame on; apart from
+        loading, so a caller loading several at once can use the one it asked for last."""
         with self._lock:
             self._pending_model = classifier
+
+    def load_model(self, name_or_path: str | Path) -> EmotionClassifier:
+        """Load, check and test-run a model without using it; raises ModelCardError."""
+        classifier = EmotionClassifier(resolve_model(name_or_path),
+                                       self.provider_report.session_providers, self.max_faces)
+        classifier.test_run(min(2, self.max_faces))
         return classifier
 
     @property
-    def smoothing(self) -> float:
-        return self._tracker.strength
+    def steadiness(self) -> Steadiness:
+        return self._tracker.steadiness
 
-    @smoothing.setter
-    def smoothing(self, strength: float) -> None:
-        self._tracker.strength = strength
+    @steadiness.setter
+    def steadiness(self, value: Steadiness) -> None:
+        self._tracker.steadiness = value
 
     def start_recording(self, path: str | Path, overwrite: bool = False) -> Path:
         """Record the timeline to a new CSV (replacing any recording in progress). Raises
@@ -118,7 +133,7 @@ class Pipeline:
         model = self._pending_model or self._model
         if model is None:
             raise RecordingError("choose a model before recording: the CSV's columns are its labels")
-        return self._recording.start(path, model.labels, overwrite)
+        return self._recording.start(path, model.labels, overwrite, model.member_names)
 
     def stop_recording(self) -> RecordingStatus | None:
         """Close the CSV; returns its final status, None when nothing was recording."""
@@ -151,9 +166,12 @@ class Pipeline:
         return [self._events.popleft() for _ in range(len(self._events))]
 
     def close(self) -> None:
-        """Stop recording and release this thread's landmarker."""
+        """Stop recording, release this thread's landmarker and let go of the model (its
+        ONNX Runtime session and threads): a closed window keeps nothing running."""
         self.stop_recording()
         self.close_landmarker()
+        with self._lock:
+            self._model = self._pending_model = None
 
     # The worker thread.
 
@@ -223,7 +241,8 @@ class Pipeline:
         result = FrameResult(frame, faces, model.path.stem if model else "",
                              model.labels if model else (),
                              model.provider if model else self.provider_report.provider,
-                             timings, self._frame_rate.tick(), dropped_frames)
+                             timings, self._frame_rate.tick(), dropped_frames,
+                             steadiness=self._tracker.steadiness)
         return self._recording.write(result)
 
     def _analyse(self, frame: Frame, model: EmotionClassifier,
@@ -239,18 +258,20 @@ class Pipeline:
         qualities = [measure_face(face.anchors, face.mesh, crop, gamma, (image.shape[1], image.shape[0]))
                      for face, crop, gamma in zip(faces, crops, gammas)]
         aligned = time.perf_counter()
-        probabilities = model.probabilities(batch)
+        prediction = model.predict(batch)
         inferred = time.perf_counter()
         if not self._continuous:
             self._tracker.reset()
-        tracked = self._tracker.update([face.box for face in faces], probabilities,
+        tracked = self._tracker.update([face.box for face in faces], prediction.probabilities,
                                        _track_time(frame))
+        members = prediction.members if prediction.members is not None else [None] * len(faces)
         results = tuple(
-            FaceResult(face_id, face.box, {name: (float(point[0]), float(point[1]))
-                                           for name, point in face.anchors.items()},
-                       face.source, model.labels, probs, smoothed, quality)
-            for face, probs, (face_id, smoothed), quality
-            in zip(faces, probabilities, tracked, qualities)
+            FaceResult(read.face_id, face.box, {name: (float(point[0]), float(point[1]))
+                                                for name, point in face.anchors.items()},
+                       face.source, model.labels, probs, read.smoothed, quality, read.shown,
+                       model.member_names, member_probabilities)
+            for face, probs, read, quality, member_probabilities
+            in zip(faces, prediction.probabilities, tracked, qualities, members)
         )
         timings = dataclasses.replace(
             timings, landmarks=_ms(start, landmarked), align=_ms(landmarked, aligned),
@@ -263,12 +284,6 @@ class Pipeline:
             landmarker.close()
 
     # Internals.
-
-    def _load_model(self, name_or_path: str | Path) -> EmotionClassifier:
-        classifier = EmotionClassifier(resolve_model(name_or_path),
-                                       self.provider_report.session_providers, self.max_faces)
-        classifier.test_run(min(2, self.max_faces))
-        return classifier
 
     def _use(self, model: EmotionClassifier) -> None:
         self._model = model

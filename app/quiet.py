@@ -1,13 +1,21 @@
 """Keep native libraries' console output out of the user's terminal, and in the log.
 
-ONNX Runtime, the CUDA loader, FFmpeg and OpenCV's camera backends write straight to
-the process's stdout/stderr file descriptors, below Python's ``sys.stderr``: a
-``contextlib.redirect_stderr`` cannot catch them. ``native_output_captured`` points
-file descriptors 1 and 2 at a temporary file for the duration of a block (a probe, a
-camera scan, opening a video) and hands back what was written, so the caller can log it
-and quote the relevant line in its own message. The swap is process-wide, so a lock
-keeps two blocks from interleaving; output another thread prints meanwhile lands in the
-captured text rather than being lost.
+ONNX Runtime, the CUDA loader, FFmpeg, libjpeg, MediaPipe and OpenCV's camera backends
+write straight to the process's stdout/stderr file descriptors, below Python's
+``sys.stderr``: a ``contextlib.redirect_stderr`` cannot catch them.
+
+``native_stderr_to`` points file descriptor 2 at the log file for the app's whole run
+and moves Python's ``sys.stderr`` (the app's own progress and errors) to a copy of the
+terminal's descriptor. Capturing only around the calls that print is not enough:
+MediaPipe's graph threads print a moment after the call that started them, FFmpeg and
+libjpeg whenever a damaged frame comes, and on a loaded machine "a moment" is longer
+than any window.
+
+``native_output_captured`` points descriptors 1 and 2 at a temporary file for the
+duration of a block (a probe, a camera scan, opening a video) and hands back what was
+written, so the caller can log it and quote the relevant line in its own message. The
+swap is process-wide, so a lock keeps two blocks from interleaving; output another
+thread prints meanwhile lands in the captured text rather than being lost.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 _lock = threading.RLock()
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -57,6 +66,52 @@ def native_output_captured() -> Iterator[CapturedOutput]:
                     os.close(copy)
                 sink.seek(0)
                 captured.text = sink.read().decode("utf-8", errors="replace")
+
+
+@contextlib.contextmanager
+def native_stderr_to(path: Path | None) -> Iterator[None]:
+    """Inside the block, descriptor 2 appends to ``path`` and ``sys.stderr``, if it wrote
+    to descriptor 2, writes to the terminal through a copy of it. ``path`` None or not
+    writable: nothing changes, native lines stay on the terminal rather than being lost."""
+    try:
+        target = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644) if path else None
+    except OSError:
+        target = None
+    if target is None:
+        yield
+        return
+    with _lock:
+        _flush_python_streams()
+        try:
+            terminal: int | None = os.dup(2)
+        except OSError:  # no console (pythonw): nothing to keep
+            terminal = None
+        os.dup2(target, 2)
+        os.close(target)
+        previous = sys.stderr
+        moved = terminal is not None and _fileno(previous) == 2
+        if moved:
+            sys.stderr = open(terminal, "w", encoding=previous.encoding or "utf-8",
+                              errors=previous.errors or "backslashreplace", closefd=False,
+                              buffering=1)  # line-buffered, as stderr is
+    try:
+        yield
+    finally:
+        with _lock:
+            _flush_python_streams()
+            if moved:
+                sys.stderr.close()
+                sys.stderr = previous
+            if terminal is not None:
+                os.dup2(terminal, 2)
+                os.close(terminal)
+
+
+def _fileno(stream) -> int | None:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a test's capture, a closed stream
+        return None
 
 
 def _flush_python_streams() -> None:

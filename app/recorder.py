@@ -11,7 +11,11 @@ Columns (units in the names; empty cells where a value does not apply):
 - ``p_<label>``: the model's probability for each label (raw, this frame only), in the
   model card's label order; ``top_emotion``, ``top_probability``: their maximum.
 - ``smoothed_<label>``, ``top_emotion_smoothed``: the per-face moving average the app
-  displays (equal to the raw values when smoothing is off).
+  displays (equal to the raw values when smoothing is off) and the emotion shown, which
+  changes only past the hysteresis; ``smoothing_s``, ``switch_margin``,
+  ``switch_hold_s``: the time constant and hysteresis they were made with (``app.steady``).
+- Ensembles only: ``agreement``, the share of members whose own top emotion this frame
+  is ``top_emotion``, and ``top_<member>``, each member's top emotion.
 - ``model``; ``landmarks`` (``mesh`` or ``detector``); quality: ``eye_distance_px``,
   ``brightness_0to1``, ``gamma``, ``yaw_deg``, ``pitch_deg``, ``blur_laplacian_var``
   (see ``app.quality``).
@@ -21,11 +25,14 @@ the app loses nothing already analysed; every frame, with faces or without, chec
 whether a second has passed since the last sync, so a power cut loses at most about a
 second of rows. When a write fails (disk full, drive removed), the file is cut back to
 its last complete row, recording stops and the error says so: what was written before
-stays readable. An existing file is never replaced unless the caller says so.
+stays readable; when even the header cannot be written, no file is left behind. An
+existing file is never replaced unless the caller says so. Text cells are guarded
+against spreadsheet formulas (``app.csv_cells``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import io
@@ -40,24 +47,28 @@ from pathlib import Path
 
 import numpy as np
 
+from app.csv_cells import safe_cell
 from app.results import FrameResult
 
 log = logging.getLogger(__name__)
 
 QUALITY_COLUMNS = ("eye_distance_px", "brightness_0to1", "gamma", "yaw_deg", "pitch_deg",
                    "blur_laplacian_var")
+STEADINESS_COLUMNS = ("smoothing_s", "switch_margin", "switch_hold_s")
 
 
 class RecordingError(RuntimeError):
     """The CSV cannot be written: an unwritable path at the start, or a failure mid-run."""
 
 
-def timeline_columns(labels: Sequence[str]) -> list[str]:
+def timeline_columns(labels: Sequence[str], members: Sequence[str] = ()) -> list[str]:
+    """The header; ``members``: an ensemble's member names (their columns only then)."""
     return [
         "row_type", "wall_time", "t_seconds", "frame_index", "source_ms", "source_file",
         "face_id", "box_x_px", "box_y_px", "box_w_px", "box_h_px",
         *(f"p_{label}" for label in labels), "top_emotion", "top_probability",
-        *(f"smoothed_{label}" for label in labels), "top_emotion_smoothed",
+        *(f"smoothed_{label}" for label in labels), "top_emotion_smoothed", *STEADINESS_COLUMNS,
+        *(("agreement", *(f"top_{member}" for member in members)) if members else ()),
         "model", "landmarks", *QUALITY_COLUMNS, "marker",
     ]
 
@@ -66,12 +77,14 @@ class CsvRecorder:
     """Writes one timeline CSV; thread-safe (frames from the worker, markers from a GUI)."""
 
     def __init__(self, path: str | Path, labels: Sequence[str], sync_interval_s: float = 1.0,
-                 overwrite: bool = False) -> None:
+                 overwrite: bool = False, members: Sequence[str] = ()) -> None:
         """Create the CSV; raises RecordingError when it cannot, or when ``path`` is an
-        existing file and ``overwrite`` is False (its rows are kept)."""
+        existing file and ``overwrite`` is False (its rows are kept). ``members``: an
+        ensemble's member names, for the agreement columns."""
         self.path = Path(path).expanduser()
         self.labels = tuple(labels)
-        self.columns = timeline_columns(self.labels)
+        self.members = tuple(members)
+        self.columns = timeline_columns(self.labels, self.members)
         self.rows = 0
         self.error: str | None = None
         """The operating system's reason when writing failed (see ``failure``)."""
@@ -79,16 +92,18 @@ class CsvRecorder:
         self.sync_interval_s = sync_interval_s
         self._lock = threading.Lock()
         self._warned_labels: set[str] = set()
+        self._warned_members: set[str] = set()
         self._fd: int | None = _create(self.path, overwrite)
         self._regular_file = stat.S_ISREG(os.fstat(self._fd).st_mode)
         self._good_size = 0
+        self._errno: int | None = None
         self._last_sync = time.monotonic()
         self._unsynced = False
         try:
             with self._lock:
                 self._write([self.columns], count=False)
         except RecordingError:
-            raise RecordingError(f"cannot record to {self.path}: {self.error}") from None
+            raise RecordingError(self._start_failure()) from None
 
     @property
     def recording(self) -> bool:
@@ -127,6 +142,7 @@ class CsvRecorder:
                 "face", *head, face.face_id, *(f"{value:.1f}" for value in face.box),
                 *raw, face.labels[int(np.argmax(face.probabilities))],
                 f"{float(np.max(face.probabilities)):.6f}", *smoothed, face.top_label,
+                *_steadiness_cells(result), *self._member_cells(face),
                 result.model_name, face.landmarks, f"{quality.eye_distance_px:.1f}",
                 f"{quality.brightness:.4f}", f"{quality.gamma:.3f}", _optional(quality.yaw_deg),
                 _optional(quality.pitch_deg), f"{quality.blur:.1f}", "",
@@ -176,13 +192,39 @@ class CsvRecorder:
             self._warned_labels |= unknown
         return [f"{by_label[label]:.6f}" if label in by_label else "" for label in self.labels]
 
+    def _member_cells(self, face) -> list[str]:
+        """``agreement`` and ``top_<member>``, when this recording has member columns."""
+        if not self.members:
+            return []
+        tops = dict(zip(face.member_names, face.member_top_labels))
+        unknown = set(tops) - set(self.members) - self._warned_members
+        if unknown:
+            log.warning("members %s are not columns of %s; their top emotions are not recorded",
+                        sorted(unknown), self.path)
+            self._warned_members |= unknown
+        raw_top = face.labels[int(np.argmax(face.probabilities))]
+        agreement = f"{face.agreeing_members(raw_top) / len(tops):.3f}" if tops else ""
+        return [agreement, *(tops.get(member, "") for member in self.members)]
+
+    def _start_failure(self) -> str:
+        """Why the header could not be written; the file (created or emptied for this
+        recording) is removed, so nothing is left that a retry would refuse to replace."""
+        if self._regular_file:
+            with contextlib.suppress(OSError):
+                self.path.unlink(missing_ok=True)
+        gone = self._regular_file and not self.path.exists()
+        full = (" (the disk is full: free some space or record to another drive)"
+                if self._errno in (errno.ENOSPC, errno.EDQUOT) else "")
+        return (f"cannot record to {self.path}: {self.error}{full}; nothing was recorded"
+                + (" and no file was left behind" if gone else ""))
+
     def _write(self, rows: list[list], count: bool = True) -> None:
         """Hand the rows to the OS in one write; on failure cut back and stop."""
         if self._fd is None:
             raise RecordingError(f"recording to {self.path} has stopped"
                                  + (f": {self.error}" if self.error else ""))
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        csv.writer(buffer, lineterminator="\n").writerows([map(safe_cell, row) for row in rows])
         data = buffer.getvalue().encode("utf-8")
         try:
             view = memoryview(data)
@@ -209,8 +251,9 @@ class CsvRecorder:
         self._last_sync, self._unsynced = time.monotonic(), False
 
     def _fail(self, error: OSError):
-        """Cut the file back to its last complete row, close it, and raise."""
-        self.error = str(error.strerror or error)
+        """Cut the file back to its last complete row, close it, and raise (logged once
+        rows were written; a failure at the start is the caller's to report)."""
+        self.error, self._errno = str(error.strerror or error), error.errno
         fd, self._fd = self._fd, None
         if fd is not None:
             if self._regular_file:
@@ -222,7 +265,8 @@ class CsvRecorder:
                 os.close(fd)
             except OSError:
                 pass
-        log.error("%s", self.failure)
+        if self._good_size:
+            log.error("%s", self.failure)
         raise RecordingError(self.failure) from None
 
 
@@ -246,3 +290,11 @@ def _create(path: Path, overwrite: bool) -> int:
 
 def _optional(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
+
+
+def _steadiness_cells(result: FrameResult) -> list[str]:
+    steadiness = result.steadiness
+    if steadiness is None:
+        return [""] * len(STEADINESS_COLUMNS)
+    return [f"{steadiness.time_constant_s:g}", f"{steadiness.switch_margin:g}",
+            f"{steadiness.switch_hold_s:g}"]

@@ -33,10 +33,11 @@ class Recording:
         recorder = self._recorder
         return None if recorder is None else _status(recorder)
 
-    def start(self, path: str | Path, labels: Sequence[str], overwrite: bool = False) -> Path:
-        """A new CSV with columns for ``labels``, replacing any recording in progress.
-        An existing file is refused unless ``overwrite``."""
-        recorder = CsvRecorder(path, labels, overwrite=overwrite)
+    def start(self, path: str | Path, labels: Sequence[str], overwrite: bool = False,
+              members: Sequence[str] = ()) -> Path:
+        """A new CSV with columns for ``labels`` (and an ensemble's ``members``), replacing
+        any recording in progress. An existing file is refused unless ``overwrite``."""
+        recorder = CsvRecorder(path, labels, overwrite=overwrite, members=members)
         with self._lock:
             previous, self._recorder = self._recorder, recorder
         self._finish(previous)

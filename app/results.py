@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 
 from app.sources import Frame
+from app.steady import Steadiness
 
 
 class EventKind(str, Enum):
     SOURCE_ENDED = "source_ended"
-    """A video or image folder has no more frames; the run ends."""
+    """A video or image folder has no more frames; the run ends. ``details``: source,
+    frames, ``ended_early`` (True when a video stopped decoding before its last frame)."""
     SOURCE_LOST = "source_lost"
     """A camera or stream stopped delivering frames; ``Pipeline.restart_source()`` reopens it."""
     SOURCE_RESTARTED = "source_restarted"
@@ -78,15 +80,44 @@ class FaceResult:
     smoothed: np.ndarray
     """Per-face exponential moving average of ``probabilities`` (equal when smoothing is 0)."""
     quality: FaceQuality
+    shown_index: int | None = None
+    """Index of the emotion shown, held by hysteresis (``app.steady``); None: the top smoothed."""
+    member_names: tuple[str, ...] = ()
+    """An ensemble's members; () for a single model."""
+    member_probabilities: np.ndarray | None = None
+    """(M, K) each member's raw probabilities for this frame, in ``labels`` order."""
+
+    @property
+    def top_index(self) -> int:
+        return int(np.argmax(self.smoothed)) if self.shown_index is None else self.shown_index
 
     @property
     def top_label(self) -> str:
-        """The emotion shown: the highest smoothed probability."""
-        return self.labels[int(np.argmax(self.smoothed))]
+        """The emotion shown: the smoothed top one, changed only past the hysteresis."""
+        return self.labels[self.top_index]
 
     @property
     def top_probability(self) -> float:
-        return float(np.max(self.smoothed))
+        """The smoothed probability of the emotion shown."""
+        return float(self.smoothed[self.top_index])
+
+    @property
+    def member_top_labels(self) -> tuple[str, ...]:
+        """Each member's own top emotion this frame; () for a single model."""
+        if self.member_probabilities is None:
+            return ()
+        return tuple(self.labels[int(index)] for index in np.argmax(self.member_probabilities, axis=1))
+
+    def agreeing_members(self, label: str) -> int:
+        """How many members' own top emotion this frame is ``label``."""
+        return sum(top == label for top in self.member_top_labels)
+
+    @property
+    def agreement_text(self) -> str:
+        """"4/5 agree": members whose top emotion is the one shown; "" for a single model."""
+        if not self.member_top_labels:
+            return ""
+        return f"{self.agreeing_members(self.top_label)}/{len(self.member_top_labels)} agree"
 
 
 @dataclass(frozen=True)
@@ -130,3 +161,5 @@ class FrameResult:
     dropped_frames: int
     """Frames the capture thread replaced before they could be analysed, since the start."""
     recording: RecordingStatus | None = None
+    steadiness: Steadiness | None = None
+    """The smoothing and hysteresis the faces' steady reads were made with."""

@@ -69,6 +69,8 @@ class Source(ABC):
         self.name = name
         self.fps: float | None = None
         self.frame_count: int | None = None
+        self.ended_early: str | None = None
+        """Why reading stopped before the frames the source announced (a truncated video)."""
         self._next_index = 0
 
     @property

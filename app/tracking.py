@@ -1,4 +1,4 @@
-"""Stable face IDs across frames, per-face smoothing of the probabilities, and the
+"""Stable face IDs across frames, a steady read per face (``app.steady``), and the
 analysed frame rate.
 
 Matching: each new box is paired with an existing track greedily, best pair first,
@@ -10,11 +10,8 @@ face that comes back gets a new ID. Only an analysed frame that misses a face co
 a pause in the analysis itself (MediaPipe starting its graphs, frames dropped under
 load) keeps the ID of a face still where it was. IDs count up and are never reused within a run.
 
-Smoothing: an exponential moving average, ``smoothed = w * previous + (1 - w) * new``.
-``strength`` is the weight ``w`` kept per 1/30 s, and the weight follows the time
-between frames (``w = strength ** (dt * 30)``), so a face is smoothed the same at 10
-or 60 analysed frames per second. 0 turns smoothing off; ``MAX_SMOOTHING`` is the most
-the app offers (beyond it the bars lag by seconds).
+Each track keeps its face's ``SteadyRead``: the smoothed probabilities and the emotion
+shown, steadied as ``steadiness`` says (time constant, switch margin and hold).
 """
 
 from __future__ import annotations
@@ -23,13 +20,14 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
+from app.steady import Steadiness, SteadyRead
+
 Box = tuple[float, float, float, float]
-REFERENCE_INTERVAL_S = 1.0 / 30.0
-MAX_SMOOTHING = 0.95
 
 
 @dataclass
@@ -37,19 +35,26 @@ class Track:
     face_id: int
     box: Box
     last_seen_s: float
-    smoothed: np.ndarray | None = None
+    read: SteadyRead = field(default_factory=SteadyRead)
+
+
+class TrackedFace(NamedTuple):
+    face_id: int
+    smoothed: np.ndarray
+    shown: int
+    """Index of the emotion shown (hysteresis applied)."""
 
 
 class FaceTracker:
-    """Assigns IDs to the boxes of successive frames and smooths their probabilities.
+    """Assigns IDs to the boxes of successive frames and steadies their probabilities.
 
-    ``update`` belongs to one thread (the pipeline's worker); ``strength`` may be set
+    ``update`` belongs to one thread (the pipeline's worker); ``steadiness`` may be set
     from any thread (one attribute write) and applies from the next update.
     """
 
-    def __init__(self, strength: float = 0.6, grace_s: float = 1.0, min_iou: float = 0.2,
-                 max_centre_shift: float = 0.8) -> None:
-        self.strength = strength
+    def __init__(self, steadiness: Steadiness | None = None, grace_s: float = 1.0,
+                 min_iou: float = 0.2, max_centre_shift: float = 0.8) -> None:
+        self.steadiness = Steadiness() if steadiness is None else steadiness
         self.grace_s = grace_s
         self.min_iou = min_iou
         self.max_centre_shift = max_centre_shift
@@ -58,14 +63,14 @@ class FaceTracker:
         self._ids = itertools.count(1)
 
     @property
-    def strength(self) -> float:
-        return self._strength
+    def steadiness(self) -> Steadiness:
+        return self._steadiness
 
-    @strength.setter
-    def strength(self, value: float) -> None:
-        if not 0.0 <= value < 1.0:
-            raise ValueError(f"smoothing strength must be in [0, 1), got {value}")
-        self._strength = float(value)
+    @steadiness.setter
+    def steadiness(self, value: Steadiness) -> None:
+        if not isinstance(value, Steadiness):
+            raise TypeError(f"steadiness must be a Steadiness, got {type(value).__name__}")
+        self._steadiness = value
 
     @property
     def tracks(self) -> list[Track]:
@@ -77,35 +82,29 @@ class FaceTracker:
         self._tracks = []
 
     def reset_smoothing(self) -> None:
-        """Keep the IDs but restart every average (another model's probabilities)."""
+        """Keep the IDs but restart every steady read (another model's probabilities)."""
         for track in self._tracks:
-            track.smoothed = None
+            track.read.restart()
 
     def update(self, boxes: Sequence[Box], probabilities: np.ndarray,
-               time_s: float) -> list[tuple[int, np.ndarray]]:
-        """(face ID, smoothed probabilities) for each box, in the order given."""
+               time_s: float) -> list[TrackedFace]:
+        """(face ID, smoothed probabilities, emotion shown) for each box, in the order given."""
         if len(boxes) != len(probabilities):
             raise ValueError(f"{len(boxes)} boxes but {len(probabilities)} probability rows")
         assigned = self._match(boxes)  # before expiring: a pause in the analysis is no miss
         matched = {id(track) for track in assigned.values()}
         self._tracks = [t for t in self._tracks
                         if id(t) in matched or time_s - t.last_seen_s <= self.grace_s]
-        strength = self._strength
+        steadiness = self._steadiness
         results = []
         for index, (box, probs) in enumerate(zip(boxes, probabilities)):
             track = assigned.get(index)
             if track is None:
                 track = Track(next(self._ids), tuple(box), time_s)
                 self._tracks.append(track)
-            probs = np.asarray(probs, dtype=np.float64)
-            if track.smoothed is None or strength == 0.0 or track.smoothed.shape != probs.shape:
-                track.smoothed = probs.copy()
-            else:
-                elapsed = max(time_s - track.last_seen_s, 0.0)
-                weight = strength ** (elapsed / REFERENCE_INTERVAL_S)
-                track.smoothed = weight * track.smoothed + (1.0 - weight) * probs
+            smoothed, shown = track.read.update(probs, time_s, steadiness)
             track.box, track.last_seen_s = tuple(box), time_s
-            results.append((track.face_id, track.smoothed.copy()))
+            results.append(TrackedFace(track.face_id, smoothed, shown))
         return results
 
     def _match(self, boxes: Sequence[Box]) -> dict[int, Track]:

@@ -81,7 +81,7 @@ class VideoFileSource(_OpenCvSource):
                 f"{codec or 'unknown'}; this OpenCV build may lack its decoder: "
                 f"{_native_reason(captured)}). Convert it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4")
         self._pending, self._last_ms = image, None
-        self._next_index = 0
+        self._next_index, self.ended_early = 0, None
 
     def _open_failure(self, captured: CapturedOutput) -> str:
         return (f"{self.path}: OpenCV cannot open this video ({_native_reason(captured)}); "
@@ -96,8 +96,10 @@ class VideoFileSource(_OpenCvSource):
             decoded, image = self._capture.read()
             if not decoded:
                 if self.frame_count and self._next_index < 0.9 * self.frame_count:
-                    log.warning("%s ended at frame %d of %d: the rest could not be decoded",
-                                self.name, self._next_index, self.frame_count)
+                    self.ended_early = (f"{self.name} ended at frame {self._next_index} of "
+                                        f"{self.frame_count}: the rest could not be decoded (the "
+                                        "file is truncated or damaged)")
+                    log.info("%s", self.ended_early)
                 return None
         return image, self._position_ms(), None
 
@@ -195,3 +197,9 @@ def _fourcc(code: float) -> str:
 def _redact(url: str) -> str:
     """A URL without its password, for messages and logs."""
     return re.sub(r"(://[^/:@]+):[^/@]*@", r"\1:***@", url)
+
+
+def without_credentials(spec: str) -> str:
+    """A stream URL without its ``user:password@`` part, for what is stored or shown;
+    anything else as it is."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/?#]*@", r"\1", spec, flags=re.IGNORECASE)

@@ -2,14 +2,18 @@
 
     python benchmarks/latency.py                    # CPU, batches 1 and 8
     python benchmarks/latency.py --provider cuda    # CUDA, when it really runs here
+    python benchmarks/latency.py --architectures ensemble --merge docs/results/latency-cpu.md
 
 Each architecture runs from a shipped model in ``models_onnx/`` when one is there (any
 ``*.onnx`` whose model card names the architecture), otherwise from a random-init
 export made in a temporary folder with ``training.export.export_onnx``; the table says
-which. Sessions are opened the way the app opens them (``app.inference``); the figure
-is the median wall time of one ``session.run`` over ``--repeats`` runs after
-``--warmup`` runs, divided by the batch size. Weights do not change the time, so a
-random-init model measures the architecture's cost.
+which. The shipped ensemble (``emotion-train ensemble``) is measured too, as
+``ensemble``. ``--merge FILE`` measures only the given architectures and keeps the
+other rows of an earlier table in FILE, saying so. Sessions are opened the way the app
+opens them (``app.inference``); the figure is the median wall time of one
+``session.run`` over ``--repeats`` runs after ``--warmup`` runs, divided by the batch
+size. Weights do not change the time, so a random-init model measures the
+architecture's cost.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import logging
 import os
 import platform
+import shlex
 import statistics
 import sys
 import tempfile
@@ -35,6 +40,8 @@ from app.providers import REQUESTS, probe
 log = logging.getLogger("benchmarks.latency")
 
 REPOSITORY = Path(__file__).resolve().parent.parent
+ENSEMBLE = "ensemble"
+"""The architecture name on an ensemble's card (``training.ensemble.ARCHITECTURE``)."""
 
 
 def cpu_name() -> str:
@@ -90,9 +97,12 @@ def export_random_init(name: str, folder: Path) -> Path:
 
 
 def benchmark_model(name: str, shipped: dict[str, Path], scratch: Path) -> tuple[Path, str]:
-    """The shipped model of architecture ``name``, else a random-init export; and which."""
+    """The shipped model of architecture ``name``, else a random-init export; and which.
+    Raises LookupError for an ensemble none of which is shipped (there is nothing to export)."""
     if name in shipped:
         return shipped[name], f"shipped `{shipped[name].name}`"
+    if name == ENSEMBLE:
+        raise LookupError(f"no ensemble in the models folder; build one with `emotion-train {ENSEMBLE}`")
     log.info("exporting random-init %s", name)
     return export_random_init(name, scratch), "random-init export"
 
@@ -113,18 +123,48 @@ def median_seconds(classifier: EmotionClassifier, batch_size: int, repeats: int,
     return statistics.median(times)
 
 
-def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+def architecture_choices() -> list[str]:
+    """Every registered architecture, and ``ensemble`` (measured when one is shipped)."""
     from training.models import ARCHITECTURES
 
+    return [*sorted(ARCHITECTURES), ENSEMBLE]
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--models-dir``, ``--architectures`` and ``--merge``, shared with ``pipeline.py``."""
+    parser.add_argument("--models-dir", type=Path, default=REPOSITORY / "models_onnx")
+    parser.add_argument("--architectures", nargs="+", choices=architecture_choices(),
+                        default=architecture_choices(), help="default: every registered one and "
+                                                             "the shipped ensemble")
+    parser.add_argument("--merge", type=Path, metavar="FILE",
+                        help="keep the rows of other architectures from this earlier output")
+
+
+def print_table(description: str, header: list[str], rows: list[list[str]], merge: Path | None) -> None:
+    """The description and the table; with ``merge``, the earlier file's rows of other
+    architectures (the first column) are kept, and the description says which are whose."""
+    if merge is not None:
+        earlier = merge.read_text().strip().splitlines()
+        measured = {row[0] for row in rows}
+        kept = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in earlier[4:]
+                if line.startswith("|")]
+        kept = [row for row in kept if row[0] not in measured]
+        rows = sorted(kept + rows, key=lambda row: row[0])
+        command = shlex.join(["python", Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+        description += (f" Rows of {', '.join(sorted(measured))} from `{command}`; the others from "
+                        f"the earlier run: {earlier[0]}")
+    print(description + "\n")
+    print(markdown_table(header, rows))
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--provider", default="cpu", choices=sorted(REQUESTS),
                         help="execution provider to measure (default: cpu)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--repeats", type=int, default=50, help="timed runs per batch size")
     parser.add_argument("--warmup", type=int, default=10, help="untimed runs first")
-    parser.add_argument("--models-dir", type=Path, default=REPOSITORY / "models_onnx")
-    parser.add_argument("--architectures", nargs="+", choices=sorted(ARCHITECTURES),
-                        default=sorted(ARCHITECTURES), help="default: every registered one")
+    add_selection_arguments(parser)
     args = parser.parse_args(argv)
     if min(args.batch_sizes) < 1 or args.repeats < 1 or args.warmup < 0:
         parser.error("batch sizes and --repeats must be at least 1, --warmup at least 0")
@@ -143,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="latency-") as scratch:
         for name in args.architectures:
-            path, source = benchmark_model(name, shipped, Path(scratch))
+            try:
+                path, source = benchmark_model(name, shipped, Path(scratch))
+            except LookupError as error:
+                log.warning("skipping %s: %s", name, error)
+                continue
             classifier = EmotionClassifier(path, report.session_providers, max(args.batch_sizes))
             card = classifier.card
             per_face = [
@@ -154,11 +198,10 @@ def main(argv: list[str] | None = None) -> int:
                          *(f"{ms:.2f}" for ms in per_face)])
             log.info("%s: %s ms/face", name, ", ".join(f"{ms:.2f}" for ms in per_face))
 
-    print(f"Per-face latency (ms, median of {args.repeats} runs after {args.warmup} warm-up), "
-          f"ONNX Runtime {report.onnxruntime_version}, {report.summary}; "
-          f"{cpu_name()}, {os.cpu_count()} logical CPUs{load_note()}.\n")
     header = ["architecture", "model", "input", *(f"batch {size} (ms/face)" for size in args.batch_sizes)]
-    print(markdown_table(header, rows))
+    print_table(f"Per-face latency (ms, median of {args.repeats} runs after {args.warmup} warm-up), "
+                f"ONNX Runtime {report.onnxruntime_version}, {report.summary}; "
+                f"{cpu_name()}, {os.cpu_count()} logical CPUs{load_note()}.", header, rows, args.merge)
     return 0
 
 

@@ -2,6 +2,8 @@
 
     python benchmarks/pipeline.py                       # CPU, and the GPU when one runs here
     python benchmarks/pipeline.py --max-frames 100 --architectures mini_xception
+    python benchmarks/pipeline.py --providers cpu --architectures ensemble \
+        --merge docs/results/pipeline-cpu.md
 
 Every video in the shared media folder goes through ``app.pipeline.Pipeline`` frame by
 frame (batch mode: nothing dropped), with a CSV recorded to a scratch folder, exactly
@@ -27,7 +29,15 @@ from pathlib import Path
 
 # Sibling script (this folder is on sys.path when the script runs): model selection and
 # machine description are shared with the per-face latency benchmark.
-from latency import REPOSITORY, benchmark_model, cpu_name, load_note, markdown_table, shipped_models
+from latency import (
+    REPOSITORY,
+    add_selection_arguments,
+    benchmark_model,
+    cpu_name,
+    load_note,
+    print_table,
+    shipped_models,
+)
 
 from app.capture import SequentialReader, open_source
 from app.pipeline import Pipeline
@@ -67,17 +77,13 @@ def measure(pipeline: Pipeline, video: Path, scratch: Path, max_frames: int | No
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    from training.models import ARCHITECTURES
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--media", type=Path, default=DEFAULT_MEDIA, help="folder of videos")
     parser.add_argument("--videos", nargs="+", help="file names in --media (default: all videos)")
     parser.add_argument("--providers", nargs="+", default=["cpu", "auto"], choices=sorted(REQUESTS),
                         help="provider requests; one resolving to an already measured provider is skipped")
     parser.add_argument("--max-frames", type=int, default=0, help="per video (0: every frame)")
-    parser.add_argument("--models-dir", type=Path, default=REPOSITORY / "models_onnx")
-    parser.add_argument("--architectures", nargs="+", choices=sorted(ARCHITECTURES),
-                        default=sorted(ARCHITECTURES), help="default: every registered one")
+    add_selection_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -99,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as scratch:
         for name in args.architectures:
-            path, origin = benchmark_model(name, shipped, Path(scratch))
+            try:
+                path, origin = benchmark_model(name, shipped, Path(scratch))
+            except LookupError as error:
+                log.warning("skipping %s: %s", name, error)
+                continue
             for provider, report in reports.items():
                 pipeline = Pipeline(path, provider=report.requested)
                 for video in videos:
@@ -110,12 +120,11 @@ def main(argv: list[str] | None = None) -> int:
                                  *(f"{figures[stage]:.2f}" for stage in STAGES)])
                 pipeline.close()
 
-    print(f"Pipeline end to end, batch mode (every frame), CSV recording on; ONNX Runtime "
-          f"{next(iter(reports.values())).onnxruntime_version}; {cpu_name()}, {os.cpu_count()} logical "
-          f"CPUs{load_note()}. Stage columns: mean ms per frame.\n")
     header = ["architecture", "model", "provider", "video", "frames", "faces/frame", "frames/s",
               *(f"{stage} ms" for stage in STAGES)]
-    print(markdown_table(header, rows))
+    print_table(f"Pipeline end to end, batch mode (every frame), CSV recording on; ONNX Runtime "
+                f"{next(iter(reports.values())).onnxruntime_version}; {cpu_name()}, {os.cpu_count()} "
+                f"logical CPUs{load_note()}. Stage columns: mean ms per frame.", header, rows, args.merge)
     return 0
 
 

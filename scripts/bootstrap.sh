@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # Set up what the project needs on a fresh Debian or Ubuntu machine: the system
-# libraries Qt and OpenCV load, a virtual environment in .venv, and the project
-# installed into it in editable mode with the extras named in $1 (default: none).
+# libraries Qt and OpenCV load (and strace, with the dev extra), a virtual environment
+# in .venv, and the project installed into it in editable mode with the extras named
+# in $1 (default: none).
 # Safe to re-run: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
 
-qt_packages="libgl1 libegl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0
+system_packages="libgl1 libegl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0
   libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libwayland-cursor0
   xvfb xauth"
+# The test suite watches the app's system calls (tests/test_offline.py: no network, no
+# compilers at start-up).
+case ",$extras," in *,dev,*) system_packages="$system_packages strace" ;; esac
 if command -v dpkg >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-  missing=$(for package in $qt_packages; do
+  missing=$(for package in $system_packages; do
     dpkg -s "$package" >/dev/null 2>&1 || echo "$package"; done)
   if [ -n "$missing" ]; then
     sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    echo "Installing system libraries for Qt: $(echo $missing)"
+    echo "Installing system packages (Qt's libraries; strace for the tests): $(echo $missing)"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
   fi

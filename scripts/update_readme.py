@@ -4,8 +4,8 @@ A block sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``:
 
 - ``architectures``: ``emotion-train models --markdown`` (computed here);
 - ``models``: the model cards inside ``models_onnx/*.onnx`` (as ``emotion-train cards``);
-- ``speed``, ``setup-times``, ``packaging``: the saved output of the command named in
-  ``RESULTS`` (re-run that command to refresh the file, then this script).
+- ``speed``, ``startup``, ``steadiness``, ``setup-times``, ``packaging``: the saved output of
+  the command named in ``RESULTS`` (re-run that command to refresh the file, then this script).
 
     python scripts/update_readme.py          # rewrite README.md
     python scripts/update_readme.py --check  # exit 1 if README.md is out of date
@@ -31,6 +31,13 @@ RESULTS: dict[str, list[tuple[str, str]]] = {
         ("pipeline-cuda.md",
          "python benchmarks/pipeline.py --providers cuda > docs/results/pipeline-cuda.md"),
     ],
+    "training": [
+        ("train-throughput.md", "python benchmarks/train_throughput.py > docs/results/train-throughput.md"),
+        ("recipe-experiments.md", "python benchmarks/recipe_experiments.py table --runs RUNS "
+                                  "> docs/results/recipe-experiments.md"),
+    ],
+    "startup": [("startup.md", "python benchmarks/startup.py > docs/results/startup.md")],
+    "steadiness": [("steadiness.md", "python benchmarks/steadiness.py > docs/results/steadiness.md")],
     "setup-times": [("setup-times.md", "bash scripts/measure_setup.sh > docs/results/setup-times.md")],
     "packaging": [("bundle.md", "python packaging/build.py --summary docs/results/bundle.md")],
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import tempfile
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import cv2
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # GUI tests need no display
+# Before any test module imports onnxruntime: no telemetry from the tests, nor from the
+# processes they start (they inherit it); see app/__init__.py.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 os.environ.setdefault("EMOTION_APP_LOG", os.path.join(tempfile.gettempdir(), "emotion-app-tests.log"))
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +47,20 @@ def single_face_image(media_dir):
 @pytest.fixture(scope="session")
 def multi_face_image(media_dir):
     return cv2.imread(str(_require(media_dir / "multi_face.jpg")))
+
+
+@pytest.fixture(scope="session")
+def damaged_clip(media_dir, tmp_path_factory) -> Path:
+    """fer_woman2.mp4 (464 frames) with 200 bytes flipped between 40 % and 80 % of the
+    file: FFmpeg complains mid-run, long after MediaPipe's start-up, and decoding stops
+    before the last frame, as in a damaged or half-copied recording."""
+    data = bytearray(_require(media_dir / "fer_woman2.mp4").read_bytes())
+    rng = random.Random(0)
+    for _ in range(200):
+        data[rng.randrange(int(len(data) * 0.4), int(len(data) * 0.8))] ^= 0xFF
+    path = tmp_path_factory.mktemp("damaged") / "damaged.mp4"
+    path.write_bytes(bytes(data))
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -78,4 +79,33 @@ def write_model_with_metadata(path: Path, model: onnx.ModelProto, **values: str)
         if key in values:
             entry.value = values[key]
     onnx.save_model(model, str(path))
+    return path
+
+
+def write_ensemble(path: Path, members, weights=None, input_size: int | None = None,
+                   **card_changes) -> Path:
+    """An ensemble of the member files, built as ``emotion-train ensemble`` builds it;
+    ``card_changes`` replace fields of its card (``metrics=...``)."""
+    from training.ensemble import ensemble_card
+    from training.ensemble_graph import build_graph, load_members
+
+    loaded = load_members(members)
+    weights = weights or [1] * len(loaded)
+    model, base = build_graph(loaded, weights, input_size)
+    card = ensemble_card(loaded, weights, base, base.input_size[0] if input_size is None else input_size,
+                         "hand-built test ensemble", None)
+    replace(card, **card_changes).embed(model)
+    onnx.save_model(model, str(path))
+    return path
+
+
+def write_model_with_raw_metadata(path: Path, model: onnx.ModelProto, key: str, raw: bytes) -> Path:
+    """``model`` with a valid FER2013 card whose ``emotion.<key>`` value is ``raw``, bytes
+    that need not be UTF-8 (protobuf will not set such a string, so it is spliced into the
+    serialised file in place of a placeholder of the same length)."""
+    placeholder = "\x01" * len(raw)
+    write_model_with_metadata(path, model, **{key: placeholder})
+    data = path.read_bytes()
+    assert data.count(placeholder.encode()) == 1
+    path.write_bytes(data.replace(placeholder.encode(), raw))
     return path

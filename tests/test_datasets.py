@@ -38,8 +38,14 @@ def test_real_fer2013_tree(fer2013_root):
     assert crops.class_counts().tolist() == [3] * 7
     again = load_split("image-tree", fer2013_root, "val", GRAY, DataOptions(limit_per_class=3, seed=1))
     np.testing.assert_array_equal(crops.crops, again.crops)
-    with pytest.raises(DatasetLayoutError, match="no split 'test'.*<root>/<split>/<class>"):
-        load_split("auto", fer2013_root, "test", GRAY)
+    for split, images in {"train": 28_709, "val": 3_589, "test": 3_589}.items():
+        counted = sum(1 for path in (fer2013_root / split).rglob("*") if path.is_file())
+        assert counted == images, f"FER2013 {split} should hold {images} images, found {counted}"
+    test = load_split("auto", fer2013_root, "test", GRAY, DataOptions(limit_per_class=3, seed=1))
+    assert test.labels == FER2013_LABELS and test.class_counts().tolist() == [3] * 7
+    assert not set(map(bytes, test.crops)) & set(map(bytes, crops.crops)), "test and val share crops"
+    with pytest.raises(DatasetLayoutError, match="no split 'holdout'.*<root>/<split>/<class>"):
+        load_split("auto", fer2013_root, "holdout", GRAY)
 
 
 def test_image_tree_orders_classes_and_maps_synonyms(tmp_path):

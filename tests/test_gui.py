@@ -28,7 +28,7 @@ from app.recorder import timeline_columns
 from app.video_sources import CameraSource
 from tests.camera_fakes import CameraSequence, FakeCamera
 from tests.conftest import REPO_ROOT
-from tests.onnx_fixtures import fer_card, linear_model, write_model
+from tests.onnx_fixtures import fer_card, linear_model, write_ensemble, write_model
 
 WAIT_MS = 60_000
 """Generous: the machine is shared, and MediaPipe and a model start in each window."""
@@ -170,19 +170,38 @@ def test_a_video_plays_with_bars_for_the_face(qtbot, make_window, media_dir, min
     assert window.timeline.live.series(window.timeline.selected_face) is not None
 
 
+def test_a_fresh_window_starts_on_the_most_accurate_model_and_shows_its_agreement(
+        qtbot, make_window, media_dir, mini_xception_onnx, tmp_path):
+    """The first file by name is the weakest, as dcrnet is; the ensemble's card has the best
+    test figure, so a window with no remembered model starts on it and says "k/2 agree"."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    write_model(folder / "a_weakest.onnx", linear_model(seed=3), fer_card(metrics={"val_accuracy": 0.2}))
+    probe = write_model(tmp_path / "probe.onnx", linear_model(), fer_card(metrics={"val_accuracy": 0.3}))
+    ensemble = write_ensemble(folder / "ensemble.onnx", [mini_xception_onnx, probe],
+                              metrics={"test_accuracy": 0.6})
+    window = make_window(model_dirs=(folder,), source=str(media_dir / "pyfeat_single_face.mp4"))
+    result = wait_for_faces(qtbot, window)
+    assert window.models.path == str(ensemble) and result.model_name == "ensemble"
+    assert window.controls.model_box.currentData() == str(ensemble)
+    (face,) = window.view.overlay
+    assert re.search(r"\u00b7 [0-2]/2 agree$", face.title), face.title
+    assert result.faces[0].member_names == ("mini_xception", "probe")
+
+
 def test_models_switch_mid_run_off_the_gui_thread(qtbot, make_window, media_dir, mini_xception_onnx,
                                                   second_model):
     window = make_window(source=str(media_dir / "fer_woman2.mp4"), model=str(mini_xception_onnx))
     before = wait_for_faces(qtbot, window, "mini_xception")
     pipeline = window.session.pipeline
     loading_threads = []
-    original = pipeline.set_model
+    original = pipeline.load_model
 
-    def recording_set_model(path):
+    def recording_load_model(path):
         loading_threads.append(threading.current_thread())
         return original(path)
 
-    pipeline.set_model = recording_set_model
+    pipeline.load_model = recording_load_model
     window.models.choose(second_model)
     after = wait_for_faces(qtbot, window, "mini_xception_seed1")
     assert loading_threads and loading_threads[0] is not threading.main_thread()
@@ -309,13 +328,13 @@ def test_choices_are_remembered(qtbot, make_window, mini_xception_onnx):
     qtbot.waitUntil(lambda: first.models.path == str(mini_xception_onnx), timeout=WAIT_MS)
     first.controls.smoothing.setValue(30)
     first.controls.gamma.setChecked(False)
-    assert first.session.pipeline.smoothing == pytest.approx(0.3)
+    assert first.session.pipeline.steadiness.time_constant_s == pytest.approx(0.3)
     assert first.session.pipeline.gamma_enabled is False
     first.close()
     second = make_window()
     qtbot.waitUntil(lambda: second.models.path == str(mini_xception_onnx), timeout=WAIT_MS)
     assert second.controls.smoothing.value() == 30 and not second.controls.gamma.isChecked()
-    assert second.session.pipeline.smoothing == pytest.approx(0.3)
+    assert second.session.pipeline.steadiness.time_constant_s == pytest.approx(0.3)
     assert second.session.pipeline.gamma_enabled is False
 
 

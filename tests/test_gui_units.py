@@ -4,6 +4,7 @@ the worker's stop and newest-result handling, and the Qt binding itself."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -88,6 +89,19 @@ def test_overlay_scales_boxes_and_fills_bars_by_probability():
     assert widths == pytest.approx([0.05] * 5 + [0.7, 0.05])
     assert [bar.top for bar in overlay.bars] == [False] * 5 + [True, False]
     assert all(overlay.panel.contains(bar.track) for bar in overlay.bars)
+
+
+def test_an_ensemble_face_says_how_many_members_give_the_emotion_shown():
+    members = np.full((5, 7), 0.05)
+    members[:4, 5] = members[4, 3] = 0.7  # four members say surprise, one happy
+    ensemble = replace(face(4, top=5), member_names=tuple("abcde"), member_probabilities=members)
+    (overlay,) = build_overlay([ensemble], Placement(1.0, QPointF()), QRectF(0, 0, 800, 600), METRICS, None)
+    assert overlay.title == "#4  surprise 70% \u00b7 4/5 agree"
+    # Hysteresis still shows happy: the title and the highlighted bar follow what is shown.
+    (held,) = build_overlay([replace(ensemble, shown_index=3)], Placement(1.0, QPointF()),
+                            QRectF(0, 0, 800, 600), METRICS, None)
+    assert held.title == "#4  happy 5% \u00b7 1/5 agree"
+    assert [bar.label for bar in held.bars if bar.top] == ["happy"]
 
 
 def test_live_timeline_keeps_the_last_window_and_resets_for_other_labels():

@@ -5,7 +5,13 @@ import json
 import pytest
 
 from app.model_card import PREFIX, ModelCard, ModelCardError, read_card
-from tests.onnx_fixtures import fer_card, linear_model, write_model, write_model_with_metadata
+from tests.onnx_fixtures import (
+    fer_card,
+    linear_model,
+    write_model,
+    write_model_with_metadata,
+    write_model_with_raw_metadata,
+)
 
 
 def test_round_trip_through_an_onnx_file(tmp_path):
@@ -116,3 +122,33 @@ def test_malformed_metadata_values_are_reported(tmp_path):
 def test_card_error_is_a_value_error():
     assert issubclass(ModelCardError, ValueError)
     assert ModelCard.from_metadata(fer_card().to_metadata()) == fer_card()
+
+
+def test_metadata_that_is_not_utf8_is_refused_with_a_reason(tmp_path):
+    path = write_model_with_raw_metadata(tmp_path / "latin1.onnx", linear_model(), "dataset",
+                                         "FER2013 (Gen\xe8ve)".encode("latin-1"))
+    with pytest.raises(ModelCardError, match="latin1.onnx: its ONNX metadata is not valid UTF-8"):
+        read_card(path)
+
+
+@pytest.mark.parametrize("key, value, reason", [
+    ("labels", json.dumps(["=cmd|' /C calc'!A0", "happy"]), "labels must be names"),
+    ("labels", json.dumps(["happy\nsad", "neutral"]), "labels must be names"),
+    ("labels", json.dumps(["@SUM(A1)", "neutral"]), "labels must be names"),
+    ("labels", json.dumps(["x" * 33, "neutral"]), "labels must be names of at most 32"),
+    ("architecture", "x" * 50_000, "architecture is 50000 characters long; at most 64"),
+    ("architecture", "mini\x1b[31mxception", r"holds control or invisible characters \(U\+001B\)"),
+    ("dataset", "FER\u202e3102", r"holds control or invisible characters \(U\+202E\)"),
+])
+def test_card_strings_that_would_reach_the_screen_or_the_csv_unsafely_are_refused(
+        tmp_path, key, value, reason):
+    path = write_model_with_metadata(tmp_path / "crafted.onnx", linear_model(), **{key: value})
+    with pytest.raises(ModelCardError, match=reason) as refused:
+        read_card(path)
+    assert len(str(refused.value)) < 600  # the refusal quotes a shortened value
+
+
+def test_labels_may_be_names_in_any_script(tmp_path):
+    labels = ["überrascht", "悲しい", "not face", "neutral_2", "fear-ish", "6", "happy"]
+    path = write_model(tmp_path / "m.onnx", linear_model(), fer_card(labels=tuple(labels)))
+    assert read_card(path).labels == tuple(labels)

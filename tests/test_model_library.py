@@ -8,7 +8,7 @@ import pytest
 
 from app import model_library
 from app.model_card import ModelCardError
-from app.model_library import describe_models, model_dirs, resolve_model, scan_models
+from app.model_library import default_model, describe_models, model_dirs, resolve_model, scan_models
 from tests.onnx_fixtures import fer_card, linear_model, write_model
 
 
@@ -37,6 +37,19 @@ def test_entry_label_shows_name_accuracy_and_input(library):
     probe_a = next(e for e in entries if e.name == "probe_a")
     assert probe_a.accuracy == ("test_accuracy", 0.42)  # test beats validation
     assert probe_a.label == "probe_a - 42.0% test (FER2013) - 48x48 gray"
+
+
+def test_the_default_is_the_most_accurate_by_test_figure_else_validation(library, tmp_path):
+    entries, _ = scan_models([library])
+    # probe_b: 60 % val; mini_xception (its fixture card): 50 % val; probe_a: 42 % test.
+    assert default_model(entries).name == "probe_b"
+    assert "* probe_b" in describe_models([library])
+    write_model(library / "probe_c.onnx", linear_model(seed=2),
+                fer_card(metrics={"val_accuracy": 0.3, "test_accuracy": 0.61}))
+    assert default_model(scan_models([library])[0]).name == "probe_c"
+    write_model(library / "a_tie.onnx", linear_model(seed=3), fer_card(metrics={"test_accuracy": 0.61}))
+    assert default_model(scan_models([library])[0]).name == "a_tie"  # a tie: the first by name
+    assert default_model([]) is None
 
 
 def test_resolve_by_stem_architecture_or_path(library):

@@ -18,6 +18,7 @@ from app.pipeline import Pipeline
 from app.recorder import RecordingError
 from app.results import Event, EventKind, FrameResult
 from app.sources import Frame
+from app.steady import OFF, Steadiness
 from app.video_sources import CameraSource
 from tests.camera_fakes import CameraSequence, FakeCamera
 from tests.onnx_fixtures import fer_card, linear_model, write_model, write_model_with_metadata
@@ -25,7 +26,7 @@ from tests.onnx_fixtures import fer_card, linear_model, write_model, write_model
 
 @pytest.fixture
 def pipeline(mini_xception_onnx):
-    instance = Pipeline(mini_xception_onnx, smoothing=0.6)
+    instance = Pipeline(mini_xception_onnx, steadiness=Steadiness(0.2))
     yield instance
     instance.close()
 
@@ -198,7 +199,7 @@ def test_controls_from_another_thread(pipeline, single_face_image, tmp_path):
         with pytest.raises(RecordingError, match="not recording"):
             pipeline.add_marker("too early")
         pipeline.gamma_enabled = False
-        pipeline.smoothing = 0.0
+        pipeline.steadiness = OFF
         pipeline.start_recording(tmp_path / "t.csv")
         recorded = worker.wait_for(lambda item: is_result(item) and item.recording and item.faces)
         (face,) = recorded.faces

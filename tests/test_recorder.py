@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -19,6 +20,7 @@ from app.recorder import CsvRecorder, RecordingError, timeline_columns
 from app.recording import Recording
 from app.results import EventKind, FaceQuality, FaceResult, FrameResult, StageTimings
 from app.sources import Frame
+from app.steady import Steadiness
 from tests.conftest import REPO_ROOT
 
 ISO_8601_MS_TZ = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
@@ -81,6 +83,46 @@ def test_a_model_with_other_labels_leaves_their_columns_empty(tmp_path):
     recorder.close()
     (row,) = read_rows(tmp_path / "t.csv")
     assert row["p_angry"] == "" and float(row["p_happy"]) > 0 and "p_sad" not in row
+
+
+def ensemble_result(member_tops, raw_top: int, shown: int) -> FrameResult:
+    """One face of a three-member ensemble: each member's top emotion given by index."""
+    raw = np.full(7, 0.1)
+    raw[raw_top] = 0.4
+    members = np.full((len(member_tops), 7), 0.05)
+    members[np.arange(len(member_tops)), member_tops] = 0.7
+    single = frame_result()
+    (face,) = single.faces
+    face = replace(face, probabilities=raw, smoothed=raw, shown_index=shown,
+                   member_names=("mini", "vgg", "yolo"), member_probabilities=members)
+    return replace(single, faces=(face,), steadiness=Steadiness(0.15, 0.1, 0.2))
+
+
+def test_an_ensemble_records_how_many_members_agree_and_each_members_top_emotion(tmp_path):
+    path = tmp_path / "ensemble.csv"
+    recorder = CsvRecorder(path, FER2013_LABELS, members=("mini", "vgg", "yolo"))
+    recorder.write_frame(ensemble_result([3, 3, 6], raw_top=3, shown=6))  # happy, happy, neutral
+    recorder.write_frame(ensemble_result([0, 4, 5], raw_top=6, shown=6))  # none gives neutral
+    recorder.close()
+    first, second = read_rows(path)
+    columns = list(first)
+    after = columns.index("top_emotion_smoothed") + 1
+    assert columns[after: after + 7] == ["smoothing_s", "switch_margin", "switch_hold_s", "agreement",
+                                         "top_mini", "top_vgg", "top_yolo"]
+    assert (first["top_emotion"], first["top_emotion_smoothed"]) == ("happy", "neutral")  # held
+    assert first["agreement"] == "0.667" and second["agreement"] == "0.000"
+    assert [first[f"top_{name}"] for name in ("mini", "vgg", "yolo")] == ["happy", "happy", "neutral"]
+    assert (first["smoothing_s"], first["switch_margin"], first["switch_hold_s"]) == ("0.15", "0.1", "0.2")
+    assert float(first["p_happy"]) == pytest.approx(0.4)  # raw, not smoothed
+
+
+def test_a_single_model_has_no_agreement_columns(tmp_path):
+    recorder = CsvRecorder(tmp_path / "single.csv", FER2013_LABELS)
+    recorder.write_frame(frame_result())
+    recorder.close()
+    (row,) = read_rows(tmp_path / "single.csv")
+    assert "agreement" not in row and not any(name.startswith("top_mini") for name in row)
+    assert row["smoothing_s"] == ""  # a result made without a steady read says nothing
 
 
 def test_rows_survive_the_process_being_killed(tmp_path):

@@ -1,8 +1,12 @@
-"""Face IDs and smoothing (the real-footage check of stable IDs is in test_pipeline)."""
+"""Face IDs, smoothing and the hysteresis of the emotion shown (the real-footage checks
+are in test_pipeline and benchmarks/steadiness.py)."""
+
+import math
 
 import numpy as np
 import pytest
 
+from app.steady import OFF, Steadiness, SteadyRead
 from app.tracking import FaceTracker, iou
 
 FRAME = 1 / 30
@@ -23,7 +27,7 @@ def test_a_moving_face_keeps_its_id():
 def test_a_fast_move_with_little_overlap_still_matches_by_centre_distance():
     tracker = FaceTracker()
     tracker.update([(100, 100, 50, 50)], UNIFORM, 0.0)
-    (face_id, _), = tracker.update([(138, 100, 50, 50)], UNIFORM, FRAME)
+    (face_id, _, _), = tracker.update([(138, 100, 50, 50)], UNIFORM, FRAME)
     assert iou((100, 100, 50, 50), (138, 100, 50, 50)) < tracker.min_iou
     assert face_id == 1
 
@@ -31,8 +35,8 @@ def test_a_fast_move_with_little_overlap_still_matches_by_centre_distance():
 def test_two_faces_keep_their_own_ids_in_any_order():
     tracker = FaceTracker()
     left, right = (50, 50, 60, 60), (300, 50, 60, 60)
-    first = [face_id for face_id, _ in tracker.update([left, right], probs(*UNIFORM, *UNIFORM), 0.0)]
-    second = [face_id for face_id, _ in tracker.update([right, left], probs(*UNIFORM, *UNIFORM), FRAME)]
+    first = [face.face_id for face in tracker.update([left, right], probs(*UNIFORM, *UNIFORM), 0.0)]
+    second = [face.face_id for face in tracker.update([right, left], probs(*UNIFORM, *UNIFORM), FRAME)]
     assert first == [1, 2] and second == [2, 1]
 
 
@@ -59,38 +63,75 @@ def test_a_pause_in_the_analysis_is_not_a_missed_face():
 
 
 def test_smoothing_off_gives_the_raw_probabilities():
-    tracker = FaceTracker(strength=0.0)
+    tracker = FaceTracker(OFF)
     tracker.update([(0, 0, 10, 10)], probs([1, 0]), 0.0)
-    assert tracker.update([(0, 0, 10, 10)], probs([0, 1]), FRAME)[0][1] == pytest.approx([0, 1])
+    face = tracker.update([(0, 0, 10, 10)], probs([0, 1]), FRAME)[0]
+    assert face.smoothed == pytest.approx([0, 1]) and face.shown == 1
 
 
-def test_smoothing_is_an_ema_that_follows_the_time_between_frames():
-    tracker = FaceTracker(strength=0.5)
+def test_smoothing_is_an_ema_with_a_time_constant_in_seconds():
+    tau = 0.2
+    tracker = FaceTracker(Steadiness(tau, 0.0, 0.0))
     box = (0, 0, 10, 10)
     tracker.update([box], probs([1, 0]), 0.0)
-    assert tracker.update([box], probs([0, 1]), FRAME)[0][1] == pytest.approx([0.5, 0.5])
-    # Two frame intervals later the old estimate keeps 0.5 ** 2 of its weight.
-    assert tracker.update([box], probs([0, 1]), 3 * FRAME)[0][1] == pytest.approx([0.125, 0.875])
+    kept = math.exp(-FRAME / tau)
+    assert tracker.update([box], probs([0, 1]), FRAME)[0].smoothed == pytest.approx([kept, 1 - kept])
+    # After one time constant in all, the first frame keeps 1/e of its weight, whatever the
+    # frame rate: two frames 0.1 s apart smooth like six 1/30 s apart would.
+    assert tracker.update([box], probs([0, 1]), FRAME + (tau - FRAME))[0].smoothed[0] == pytest.approx(
+        math.exp(-1.0))
 
 
-def test_strength_changes_at_run_time_and_is_validated():
-    tracker = FaceTracker(strength=0.9)
+def test_steadiness_changes_at_run_time_and_is_validated():
+    tracker = FaceTracker(Steadiness(1.0, 0.0, 0.0))
     box = (0, 0, 10, 10)
     tracker.update([box], probs([1, 0]), 0.0)
-    tracker.strength = 0.0
-    assert tracker.update([box], probs([0, 1]), FRAME)[0][1] == pytest.approx([0, 1])
-    for bad in (-0.1, 1.0):
-        with pytest.raises(ValueError, match=r"\[0, 1\)"):
-            tracker.strength = bad
+    tracker.steadiness = OFF
+    assert tracker.update([box], probs([0, 1]), FRAME)[0].smoothed == pytest.approx([0, 1])
+    for bad in (dict(time_constant_s=-0.1), dict(time_constant_s=2.5), dict(switch_margin=0.6),
+                dict(switch_hold_s=-1)):
+        with pytest.raises(ValueError, match="must be from 0 to"):
+            Steadiness(**bad)
 
 
 def test_reset_smoothing_keeps_ids():
-    tracker = FaceTracker(strength=0.9)
+    tracker = FaceTracker(Steadiness(1.0, 0.0, 0.0))
     box = (0, 0, 10, 10)
     tracker.update([box], probs([1, 0]), 0.0)
     tracker.reset_smoothing()
-    (face_id, smoothed), = tracker.update([box], probs([0, 1]), FRAME)
-    assert face_id == 1 and smoothed == pytest.approx([0, 1])
+    face_id, smoothed, shown = tracker.update([box], probs([0, 1]), FRAME)[0]
+    assert face_id == 1 and smoothed == pytest.approx([0, 1]) and shown == 1
+
+
+def shown_over(read: SteadyRead, steadiness: Steadiness, frames) -> list[int]:
+    """The emotion shown after each (time, probabilities) frame."""
+    return [read.update(np.asarray(row, float), time_s, steadiness)[1] for time_s, row in frames]
+
+
+def test_hysteresis_ignores_a_brief_or_narrow_lead():
+    steadiness = Steadiness(0.0, switch_margin=0.1, switch_hold_s=0.2)
+    read = SteadyRead()
+    frames = [(0.0, [0.6, 0.4]),
+              (FRAME, [0.45, 0.55]),  # leads by 0.1 for one frame only
+              (2 * FRAME, [0.6, 0.4]),
+              *((step * FRAME, [0.47, 0.53]) for step in range(3, 30))]  # leads for 0.9 s, by < 0.1
+    assert set(shown_over(read, steadiness, frames)) == {0}
+
+
+def test_hysteresis_switches_once_a_clear_lead_lasts_the_hold_time():
+    steadiness = Steadiness(0.0, switch_margin=0.1, switch_hold_s=0.2)
+    read = SteadyRead()
+    frames = [(0.0, [0.7, 0.3]), *((step * FRAME, [0.3, 0.7]) for step in range(1, 12))]
+    shown = shown_over(read, steadiness, frames)
+    switch = shown.index(1)
+    assert shown == [0] * switch + [1] * (len(shown) - switch)  # one switch, no flicker back
+    assert frames[switch][0] - FRAME == pytest.approx(0.2, abs=FRAME / 2)  # the lead began at FRAME
+
+
+def test_without_hysteresis_the_top_smoothed_emotion_is_shown():
+    read = SteadyRead()
+    frames = [(step * FRAME, [0.51, 0.49] if step % 2 else [0.49, 0.51]) for step in range(10)]
+    assert shown_over(read, OFF, frames) == [1, 0] * 5
 
 
 def test_mismatched_inputs_are_refused():

@@ -46,17 +46,20 @@ class AugmentConfig:
     """Multiply intensities by a factor drawn from [1 - b, 1 + b]."""
     contrast: float = 0.0
     """Scale deviations from the mean intensity by a factor drawn from [1 - c, 1 + c]."""
+    erasing: float = 0.0
+    """Random erasing (Zhong et al. 2020): with this probability, fill a box of 2-25 % of
+    the area (aspect 0.3 to 3.3) with noise, so no single face region can be relied on."""
 
     def __post_init__(self) -> None:
         low, high = self.crop_area
         if not 0.0 < low <= high <= 1.0:
             raise ValueError(f"crop_area must satisfy 0 < low <= high <= 1, got {self.crop_area}")
         for name in ("rotation_degrees", "rotation_step", "shift", "zoom", "shear_degrees",
-                     "brightness", "contrast"):
+                     "brightness", "contrast", "erasing"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
-        if self.zoom >= 1 or self.brightness >= 1 or self.contrast >= 1:
-            raise ValueError("zoom, brightness and contrast must be below 1")
+        if self.zoom >= 1 or self.brightness >= 1 or self.contrast >= 1 or self.erasing > 1:
+            raise ValueError("zoom, brightness and contrast must be below 1, erasing at most 1")
 
     @property
     def geometric(self) -> bool:
@@ -65,7 +68,8 @@ class AugmentConfig:
 
     @property
     def enabled(self) -> bool:
-        return self.geometric or self.horizontal_flip or bool(self.brightness or self.contrast)
+        return self.geometric or self.horizontal_flip or bool(self.brightness or self.contrast
+                                                              or self.erasing)
 
     def describe(self) -> str:
         """The active transforms, e.g. ``flip, rotation 10, shift 0.1``; ``none`` when off."""
@@ -122,7 +126,10 @@ class Augmenter:
             crop = warped.reshape(crop.shape)
         if config.brightness or config.contrast:
             crop = self._jitter(crop, rng)
-        return np.ascontiguousarray(crop)
+        crop = np.ascontiguousarray(crop)
+        if config.erasing and rng.random() < config.erasing:
+            crop = _erase(crop, rng)
+        return crop
 
     def sample_matrix(self, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
         """One random 2x3 affine matrix mapping input pixel centres to output pixel centres."""
@@ -150,6 +157,20 @@ class Augmenter:
             mean = float(pixels.mean())
             pixels = (pixels - mean) * rng.uniform(1.0 - config.contrast, 1.0 + config.contrast) + mean
         return np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
+
+
+def _erase(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A copy of ``crop`` with one random box (2-25 % of the area) filled with uniform noise."""
+    height, width = crop.shape[:2]
+    area = rng.uniform(0.02, 0.25) * height * width
+    aspect = math.exp(rng.uniform(math.log(0.3), math.log(1 / 0.3)))
+    box_height = min(height, max(1, round(math.sqrt(area * aspect))))
+    box_width = min(width, max(1, round(math.sqrt(area / aspect))))
+    top, left = rng.integers(0, height - box_height + 1), rng.integers(0, width - box_width + 1)
+    erased = crop.copy()
+    erased[top: top + box_height, left: left + box_width] = rng.integers(
+        0, 256, (box_height, box_width, *crop.shape[2:]), dtype=np.uint8)
+    return erased
 
 
 def _affine(linear: np.ndarray, translation: np.ndarray) -> np.ndarray:

@@ -12,7 +12,9 @@ COMMANDS = {
     "models": ("training.model_table", "list the architectures with parameters and MACs"),
     "train": ("training.train", "train an architecture on a dataset"),
     "evaluate": ("training.evaluate", "evaluate an exported ONNX model on a dataset split"),
+    "soft-labels": ("training.teacher", "score teacher models once over a split for distillation"),
     "export": ("training.export_command", "export a checkpoint to ONNX with its model card"),
+    "ensemble": ("training.ensemble", "build one ONNX model that averages several, with its card"),
     "cards": ("training.model_cards", "generate the models table (README) from the ONNX model cards"),
     "derive-template": ("training.derive_template", "derive the alignment template from FER2013"),
 }

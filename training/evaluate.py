@@ -23,6 +23,7 @@ import argparse
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -58,9 +59,9 @@ def load_for(classifier: EmotionClassifier, data: Path, split: str, dataset: str
     return load_split(dataset, data, split, classifier.spec, options)
 
 
-def evaluate(classifier: EmotionClassifier, crops: CropSet, batch_size: int = 256) -> Evaluation:
-    """Run every crop through ``to_tensor`` and the ONNX session; tally against the targets."""
-    started = time.monotonic()
+def model_targets(classifier: EmotionClassifier, crops: CropSet) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The crops the model can be scored on (rows), their targets as the model's label
+    indices, and dataset class -> samples left out because the model has no such label."""
     model_index = {label: index for index, label in enumerate(classifier.labels)}
     mapped = np.array([model_index.get(label, -1) for label in crops.labels])[crops.targets]
     skipped = {label: int(count) for label, count in zip(crops.labels, crops.class_counts())
@@ -68,12 +69,25 @@ def evaluate(classifier: EmotionClassifier, crops: CropSet, batch_size: int = 25
     if skipped:
         log.warning("the model has no label for %s: those samples are left out", skipped)
     rows = np.flatnonzero(mapped >= 0)
-    predictions = np.empty(len(rows), np.int64)
+    return rows, mapped[rows], skipped
+
+
+def tensor_batches(classifier: EmotionClassifier, crops: CropSet, rows: np.ndarray,
+                   batch_size: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(offset into ``rows``, (n, C, H, W) batch) through ``to_tensor``, as the app prepares faces."""
     for start in range(0, len(rows), batch_size):
         chunk = rows[start: start + batch_size]
-        batch = np.stack([to_tensor(crops.crops[row], classifier.spec)[0] for row in chunk])
-        predictions[start: start + len(chunk)] = classifier.logits(batch).argmax(axis=1)
-    report = report_from_predictions(classifier.labels, mapped[rows], predictions)
+        yield start, np.stack([to_tensor(crops.crops[row], classifier.spec)[0] for row in chunk])
+
+
+def evaluate(classifier: EmotionClassifier, crops: CropSet, batch_size: int = 256) -> Evaluation:
+    """Run every crop through ``to_tensor`` and the ONNX session; tally against the targets."""
+    started = time.monotonic()
+    rows, targets, skipped = model_targets(classifier, crops)
+    predictions = np.empty(len(rows), np.int64)
+    for start, batch in tensor_batches(classifier, crops, rows, batch_size):
+        predictions[start: start + len(batch)] = classifier.logits(batch).argmax(axis=1)
+    report = report_from_predictions(classifier.labels, targets, predictions)
     return Evaluation(report, skipped, time.monotonic() - started, classifier.provider)
 
 

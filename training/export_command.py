@@ -38,10 +38,12 @@ from training.export import (
     write_card,
 )
 from training.fp16 import with_fp16_weights
+from training.teacher import TeacherProbabilities
 
 log = logging.getLogger(__name__)
 
 FROM_SCRATCH = "trained from scratch: no pretrained (ImageNet) weights are downloaded"
+FP16_WEIGHTS = "float16 (computed in float32)"
 
 
 def card_from_checkpoint(saved: dict) -> ModelCard:
@@ -73,6 +75,11 @@ def card_from_checkpoint(saved: dict) -> ModelCard:
             "auxiliary_weight": recipe.get("auxiliary_weight", 0.0),
             "auxiliary_feature_extractor": recipe.get("auxiliary_feature_extractor", False),
             "augment": recipe["augment"],
+            "name": recipe.get("name", "paper"),  # absent from checkpoints before the fast recipe
+            "mixup_alpha": recipe.get("mixup_alpha", 0.0),
+            "cutmix_alpha": recipe.get("cutmix_alpha", 0.0),
+            "ema_decay": recipe.get("ema_decay", 0.0),
+            "distillation": distillation_of(recipe),
             "source": recipe["source"],
         },
         "notes": [FROM_SCRATCH, *auxiliary_notes(recipe), *recipe["notes"], *run_ending_notes(saved)],
@@ -82,6 +89,21 @@ def card_from_checkpoint(saved: dict) -> ModelCard:
         input_size=spec.input_size, channels=spec.channels, color_space=spec.color_space,
         mean=spec.mean, std=spec.std, gamma=spec.gamma,
         alignment_template=spec.alignment_template, dataset=dataset, training=training)
+
+
+def distillation_of(recipe: dict) -> dict | None:
+    """The teachers a run distilled from (file names, weights' SHA-256, weights), its weight and
+    temperature; None without a teacher."""
+    if not recipe.get("teacher"):
+        return None
+    described = {"weight": recipe["distill_weight"], "temperature": recipe["distill_temperature"]}
+    try:
+        teacher = TeacherProbabilities.load(recipe["teacher"])
+    except ValueError:  # the soft-label file has moved: keep what the settings say
+        return {**described, "soft_labels": recipe["teacher"]}
+    return {**described, "teachers": [
+        {"file": name, "weights_sha256": sha, "weight": weight}
+        for name, sha, weight in zip(teacher.members, teacher.member_sha256, teacher.weights)]}
 
 
 def auxiliary_notes(recipe: dict) -> list[str]:
@@ -124,6 +146,32 @@ def load_validation(path: Path, args: argparse.Namespace, saved: dict) -> CropSe
                     DataOptions(limit_per_class=args.limit_per_class))
 
 
+def measure_file(path: Path, crops: CropSet, provider: str, fp16: bool) -> tuple[dict, int]:
+    """Validation accuracy and macro-F1 of the ONNX file at ``path`` and the images scored;
+    with ``fp16`` its weights are stored in float16 in place and measured again, and the
+    metrics also say what that cost (``fp32_val_accuracy``, ``fp16_accuracy_change``)."""
+    evaluation = evaluate(classifier_for(path, provider), crops)
+    metrics = {"val_accuracy": evaluation.report.accuracy, "val_macro_f1": evaluation.report.macro_f1}
+    if fp16:
+        onnx.save_model(with_fp16_weights(onnx.load(str(path))), str(path))
+        half = evaluate(classifier_for(path, provider), crops)
+        metrics = {"val_accuracy": half.report.accuracy, "val_macro_f1": half.report.macro_f1,
+                   "fp32_val_accuracy": evaluation.report.accuracy,
+                   "fp16_accuracy_change": half.report.accuracy - evaluation.report.accuracy}
+    return metrics, evaluation.report.total
+
+
+def install(partial: Path, out: Path, card: ModelCard, fp16: bool) -> ModelCard:
+    """Finish a measured file: the card gains the weights' SHA-256 (and says when they are
+    float16), is written into ``partial``, and ``partial`` replaces ``out``."""
+    training = dict(card.training, **({"weights": FP16_WEIGHTS} if fp16 else {}))
+    training["weights_sha256"] = weights_sha256(partial)
+    card = replace(card, training=training)
+    write_card(partial, card)
+    os.replace(partial, out)
+    return card
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, help="best.pt / last.pt, or a run folder (best.pt)")
     parser.add_argument("--out", type=Path, required=True, help="ONNX file to write")
@@ -156,23 +204,11 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"ONNX Runtime and PyTorch disagree by {parity:.2e} "
                              f"(> {args.parity_tolerance:.0e}); the export is not faithful")
         crops = load_validation(partial, args, saved)
-        evaluation = evaluate(classifier_for(partial, args.provider), crops)
-        metrics = {"val_accuracy": evaluation.report.accuracy,
-                   "val_macro_f1": evaluation.report.macro_f1}
+        metrics, evaluated = measure_file(partial, crops, args.provider, args.fp16)
         training = dict(card.training, parity_max_abs_logit_error=parity,
-                        evaluated_on=f"{evaluation.report.total} images")
+                        evaluated_on=f"{evaluated} images")
         training["export_command"] = "emotion-train " + shlex.join(args.argv)
-        if args.fp16:
-            onnx.save_model(with_fp16_weights(onnx.load(str(partial))), str(partial))
-            half = evaluate(classifier_for(partial, args.provider), crops)
-            metrics = {"val_accuracy": half.report.accuracy, "val_macro_f1": half.report.macro_f1,
-                       "fp32_val_accuracy": evaluation.report.accuracy,
-                       "fp16_accuracy_change": half.report.accuracy - evaluation.report.accuracy}
-            training["weights"] = "float16 (computed in float32)"
-        training["weights_sha256"] = weights_sha256(partial)
-        card = replace(card, metrics=metrics, training=training)
-        write_card(partial, card)
-        os.replace(partial, args.out)
+        card = install(partial, args.out, replace(card, metrics=metrics, training=training), args.fp16)
     except (checkpoints.CheckpointError, ModelCardError, DatasetLayoutError, ValueError) as error:
         log.error("%s", error)
         partial.unlink(missing_ok=True)

@@ -82,6 +82,12 @@ def model_section(path: Path, card: ModelCard, readme_dir: Path, figures: Path |
     lines += [f"- Resumed with: `{command}`" for command in training.get("resumed", [])]
     if "export_command" in training:
         lines.append(f"- Exported with: `{training['export_command']}`")
+    if "ensemble_command" in training:
+        lines.append(f"- Built with: `{training['ensemble_command']}`")
+    lines += [f"- Member `{member.get('file')}` ({member.get('architecture')}): weight "
+              f"{member.get('weight', 0):.3f} in the average, weights SHA-256 "
+              f"`{member.get('weights_sha256')}`"
+              for member in training.get("members", []) if card.member_names]
     if "test_time" in training:
         lines.append(f"- Test time: {training['test_time']}")
     if "device" in training:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from dataclasses import dataclass
 
 import torch
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 def make_optimiser(recipe: OptimiserRecipe, module: nn.Module) -> torch.optim.Optimizer:
     groups = parameter_groups(recipe, module)
     if recipe.name == "sgd":
-        return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum)
+        return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
     optimiser = torch.optim.AdamW if recipe.name == "adamw" else torch.optim.Adam
     return optimiser(groups, lr=recipe.lr)
 
@@ -39,8 +40,10 @@ def parameter_groups(recipe: OptimiserRecipe, module: nn.Module) -> list[dict]:
     ]
 
 
-def make_scheduler(recipe: ScheduleRecipe, optimiser: torch.optim.Optimizer, epochs: int):
-    """A scheduler stepped once per epoch (``plateau`` with the monitored metric)."""
+def make_scheduler(recipe: ScheduleRecipe, optimiser: torch.optim.Optimizer, epochs: int,
+                   batches_per_epoch: int = 1):
+    """A scheduler stepped once per epoch (``plateau`` with the monitored metric), or once per
+    batch where ``recipe.per_batch``."""
     if recipe.name == "plateau":
         mode = "max" if recipe.monitor == "val_accuracy" else "min"
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -53,10 +56,32 @@ def make_scheduler(recipe: ScheduleRecipe, optimiser: torch.optim.Optimizer, epo
         return torch.optim.lr_scheduler.LinearLR(
             optimiser, start_factor=1.0, end_factor=recipe.final_lr_fraction,
             total_iters=max(epochs - 1, 1))
+    if recipe.name == "warmup_cosine":
+        return torch.optim.lr_scheduler.LambdaLR(optimiser, WarmupCosine(
+            round(recipe.warmup_epochs * batches_per_epoch), epochs * batches_per_epoch,
+            recipe.final_lr_fraction))
     return torch.optim.lr_scheduler.ConstantLR(optimiser, factor=1.0, total_iters=0)
 
 
+class WarmupCosine:
+    """Learning-rate factor at batch ``step``: a linear rise over ``warmup`` steps, then half a
+    cosine down to ``final`` at ``total`` (Goyal et al. 2017's warm-up, Loshchilov & Hutter
+    2017's cosine). A class rather than a closure so the scheduler's state saves."""
+
+    def __init__(self, warmup: int, total: int, final: float) -> None:
+        self.warmup, self.total, self.final = warmup, max(total, 1), final
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        progress = min(1.0, (step - self.warmup) / max(self.total - self.warmup, 1))
+        return self.final + (1 - self.final) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
 def step_scheduler(scheduler, recipe: ScheduleRecipe, metrics: dict) -> None:
+    """The end-of-epoch step (per-batch schedules step in the training loop instead)."""
+    if recipe.per_batch:
+        return
     if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
         scheduler.step(metrics[recipe.monitor])
     else:

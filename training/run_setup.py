@@ -27,6 +27,7 @@ from training.losses import TrainingObjective, build_loss, tapped_channels
 from training.models import build_model
 from training.optimisation import Precision, choose_precision, place
 from training.settings import TrainSettings
+from training.teacher import TeacherProbabilities
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,16 @@ def build_parts(settings: TrainSettings, context: Context, saved_spec: Preproces
                           if recipe.auxiliary_from else None)
     loss = build_loss(recipe.loss, class_counts(train_set), recipe.label_smoothing,
                       recipe.island_weight, getattr(model, "embedding_dim", None),
-                      recipe.auxiliary_weight, auxiliary_channels)
+                      recipe.auxiliary_weight, auxiliary_channels, recipe.distill_weight,
+                      recipe.distill_temperature)
+    teacher = None
+    if recipe.teacher is not None:
+        teacher_probabilities = TeacherProbabilities.load(recipe.teacher)
+        teacher_probabilities.check_matches(train_set)
+        log.info("distilling from %s (%.2f %% on %s %s), weight %g, temperature %g",
+                 teacher_probabilities.describe(), 100 * teacher_probabilities.accuracy,
+                 train_set.dataset, data.train_split, recipe.distill_weight, recipe.distill_temperature)
+        teacher = teacher_probabilities.probabilities
     channels_last = run.channels_last and (context.device.type != "cpu" or recipe.cpu_channels_last)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     objective = TrainingObjective(model, loss, recipe.auxiliary_from,
@@ -144,7 +154,7 @@ def build_parts(settings: TrainSettings, context: Context, saved_spec: Preproces
     train_batches = TrainBatches(len(train_set), recipe.batch_size, settings.seed,
                                  context.rank, context.world_size)
     train_loader = DataLoader(
-        CropDataset(train_set, spec, augmenter, settings.seed, data.options.soft_labels),
+        CropDataset(train_set, spec, augmenter, settings.seed, data.options.soft_labels, teacher),
         batch_sampler=train_batches, num_workers=workers, persistent_workers=workers > 0,
         worker_init_fn=ignore_interrupts if workers else None,
         pin_memory=context.device.type == "cuda")

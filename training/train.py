@@ -31,9 +31,17 @@ from training.data import FORMAT_CHOICES, DataOptions
 from training.data.base import DatasetLayoutError
 from training.losses import LOSSES
 from training.models import ARCHITECTURES, architecture
-from training.recipes import DECAY_SCOPES, OPTIMISERS, SCHEDULES, recipe_for
+from training.recipes import (
+    DECAY_SCOPES,
+    DEFAULT_DISTILL_WEIGHT,
+    OPTIMISERS,
+    RECIPE_KINDS,
+    SCHEDULES,
+    recipe_for,
+)
 from training.run_setup import build_parts, default_threads, warn_if_busy
 from training.settings import DataSettings, RunSettings, TrainSettings
+from training.teacher import make_teacher
 from training.trainer import FINISHED, INTERRUPTED, Trainer
 
 log = logging.getLogger(__name__)
@@ -44,7 +52,8 @@ FIXED_ON_RESUME = ("arch", "data", "dataset", "train_split", "val_split", "batch
                    "channels", "color_space", "lr", "weight_decay", "weight_decay_on", "optimiser",
                    "momentum", "schedule", "loss", "label_smoothing", "island_weight",
                    "auxiliary_weight", "gamma", "augment", "soft_labels", "exclude_classes",
-                   "limit_per_class", "seed")
+                   "limit_per_class", "seed", "recipe", "nesterov", "warmup_epochs", "mixup", "cutmix",
+                   "ema", "teacher", "distill_weight", "distill_temperature")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="drop these classes, e.g. contempt")
     what.add_argument("--soft-labels", action="store_true", help="FER+: train on vote distributions")
     recipe = parser.add_argument_group("recipe overrides (defaults: the architecture's paper)")
+    recipe.add_argument("--recipe", choices=RECIPE_KINDS,
+                        help="paper: as the architecture's paper trains it (default); fast: the "
+                             "CPU-efficient recipe chosen by measurement (training/recipes.py)")
     recipe.add_argument("--epochs", type=int)
     recipe.add_argument("--batch", type=int, help="global batch size (split across processes)")
     recipe.add_argument("--input-size", type=int, help="square input side in pixels")
@@ -71,6 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="decay every parameter (all) or the dense layers' weights alone")
     recipe.add_argument("--optimiser", choices=OPTIMISERS)
     recipe.add_argument("--momentum", type=float, help="SGD momentum")
+    recipe.add_argument("--nesterov", action=argparse.BooleanOptionalAction, help="SGD: Nesterov momentum")
+    recipe.add_argument("--warmup-epochs", type=float, help="warmup_cosine: epochs of linear warm-up")
     recipe.add_argument("--schedule", choices=SCHEDULES)
     recipe.add_argument("--patience", type=int, help="early stopping: epochs without improvement")
     recipe.add_argument("--loss", choices=LOSSES)
@@ -78,6 +92,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--island-weight", type=float, help="weight of the island loss (0: off)")
     recipe.add_argument("--auxiliary-weight", type=float,
                         help="weight of the recipe's auxiliary classifier (0: off)")
+    recipe.add_argument("--mixup", type=float, help="mixup Beta alpha (0: off)")
+    recipe.add_argument("--cutmix", type=float, help="CutMix Beta alpha (0: off)")
+    recipe.add_argument("--ema", type=float, help="decay of the weights' moving average (0: off)")
+    recipe.add_argument("--teacher", type=Path, nargs="+", metavar="FILE",
+                        help="distil from these ONNX models (scored once, cached in the run folder) "
+                             "or a soft-label file of emotion-train soft-labels")
+    recipe.add_argument("--distill-weight", type=float, help="share of the loss for the teacher")
+    recipe.add_argument("--distill-temperature", type=float, help="distillation temperature")
     recipe.add_argument("--gamma", action=argparse.BooleanOptionalAction, help="adaptive gamma")
     recipe.add_argument("--augment", help="key=value,... changes to the augmentation, or 'none'")
     run = parser.add_argument_group("run")
@@ -101,16 +123,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> TrainSettings:
     if args.arch is None or args.data is None:
         raise ValueError("--arch and --data are required (or --resume with --out)")
-    recipe = recipe_for(args.arch)
-    optimiser = replace(recipe.optimiser, **_given(
-        args, name="optimiser", lr="lr", weight_decay="weight_decay", momentum="momentum",
-        weight_decay_on="weight_decay_on"))
-    schedule = replace(recipe.schedule, **_given(args, name="schedule"))
+    recipe = recipe_for(args.arch, args.recipe or "paper")
+    optimiser_changes = _given(args, name="optimiser", lr="lr", weight_decay="weight_decay",
+                               momentum="momentum", weight_decay_on="weight_decay_on",
+                               nesterov="nesterov")
+    if optimiser_changes.get("name", "sgd") != "sgd" and "nesterov" not in optimiser_changes:
+        optimiser_changes["nesterov"] = False  # Nesterov belongs to SGD alone
+    optimiser = replace(recipe.optimiser, **optimiser_changes)
+    schedule_changes = _given(args, name="schedule", warmup_epochs="warmup_epochs")
+    if schedule_changes.get("name", "warmup_cosine") != "warmup_cosine" and args.warmup_epochs is None:
+        schedule_changes["warmup_epochs"] = 0.0  # a warm-up belongs to warmup_cosine alone
+    schedule = replace(recipe.schedule, **schedule_changes)
     augment = recipe.augment.with_overrides(args.augment) if args.augment else recipe.augment
     overrides = _given(
         args, epochs="epochs", batch_size="batch", early_stopping_patience="patience", loss="loss",
         label_smoothing="label_smoothing", island_weight="island_weight", gamma="gamma",
-        channels="channels", color_space="color_space", auxiliary_weight="auxiliary_weight")
+        channels="channels", color_space="color_space", auxiliary_weight="auxiliary_weight",
+        mixup_alpha="mixup", cutmix_alpha="cutmix", ema_decay="ema", distill_weight="distill_weight",
+        distill_temperature="distill_temperature")
+    if args.teacher:
+        overrides["teacher"] = str(teacher_file(args))
+        overrides.setdefault("distill_weight", recipe.distill_weight or DEFAULT_DISTILL_WEIGHT)
     if overrides.get("auxiliary_weight") == 0:
         # --auxiliary-weight 0 switches the classifier off
         overrides.update(auxiliary_from=None, auxiliary_feature_extractor=False)
@@ -124,6 +157,23 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
                         args.val_split or "val", options)
     input_size = args.input_size or recipe.input_size or architecture(args.arch).input_size
     return TrainSettings(args.arch, recipe, data, run_settings(args, None), input_size, seed)
+
+
+def teacher_file(args: argparse.Namespace) -> Path:
+    """The soft-label file to distil from: the one given, or the teachers scored once over the
+    training split into ``teacher.npz`` in the run folder."""
+    if len(args.teacher) == 1 and args.teacher[0].suffix == ".npz":
+        return args.teacher[0]
+    if any(path.suffix != ".onnx" for path in args.teacher):
+        raise ValueError(f"--teacher takes ONNX models or one .npz soft-label file, got "
+                         f"{[str(path) for path in args.teacher]}")
+    out = Path(args.out or Path("runs") / args.arch) / "teacher.npz"
+    options = DataOptions(limit_per_class=args.limit_per_class, seed=args.seed or 0,
+                          exclude_classes=tuple(args.exclude_classes))
+    log.info("scoring the teachers once over the training split into %s", out)
+    make_teacher(args.teacher, args.data, args.train_split or "train", args.dataset or "auto",
+                 options).save(out)
+    return out
 
 
 def run_settings(args: argparse.Namespace, saved: RunSettings | None) -> RunSettings:
@@ -254,9 +304,14 @@ def _log_start(settings: TrainSettings, parts, trainer: Trainer, context) -> Non
              recipe.optimiser.weight_decay, recipe.optimiser.weight_decay_on, recipe.schedule.name,
              recipe.batch_size, recipe.epochs,
              recipe.early_stopping_patience, recipe.loss,
-             f" + {recipe.island_weight} x island" if recipe.island_weight else ""
+             (f" + {recipe.island_weight} x island" if recipe.island_weight else "")
              + (f" + {recipe.auxiliary_weight} x auxiliary on {recipe.auxiliary_from}"
-                if recipe.auxiliary_weight else ""),
+                if recipe.auxiliary_weight else "")
+             + (f", distilled ({recipe.distill_weight:g}, T {recipe.distill_temperature:g})"
+                if recipe.teacher else "")
+             + (f", mixup {recipe.mixup_alpha:g}" if recipe.mixup_alpha else "")
+             + (f", CutMix {recipe.cutmix_alpha:g}" if recipe.cutmix_alpha else "")
+             + (f", EMA {recipe.ema_decay:g}" if recipe.ema_decay else ""),
              recipe.augment.describe(), recipe.gamma)
     if trainer.progress.epoch or trainer.progress.batches_done:
         log.info("resuming after epoch %d, batch %d", trainer.progress.epoch,

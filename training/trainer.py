@@ -2,9 +2,10 @@
 
 Determinism is what makes ``--resume`` exact: sample order and augmentation are seeded
 by (seed, epoch, index) (``training.data.torch_dataset``), the torch generator that
-drives dropout is reseeded at each epoch start and saved mid-epoch, and every other
-piece of state (weights, optimiser, scheduler, loss scaler, island centres, metric
-sums of a half-done epoch) is in the checkpoint. A resumed run therefore reports the
+drives dropout is reseeded at each epoch start and saved mid-epoch, mixup and CutMix
+draw from a generator seeded by (seed, epoch, batch), and every other piece of state
+(weights, their moving average, optimiser, scheduler, loss scaler, island centres,
+metric sums of a half-done epoch) is in the checkpoint. A resumed run therefore reports the
 same metrics as an uninterrupted one. A stop request (Ctrl-C, SIGTERM, the time
 budget) is honoured between batches, agreed across ranks, saved, and reported.
 """
@@ -27,7 +28,9 @@ from tqdm import tqdm
 
 from training import checkpoint as checkpoints
 from training.distributed import Context
+from training.ema import WeightAverage
 from training.metrics import ClassificationReport, confusion_matrix
+from training.mixing import mix_batch
 from training.models.layers.dynamic_conv import anneal_temperature
 from training.optimisation import make_optimiser, make_scheduler, step_scheduler
 from training.run_setup import RunParts
@@ -76,7 +79,9 @@ class Trainer:
             device_ids = [context.device.index] if context.device.type == "cuda" else None
             self.wrapped = DistributedDataParallel(self.objective, device_ids=device_ids)
         self.optimiser = make_optimiser(recipe.optimiser, self.objective)
-        self.scheduler = make_scheduler(recipe.schedule, self.optimiser, recipe.epochs)
+        self.scheduler = make_scheduler(recipe.schedule, self.optimiser, recipe.epochs,
+                                        parts.train_batches.batches_per_epoch)
+        self.average = WeightAverage(self.objective.model, recipe.ema_decay) if recipe.ema_decay else None
         self.scaler = torch.amp.GradScaler(context.device.type, enabled=parts.precision.scaled)
         self.progress = Progress()
         self.restored_rng: dict | None = None
@@ -92,6 +97,8 @@ class Trainer:
         self.optimiser.load_state_dict(saved["optimiser"])
         self.scheduler.load_state_dict(saved["scheduler"])
         self.scaler.load_state_dict(saved["scaler"])
+        if self.average is not None:
+            self.average.load_state_dict(saved["ema"])
         progress = dict(saved["progress"])
         if not self.context.is_main:  # rank 0 alone carries the half-done epoch's sums
             progress.update(loss_sum=0.0, samples=0)
@@ -130,6 +137,7 @@ class Trainer:
             "optimiser": self.optimiser.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
+            "ema": self.average.state_dict() if self.average is not None else None,
             "rng": rng,
             "progress": vars(progress),
             "stopped": stopped,
@@ -141,7 +149,11 @@ class Trainer:
         if self.context.is_main:
             checkpoints.save(state, self.out / checkpoints.LAST)
             if best:
-                checkpoints.save(checkpoints.without_optimisation(state), self.out / checkpoints.BEST)
+                best_state = checkpoints.without_optimisation(state)
+                average = best_state.pop("ema")
+                if average is not None:  # the averaged weights are the ones validated and exported
+                    best_state["state_dict"] = average["weights"]
+                checkpoints.save(best_state, self.out / checkpoints.BEST)
         self.last_save = time.monotonic()
 
     def seconds(self) -> float:
@@ -189,15 +201,21 @@ class Trainer:
                    desc=f"epoch {epoch + 1}/{self.settings.recipe.epochs}", leave=False,
                    disable=not self.show_progress, dynamic_ncols=True)
         try:
-            for images, targets in iterator:
+            for images, targets, *teacher in iterator:
                 images = images.to(device, non_blocking=True, memory_format=parts.memory_format)
                 targets = targets.to(device, non_blocking=True)
+                teacher = teacher[0].to(device, non_blocking=True) if teacher else None
+                images, targets, teacher = self.mix(images, targets, teacher, epoch, progress.batches_done)
                 with parts.precision.autocast():
-                    loss, _ = self.wrapped(images, targets)
+                    loss, _ = self.wrapped(images, targets, teacher)
                 self.optimiser.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
                 self.scaler.step(self.optimiser)
                 self.scaler.update()
+                if self.settings.recipe.schedule.per_batch:
+                    self.scheduler.step()
+                if self.average is not None:
+                    self.average.update(self.objective.model)
                 loss_sum += loss.detach().double() * len(images)
                 progress.samples += len(images)
                 progress.batches_done += 1
@@ -216,6 +234,16 @@ class Trainer:
         progress.loss_sum += loss_sum.item()
         return None
 
+    def mix(self, images, targets, teacher, epoch: int, batch: int):
+        """Mixup or CutMix as the recipe asks, drawn from a generator seeded by (seed, epoch,
+        batch, rank), so a resumed run mixes as an uninterrupted one would."""
+        recipe = self.settings.recipe
+        if not (recipe.mixup_alpha or recipe.cutmix_alpha):
+            return images, targets, teacher
+        rng = np.random.default_rng((self.settings.seed, epoch, batch, self.context.rank))
+        return mix_batch(images, targets, teacher, len(self.parts.labels), recipe.mixup_alpha,
+                         recipe.cutmix_alpha, rng)
+
     def flags(self, stop) -> tuple[bool, bool, bool]:
         """(stop requested, time budget spent, periodic save due), agreed by every rank."""
         run, now = self.settings.run, time.monotonic()
@@ -231,7 +259,7 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> tuple[ClassificationReport, float]:
         parts, device = self.parts, self.context.device
-        model = self.objective.model.eval()
+        model = (self.average.model if self.average is not None else self.objective.model).eval()
         if self.context.distributed:  # evaluate every shard with rank 0's batch-norm statistics
             for buffer in model.buffers():
                 dist.broadcast(buffer, src=0)

@@ -13,8 +13,9 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QPushButton, QToolButton, QVBoxLayout, QWidget
 
+from app.gui.plain import plain_label
 from app.gui.theme import LEVEL_COLOURS
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class BannerArea(QWidget):
             f" border-left: 4px solid {colour.name()}; }}")
         layout = QHBoxLayout(row)
         layout.setContentsMargins(10, 6, 6, 6)
-        label = QLabel(text)
+        label = plain_label(text)  # messages quote file names and model cards
         label.setWordWrap(True)
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(label, 1)

@@ -23,10 +23,16 @@ from PySide6.QtWidgets import (
 )
 
 from app.cameras import CameraInfo
+from app.gui.plain import plain_label, plain_tip
 from app.gui.status import recording_text
 from app.model_library import ModelEntry, RefusedModel
 from app.results import RecordingStatus
 from app.sources import IMAGE_EXTENSIONS
+from app.steady import MAX_TIME_CONSTANT_S
+from app.video_sources import without_credentials
+
+SMOOTHING_STEP_S = 0.01
+"""The smoothing slider counts hundredths of a second."""
 
 SOURCE_ACTIONS = (("video", "Open video\u2026"), ("folder", "Open image folder\u2026"),
                   ("stream", "Open stream URL\u2026"))
@@ -34,6 +40,7 @@ OPEN_MODEL = "Open ONNX file\u2026"
 OPEN, ASK = "open:", "ask:"
 """Source items' data: a source to open, or a kind of source to ask the user for."""
 OPEN_MODEL_DATA = "\x00open-model"
+TOOLTIP = Qt.ItemDataRole.ToolTipRole
 RECENT_SOURCES = 6
 
 
@@ -47,6 +54,7 @@ class ControlPanel(QWidget):
     """A model file's path."""
     open_model_clicked = Signal()
     smoothing_changed = Signal(float)
+    """The smoothing time constant in seconds (0: off)."""
     gamma_toggled = Signal(bool)
     record_clicked = Signal()
     marker_clicked = Signal()
@@ -63,11 +71,11 @@ class ControlPanel(QWidget):
         self.model_box = _combo("No model")
         self.model_state = _note("")
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
-        self.smoothing.setRange(0, 95)
+        self.smoothing.setRange(0, round(MAX_TIME_CONSTANT_S / SMOOTHING_STEP_S))
         self.smoothing.setSingleStep(5)
         self.smoothing.setPageStep(10)
         self.smoothing_value = QLabel()
-        self.smoothing_value.setMinimumWidth(32)
+        self.smoothing_value.setMinimumWidth(44)
         self.gamma = QCheckBox("Adaptive gamma")
         self.record_button = QPushButton("\u25cf  Record")
         self.marker_button = QPushButton("Add marker")
@@ -116,7 +124,7 @@ class ControlPanel(QWidget):
         box.clear()
         for entry in entries:
             box.addItem(model_label(entry), str(entry.path))
-            box.setItemData(box.count() - 1, f"{entry.label}\n{entry.path}", Qt.ItemDataRole.ToolTipRole)
+            box.setItemData(box.count() - 1, plain_tip(f"{entry.label}\n{entry.path}"), TOOLTIP)
         for path, label in (extra or {}).items():
             box.addItem(label, path)
         if not entries and not extra:
@@ -135,7 +143,7 @@ class ControlPanel(QWidget):
 
     def set_model_state(self, text: str, details: str = "") -> None:
         self.model_state.setText(text)
-        self.model_state.setToolTip(details)
+        self.model_state.setToolTip(plain_tip(details))
 
     def set_recording(self, status: RecordingStatus | None) -> None:
         recording = status is not None
@@ -158,8 +166,10 @@ class ControlPanel(QWidget):
         smoothing_row.addWidget(QLabel("Smoothing"))
         smoothing_row.addWidget(self.smoothing, 1)
         smoothing_row.addWidget(self.smoothing_value)
-        self.smoothing.setToolTip("A per-face moving average of the probabilities: 0 shows each "
-                                  "frame's raw values; higher is steadier but slower to react.")
+        self.smoothing.setToolTip("Time constant of a per-face moving average of the probabilities, "
+                                  "in seconds: off shows each frame's raw values; longer is steadier "
+                                  "but slower to react. The emotion named changes only once another "
+                                  "clearly leads for a moment.")
         self.gamma.setToolTip("Correct each face's lighting with adaptive gamma, as the model's "
                               "card asks (off: compare the raw crop).")
         record_row = QHBoxLayout()
@@ -193,16 +203,16 @@ class ControlPanel(QWidget):
         self.marker_button.clicked.connect(self.marker_clicked)
         self.gpu_button.clicked.connect(self.gpu_check_clicked)
 
-    def set_smoothing(self, value: float) -> None:
-        self.smoothing.setValue(round(value * 100))
+    def set_smoothing(self, seconds: float) -> None:
+        self.smoothing.setValue(round(seconds / SMOOTHING_STEP_S))
         self._show_smoothing(self.smoothing.value())
 
     def _on_smoothing(self, value: int) -> None:
         self._show_smoothing(value)
-        self.smoothing_changed.emit(value / 100)
+        self.smoothing_changed.emit(value * SMOOTHING_STEP_S)
 
     def _show_smoothing(self, value: int) -> None:
-        self.smoothing_value.setText("off" if value == 0 else f"{value / 100:.2f}")
+        self.smoothing_value.setText("off" if value == 0 else f"{value * SMOOTHING_STEP_S:.2f} s")
 
     def _fill_sources(self, selected) -> None:
         box = self.source_box
@@ -218,7 +228,7 @@ class ControlPanel(QWidget):
             box.insertSeparator(box.count())
         for spec in self.recent_sources:
             box.addItem(_source_label(spec), OPEN + spec)
-            box.setItemData(box.count() - 1, spec, Qt.ItemDataRole.ToolTipRole)
+            box.setItemData(box.count() - 1, plain_tip(without_credentials(spec)), TOOLTIP)
         box.insertSeparator(box.count())
         for kind, text in SOURCE_ACTIONS:
             box.addItem(text, ASK + kind)
@@ -259,7 +269,7 @@ def _combo(placeholder: str) -> QComboBox:
 
 
 def _note(text: str) -> QLabel:
-    label = QLabel(text)
+    label = plain_label(text)  # may quote a model card: shown as written, never as HTML
     label.setWordWrap(True)
     label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
     return label
@@ -269,7 +279,7 @@ def _add_disabled(box: QComboBox, text: str, tooltip: str) -> None:
     box.addItem(text)
     item = box.model().item(box.count() - 1)
     item.setEnabled(False)
-    item.setToolTip(tooltip)
+    item.setToolTip(plain_tip(tooltip))
 
 
 def _fit_popup(box: QComboBox) -> None:
@@ -280,13 +290,15 @@ def _fit_popup(box: QComboBox) -> None:
 
 
 def source_name(spec: str) -> str:
-    """A file's or folder's name; a URL or a camera's name as it is."""
-    return spec if "://" in spec or not spec else Path(spec).name or spec
+    """A file's or folder's name; a URL (without credentials) or a camera's name."""
+    if "://" in spec or not spec:
+        return without_credentials(spec)
+    return Path(spec).name or spec
 
 
 def _source_label(spec: str) -> str:
     if "://" in spec:
-        return f"Stream: {spec}"
+        return f"Stream: {without_credentials(spec)}"
     if spec.isdigit():
         return f"Camera {spec}"
     path = Path(spec)

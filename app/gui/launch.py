@@ -3,7 +3,8 @@
 ``--quit-after-frames N`` stops the run after N analysed frames; ``--screenshot PATH``
 saves the window once the run ends (or, without ``--source``, once the window is
 ready); either one makes the window close itself then. Exit codes as for
-``--headless``: 0 done, 1 the run failed part-way, 2 bad input (a source that does
+``--headless``: 0 done, 1 the run failed part-way (a lost camera, a failed recording,
+a video that stops decoding before its last frame), 2 bad input (a source that does
 not open, a model that does not load, an existing ``--csv`` without ``--overwrite``, a
 ``--provider`` that cannot run here; the window then says so and runs on the CPU).
 """
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import QWidget
 
 from app.cli import build_parser
 from app.landmarks import DEFAULT_MAX_FACES
+from app.steady import DEFAULT_SWITCH_HOLD_S, DEFAULT_SWITCH_MARGIN
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,10 @@ class LaunchOptions:
     provider: str = "auto"
     max_faces: int = DEFAULT_MAX_FACES
     smoothing: float | None = None
-    """None: the value remembered from the last run."""
+    """Smoothing time constant in seconds; None: the value remembered from the last run."""
+    switch_margin: float = DEFAULT_SWITCH_MARGIN
+    switch_hold_s: float = DEFAULT_SWITCH_HOLD_S
+    """The hysteresis of the emotion shown (``app.steady``)."""
     gamma: bool | None = None
     """None: remembered; False: ``--no-gamma``."""
     csv: str | None = None
@@ -47,13 +52,14 @@ class LaunchOptions:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> LaunchOptions:
-        # argparse cannot tell "--smoothing 0.6" from no flag; a value other than the
+        # argparse cannot tell "--smoothing 0.1" from no flag; a value other than the
         # default was typed, and the default leaves the remembered value in place.
         default_smoothing = build_parser().get_default("smoothing")
         return cls(
             source=args.source, model=args.model, provider=args.provider,
             max_faces=args.max_faces,
             smoothing=None if args.smoothing == default_smoothing else args.smoothing,
+            switch_margin=args.switch_margin, switch_hold_s=args.switch_hold,
             gamma=False if args.no_gamma else None, csv=args.csv, overwrite=args.overwrite,
             quit_after_frames=max(args.quit_after_frames, 0), screenshot=args.screenshot,
         )

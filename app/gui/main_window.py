@@ -30,7 +30,7 @@ from app.gui.video_view import VideoView
 from app.logs import log_file
 from app.providers import ProviderReport
 from app.results import Event, EventKind, FrameResult
-from app.tracking import MAX_SMOOTHING
+from app.steady import MAX_TIME_CONSTANT_S, Steadiness
 
 TITLE = "Emotion Live"
 FAILURES = (EventKind.SOURCE_LOST, EventKind.RECORDING_FAILED, EventKind.ERROR)
@@ -50,10 +50,11 @@ class MainWindow(QMainWindow):
         self.source_spec: str | None = None
         """The source chosen last."""
         self._ready = self._cameras_known = False
-        smoothing = min(max(settings.smoothing if options.smoothing is None else options.smoothing,
-                            0.0), MAX_SMOOTHING)
+        smoothing = min(max(settings.smoothing_s if options.smoothing is None else options.smoothing,
+                            0.0), MAX_TIME_CONSTANT_S)
         gamma = settings.gamma if options.gamma is None else options.gamma
-        self.session = Session(options.provider, options.max_faces, smoothing, gamma, self)
+        steadiness = Steadiness(smoothing, options.switch_margin, options.switch_hold_s)
+        self.session = Session(options.provider, options.max_faces, steadiness, gamma, self)
         self.session.stop_after_frames = options.quit_after_frames
         self.view, self.banner, self.controls = VideoView(), BannerArea(), ControlPanel()
         self.timeline = TimelinePanel()
@@ -175,6 +176,10 @@ class MainWindow(QMainWindow):
             frames = event.details.get("frames")
             self.controls.set_running(False, "Finished" + (
                 f" after {frames} frame{'s' * (frames != 1)}" if frames else ""))
+            if event.details.get("ended_early"):  # failed part-way, as --headless says with 1
+                self.banner.show_message("source", f"{event.message}.", "warning",
+                                         ("Open video\u2026", self.ask_source))
+                self.automation.fail(EXIT_FAILED)
         elif kind is EventKind.SOURCE_LOST:
             self.banner.show_message("source", f"{event.message}. Reconnect it, then press "
                                      "Reconnect.", "warning", ("Reconnect", self.session.restart_source))
@@ -267,7 +272,7 @@ class MainWindow(QMainWindow):
 
     def _set_smoothing(self, value: float) -> None:
         self.session.set_smoothing(value)
-        self.settings.smoothing = value
+        self.settings.smoothing_s = value
 
     def _set_gamma(self, enabled: bool) -> None:
         self.session.set_gamma(enabled)

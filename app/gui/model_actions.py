@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from app.gui import dialogs
 from app.gui.controls import model_label
 from app.inference import EmotionClassifier
-from app.model_library import HOW_TO_GET_ONE, ModelEntry, RefusedModel, scan_models
+from app.model_library import HOW_TO_GET_ONE, ModelEntry, RefusedModel, default_model, scan_models
 
 if TYPE_CHECKING:
     from app.gui.main_window import MainWindow
@@ -64,9 +64,9 @@ class ModelActions:
                                             lambda error: listed(([], [])), what="listing models")
 
     def most_accurate(self) -> str | None:
-        scored = [(entry.accuracy[1] if entry.accuracy else -1.0, str(entry.path))
-                  for entry in self.entries]
-        return max(scored)[1] if scored else None
+        """The default model's path (``app.model_library.default_model``), None without one."""
+        best = default_model(self.entries)
+        return None if best is None else str(best.path)
 
     def choose(self, path: str | Path) -> None:
         """Load ``path``; ``loaded`` or ``failed`` follows."""

@@ -143,11 +143,13 @@ def _area(rect: QRectF) -> float:
 
 
 def _title(face: FaceResult) -> str:
-    return f"#{face.face_id}  {face.top_label} {face.top_probability:.0%}"
+    """ID, the emotion shown and, for an ensemble, how many members give it ("4/5 agree")."""
+    agreement = f" \u00b7 {face.agreement_text}" if face.agreement_text else ""
+    return f"#{face.face_id}  {face.top_label} {face.top_probability:.0%}{agreement}"
 
 
 def _bars(face: FaceResult, panel: QRectF, metrics: PanelMetrics) -> tuple[Bar, ...]:
-    top_index = int(np.argmax(face.smoothed))
+    top_index = face.top_index
     left = panel.left() + metrics.padding + metrics.label_width
     first_row = panel.top() + metrics.padding + metrics.title_height
     bar_height = max(4.0, metrics.row_height * 0.6)

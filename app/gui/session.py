@@ -10,7 +10,7 @@ waits for it and closes the pipeline, which closes a recording's CSV.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -23,6 +23,7 @@ from app.landmarks import DEFAULT_MAX_FACES
 from app.model_card import ModelCardError
 from app.pipeline import Pipeline
 from app.results import FrameResult
+from app.steady import Steadiness
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +60,12 @@ class Session(QObject):
 
     _run_requested = Signal(str)
 
-    def __init__(self, provider: str = "auto", max_faces: int = DEFAULT_MAX_FACES, smoothing: float = 0.6,
-                 gamma: bool = True, parent: QObject | None = None) -> None:
+    def __init__(self, provider: str = "auto", max_faces: int = DEFAULT_MAX_FACES,
+                 steadiness: Steadiness | None = None, gamma: bool = True,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._settings = dict(provider=provider, max_faces=max_faces, smoothing=smoothing,
-                              gamma=gamma)
+        self._settings = dict(provider=provider, max_faces=max_faces,
+                              steadiness=steadiness or Steadiness(), gamma=gamma)
         self.background = Background(self)
         self.pipeline: Pipeline | None = None
         self.worker: PipelineWorker | None = None
@@ -72,6 +74,8 @@ class Session(QObject):
         self._thread.setObjectName("pipeline-worker")
         self._running = False
         self._pending_source: str | None = None
+        self._model_request = 0
+        """Counts ``choose_model`` calls; only the newest one's outcome is used."""
         self._closed = False
 
     @property
@@ -110,20 +114,33 @@ class Session(QObject):
             self.worker.request_stop()
 
     def choose_model(self, path: str | Path) -> None:
-        """Load ``path`` on the pool; ``model_loaded`` or ``model_failed`` follows."""
+        """Load ``path`` on the pool; ``model_loaded`` or ``model_failed`` follows for the
+        last choice only. Loads run side by side and a large model takes longer, so one
+        chosen earlier may finish later: it is dropped, never used."""
         pipeline = self.pipeline
         if pipeline is None:
             self.model_failed.emit("the pipeline is still starting; try again in a moment")
             return
-        self.background.call(lambda: pipeline.set_model(path), self.model_loaded.emit,
-                             lambda error: self.model_failed.emit(str(error)),
+        self._model_request += 1
+        request = self._model_request
+
+        def loaded(model: EmotionClassifier) -> None:
+            if request == self._model_request and not self._closed:
+                pipeline.use_model(model)
+                self.model_loaded.emit(model)
+
+        def failed(error: Exception) -> None:
+            if request == self._model_request and not self._closed:
+                self.model_failed.emit(str(error))
+
+        self.background.call(lambda: pipeline.load_model(path), loaded, failed,
                              what=f"loading {path}")
 
-    def set_smoothing(self, strength: float) -> None:
-        """Smoothing in [0, 1), now and for a pipeline still being built."""
-        self._settings["smoothing"] = strength
+    def set_smoothing(self, seconds: float) -> None:
+        """The smoothing time constant, now and for a pipeline still being built."""
+        self._settings["steadiness"] = replace(self._settings["steadiness"], time_constant_s=seconds)
         if self.pipeline is not None:
-            self.pipeline.smoothing = strength
+            self.pipeline.steadiness = self._settings["steadiness"]
 
     def set_gamma(self, enabled: bool) -> None:
         self._settings["gamma"] = enabled
@@ -154,9 +171,9 @@ class Session(QObject):
             log.warning("waiting for the source to let go (a stream or camera driver can take "
                         "a while to time out)")
             self._thread.wait()
-        self.background.wait(-1)
+        self.background.wait(-1)  # and its threads end
         if self.pipeline is not None:
-            self.pipeline.close()
+            self.pipeline.close()  # and lets go of its model
 
     # Internals (GUI thread).
 
@@ -165,7 +182,7 @@ class Session(QObject):
             startup.pipeline.close()
             return
         self.pipeline = startup.pipeline
-        self.pipeline.smoothing = self._settings["smoothing"]  # changed while it was built
+        self.pipeline.steadiness = self._settings["steadiness"]  # changed while it was built
         self.pipeline.gamma_enabled = self._settings["gamma"]
         self.worker = PipelineWorker(startup.pipeline)
         self.worker.stop_after_frames = self.stop_after_frames

@@ -1,5 +1,6 @@
 """What the window remembers between runs: layout, last source, model, smoothing, gamma,
-and the folder recordings go to.
+and the folder recordings go to. Never a password: a stream URL is kept without its
+``user:password@`` part.
 
 Stored per user in an INI file in the platform's settings folder (the same format
 everywhere, so a file can be inspected or copied). ``EMOTION_APP_SETTINGS`` names
@@ -12,6 +13,9 @@ import os
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
+
+from app.steady import DEFAULT_TIME_CONSTANT_S
+from app.video_sources import without_credentials
 
 ORGANISATION = "emotion-live"
 APPLICATION = "emotion-app"
@@ -39,19 +43,31 @@ class _Setting:
         settings.store.setValue(self.key, value)
 
 
+class _SourceSetting(_Setting):
+    """A source, stored without a stream URL's user name and password: the INI file is
+    plain text, so credentials are typed again rather than kept there."""
+
+    def __set__(self, settings: AppSettings, value: Any) -> None:
+        super().__set__(settings, without_credentials(str(value)))
+
+
 class AppSettings:
     geometry = _Setting(QByteArray())
     window_state = _Setting(QByteArray())
-    last_source = _Setting("", str)
-    """The last source opened: a camera index, a path or a stream URL."""
+    last_source = _SourceSetting("", str)
+    """The last source opened: a camera index, a path or a stream URL (without credentials)."""
     model = _Setting("", str)
     """The path of the last model that loaded."""
-    smoothing = _Setting(0.6, float)
+    smoothing_s = _Setting(DEFAULT_TIME_CONSTANT_S, float)
+    """The smoothing time constant in seconds (the older ``smoothing`` key held a per-frame
+    weight, and is ignored)."""
     gamma = _Setting(True, bool)
     recording_folder = _Setting("", str)
 
     def __init__(self, store: QSettings) -> None:
         self.store = store
+        if self.last_source != without_credentials(self.last_source):  # kept by an older version
+            self.last_source = self.last_source
 
     @classmethod
     def default(cls) -> AppSettings:

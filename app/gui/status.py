@@ -9,6 +9,7 @@ import re
 
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar
 
+from app.gui.plain import plain_label
 from app.providers import CPU, NO_GPU, TENSORRT, ProviderReport
 from app.results import STAGES, FrameResult, RecordingStatus, StageTimings
 
@@ -24,7 +25,7 @@ class StatusPanel:
             "dropped": "Frames the analysis could not keep up with (skipped, not queued)",
         }
         for name in ("position", "fps", "stages", "provider", "faces", "dropped"):
-            label = QLabel()
+            label = plain_label()  # a file's name can look like HTML
             label.setToolTip(tips.get(name, ""))
             label.setContentsMargins(6, 0, 6, 0)
             if name == "provider":  # long reasons are cut, never widen the window (tooltip: all)

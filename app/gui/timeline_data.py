@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.csv_cells import plain_cell
 from app.results import FrameResult
 
 SMOOTHED_PREFIX = "smoothed_"
@@ -118,7 +119,7 @@ def read_timeline_csv(path: str | Path) -> Timeline:
             time = _number(row["t_seconds"])
             last_time = max(last_time, time)
             if row["row_type"] == "marker":
-                markers.append((time, row.get("marker", "")))
+                markers.append((time, plain_cell(row.get("marker") or "")))
             elif row["row_type"] == "face" and row["face_id"]:
                 face_id = int(row["face_id"])
                 times.setdefault(face_id, []).append(time)

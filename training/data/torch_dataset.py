@@ -23,7 +23,8 @@ from training.data.base import CropSet
 
 
 class CropDataset(Dataset):
-    """Index ``(epoch, index)`` -> (float32 (C, H, W) tensor, target)."""
+    """Index ``(epoch, index)`` -> (float32 (C, H, W) tensor, target), plus the teacher's
+    (K,) probabilities of the sample when distilling."""
 
     def __init__(
         self,
@@ -32,11 +33,15 @@ class CropDataset(Dataset):
         augmenter: Augmenter | None = None,
         seed: int = 0,
         soft_targets: bool = False,
+        teacher: np.ndarray | None = None,
     ) -> None:
         if soft_targets and crops.soft_targets is None:
             raise ValueError(f"{crops.dataset} {crops.split} has no soft labels")
+        if teacher is not None and teacher.shape != (len(crops), len(crops.labels)):
+            raise ValueError(f"teacher probabilities {teacher.shape} do not fit {len(crops)} samples "
+                             f"of {len(crops.labels)} classes")
         self.crops, self.spec, self.augmenter, self.seed = crops, spec, augmenter, seed
-        self.soft_targets = soft_targets
+        self.soft_targets, self.teacher = soft_targets, teacher
 
     def __len__(self) -> int:
         return len(self.crops)
@@ -49,7 +54,9 @@ class CropDataset(Dataset):
         tensor, _ = to_tensor(crop, self.spec)
         target = (torch.from_numpy(self.crops.soft_targets[index]) if self.soft_targets
                   else int(self.crops.targets[index]))
-        return torch.from_numpy(tensor), target
+        if self.teacher is None:
+            return torch.from_numpy(tensor), target
+        return torch.from_numpy(tensor), target, torch.from_numpy(self.teacher[index])
 
 
 class TrainBatches:

@@ -1,6 +1,7 @@
 """Training losses: cross-entropy (class-weighted, label-smoothed, soft targets), the
-joint cross-entropy + island loss of ``vgg16_gcca_pdra``, and an auxiliary classifier's
-cross-entropy on an intermediate feature map (``dcrnet`` from scratch).
+joint cross-entropy + island loss of ``vgg16_gcca_pdra``, an auxiliary classifier's
+cross-entropy on an intermediate feature map (``dcrnet`` from scratch), and distillation
+from a teacher's probabilities.
 
 ``TrainingObjective`` joins a model and its loss into the one module a training step
 calls (and ``DistributedDataParallel`` wraps): images and targets in, loss and logits
@@ -53,8 +54,13 @@ class ClassificationLoss(nn.Module):
         island_weight: float = 0.0,
         auxiliary: AuxiliaryClassifier | None = None,
         auxiliary_weight: float = 0.0,
+        distill_weight: float = 0.0,
+        distill_temperature: float = 1.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= distill_weight <= 1.0 or distill_temperature <= 0:
+            raise ValueError(f"distillation weight must be in [0, 1] and temperature > 0, got "
+                             f"{distill_weight}, {distill_temperature}")
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label smoothing must be in [0, 1), got {label_smoothing}")
         if (island is None) != (island_weight == 0.0):
@@ -68,13 +74,20 @@ class ClassificationLoss(nn.Module):
         self.island_weight = island_weight
         self.auxiliary = auxiliary
         self.auxiliary_weight = auxiliary_weight
+        self.distill_weight, self.distill_temperature = distill_weight, distill_temperature
 
     def forward(
         self, logits: torch.Tensor, targets: torch.Tensor, embeddings: torch.Tensor | None = None,
-        tapped: torch.Tensor | None = None,
+        tapped: torch.Tensor | None = None, teacher: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``tapped``: the feature map the auxiliary classifier reads, when there is one."""
+        """``tapped``: the feature map the auxiliary classifier reads, when there is one;
+        ``teacher``: (N, K) teacher probabilities, when distilling."""
         loss = self.cross_entropy(logits, targets)
+        if self.distill_weight:
+            if teacher is None:
+                raise ValueError("distillation needs the teacher's probabilities of the batch")
+            loss = ((1 - self.distill_weight) * loss
+                    + self.distill_weight * distillation(logits, teacher, self.distill_temperature))
         if self.island is not None:
             if embeddings is None:
                 raise ValueError("the island loss needs the embeddings the classifier reads")
@@ -91,6 +104,18 @@ class ClassificationLoss(nn.Module):
                                label_smoothing=self.label_smoothing)
 
 
+def distillation(logits: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Hinton et al. 2015 ("Distilling the Knowledge in a Neural Network",
+    doi:10.48550/arXiv.1503.02531): ``T^2 KL(teacher_T || student_T)``, both softened by the
+    temperature; the teacher arrives as probabilities, so it is softened as ``p^(1/T)``
+    renormalised, which equals softmax(teacher logits / T). ``T^2`` keeps the gradient's
+    scale independent of ``T``."""
+    softened = torch.log(teacher.float().clamp_min(1e-8)) / temperature
+    teacher_log = softened - torch.logsumexp(softened, dim=1, keepdim=True)
+    student_log = F.log_softmax(logits.float() / temperature, dim=1)
+    return temperature ** 2 * F.kl_div(student_log, teacher_log, log_target=True, reduction="batchmean")
+
+
 def build_loss(
     name: str,
     class_counts: Sequence[float],
@@ -99,6 +124,8 @@ def build_loss(
     embedding_dim: int | None = None,
     auxiliary_weight: float = 0.0,
     auxiliary_channels: int | None = None,
+    distill_weight: float = 0.0,
+    distill_temperature: float = 1.0,
 ) -> ClassificationLoss:
     """The loss a recipe names; ``island_weight > 0`` adds the island term (needs
     ``embedding_dim``), ``auxiliary_weight > 0`` an auxiliary classifier's cross-entropy
@@ -117,7 +144,7 @@ def build_loss(
             raise ValueError("an auxiliary classifier needs the channels of the map it reads")
         auxiliary = AuxiliaryClassifier(auxiliary_channels, len(class_counts))
     return ClassificationLoss(weights, label_smoothing, island, island_weight,
-                              auxiliary, auxiliary_weight)
+                              auxiliary, auxiliary_weight, distill_weight, distill_temperature)
 
 
 class TrainingObjective(nn.Module):
@@ -147,7 +174,8 @@ class TrainingObjective(nn.Module):
         self._tapped["map"] = output
         return output.detach() if self.feature_extractor else output
 
-    def forward(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor, targets: torch.Tensor,
+                teacher: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         embeddings = None
         if self.loss.island is None:
             logits = self.model(images)
@@ -155,8 +183,8 @@ class TrainingObjective(nn.Module):
             embeddings = self.model.forward_embedding(self.model.forward_features(images))
             logits = self.model.classifier(embeddings)
         tapped = self._tapped.pop("map", None)
-        return self.loss(logits, targets, embeddings, tapped), logits
+        return self.loss(logits, targets, embeddings, tapped, teacher), logits
 
 
 __all__ = ["LOSSES", "AuxiliaryClassifier", "ClassificationLoss", "IslandLoss",
-           "TrainingObjective", "build_loss", "class_weights", "tapped_channels"]
+           "TrainingObjective", "build_loss", "class_weights", "distillation", "tapped_channels"]
