@@ -22,3 +22,14 @@ os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
+__all__ = ["EmotionRecognizer", "__version__"]
+
+
+def __getattr__(name: str):
+    """``from app import EmotionRecognizer`` loads the pipeline only when asked: ``import
+    app`` stays quick for what needs none of it (the CLI's --help, ``training``)."""
+    if name == "EmotionRecognizer":
+        from app.api import EmotionRecognizer
+
+        return EmotionRecognizer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,7 @@ import numpy as np
 
 from app.palette import face_colour_bgr
 from app.recorder import RecordingError
-from app.results import FaceResult, FrameResult
+from app.results import FaceResult, FrameResult, percent_text
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -39,7 +39,8 @@ def draw_face(canvas: np.ndarray, face: FaceResult, row: int) -> None:
     cv2.rectangle(canvas, (x, y), (x + width, y + height), colour, thickness + 1)
     title = f"#{face.face_id}"
     if face.labels:
-        title += f" {face.top_label} {face.top_probability:.0%}"
+        title += (f" {face.top_label} {percent_text(face.top_probability)}" if face.readable
+                  else " unreadable")
     if face.agreement_text:
         title += f", {face.agreement_text}"
     cv2.putText(canvas, title, (x, max(row, y - 5)), FONT, font * 1.1, colour, thickness,
@@ -62,7 +63,7 @@ def _draw_bars(canvas: np.ndarray, face: FaceResult, box: tuple[int, int, int],
     shade = canvas.copy()
     cv2.rectangle(shade, (left, top), (left + panel_width, top + panel_height), (25, 25, 25), -1)
     cv2.addWeighted(shade, 0.6, canvas, 0.4, 0, dst=canvas)
-    top_index = face.top_index
+    top_index = face.top_index if face.readable else -1
     for index, (label, probability) in enumerate(zip(face.labels, face.smoothed)):
         baseline = top + row * (index + 1)
         highlight = index == top_index
@@ -70,12 +71,13 @@ def _draw_bars(canvas: np.ndarray, face: FaceResult, box: tuple[int, int, int],
         cv2.putText(canvas, label[:9], (left + 3, baseline - 3), FONT, font, text_colour, 1,
                     cv2.LINE_AA)
         bar_left = left + text_width
-        length = int(round(float(probability) * bar_width))
+        length = int(round(float(probability) * bar_width)) if np.isfinite(probability) else 0
         bar_colour = colour if highlight else tuple(int(c * 0.55) for c in colour)
         cv2.rectangle(canvas, (bar_left, baseline - row + 4), (bar_left + length, baseline - 1),
                       bar_colour, -1)
-        cv2.putText(canvas, f"{probability:.0%}", (bar_left + bar_width + 3, baseline - 3), FONT,
-                    font, text_colour, 1, cv2.LINE_AA)
+        value = percent_text(probability, "--")  # OpenCV's fonts have no dash
+        cv2.putText(canvas, value, (bar_left + bar_width + 3, baseline - 3), FONT, font,
+                    text_colour, 1, cv2.LINE_AA)
 
 
 class AnnotatedVideo:

@@ -22,6 +22,7 @@ from collections import deque
 from datetime import datetime
 from pathlib import Path
 
+from app.camera_mode import CameraMode
 from app.results import Event, EventKind
 from app.sources import (
     IMAGE_EXTENSIONS,
@@ -183,11 +184,13 @@ def _read_or_event(source: Source) -> Frame | Event:
     return frame
 
 
-def open_source(spec: str | int | Path, open_capture: OpenCapture | None = None) -> Source:
-    """Open a camera index, video file, image folder, image file or stream URL."""
+def open_source(spec: str | int | Path, open_capture: OpenCapture | None = None,
+                camera_mode: CameraMode | None = None) -> Source:
+    """Open a camera index, video file, image folder, image file or stream URL; a camera
+    asks for ``camera_mode`` (default: ``app.camera_mode.default_mode()``)."""
     text = str(spec).strip()
     if isinstance(spec, int) or text.isdigit():
-        source: Source = CameraSource(int(text), open_capture=open_capture)
+        source: Source = CameraSource(int(text), camera_mode, open_capture=open_capture)
     elif STREAM_PATTERN.match(text):
         source = StreamSource(text, open_capture=open_capture)
     else:
@@ -206,13 +209,14 @@ def open_source(spec: str | int | Path, open_capture: OpenCapture | None = None)
 
 
 def open_reader(spec: str | int | Path | Source, realtime: bool = False,
-                open_capture: OpenCapture | None = None) -> FrameReader:
+                open_capture: OpenCapture | None = None,
+                camera_mode: CameraMode | None = None) -> FrameReader:
     """A reader for a source spec (see ``open_source``) or an opened ``Source``.
 
     Cameras and streams always get the newest-frame reader; files and folders are read
     frame by frame unless ``realtime`` asks to play a video like a camera.
     """
-    source = spec if isinstance(spec, Source) else open_source(spec, open_capture)
+    source = spec if isinstance(spec, Source) else open_source(spec, open_capture, camera_mode)
     if source.live:
         return LatestFrameReader(source)
     if realtime and source.fps is not None:

@@ -1,10 +1,16 @@
 """``emotion-app --headless`` and the listing commands: the pipeline without a window.
 
+A run ends with a summary on stdout (``app.run_summary``: faces, emotion shares, frames
+without a face) and, with ``--plot``, an image of each face's timeline
+(``app.timeline_image``), both made from the results the CSV records, after the CSV is
+closed, so a plot that cannot be written loses none of it.
+
 Exit codes: 0 done; 1 the run failed part-way (camera lost, recording failed, a video
-that stops decoding before its last frame; what was recorded is kept); 2 bad input (no
-source, no camera at that index, an undecodable video, a bad model, an unwritable CSV
-or video path, an existing CSV without ``--overwrite``, a ``--provider`` that cannot
-run here); 130 interrupted with Ctrl+C (the CSV is closed cleanly first).
+that stops decoding before its last frame, a plot that could not be written at the end;
+what was recorded is kept); 2 bad input (no source, no camera at that index, an
+undecodable video, a bad model, an unwritable CSV, video or plot path, an existing CSV
+without ``--overwrite``, a ``--provider`` that cannot run here); 130 interrupted with
+Ctrl+C (the CSV is closed cleanly first, and the summary and plot cover what was analysed).
 """
 
 from __future__ import annotations
@@ -14,28 +20,44 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.annotate import AnnotatedVideo
 from app.cameras import list_cameras
 from app.capture import open_reader
 from app.cli import steadiness_of
+from app.inference import EmotionClassifier
 from app.logs import log_file
 from app.model_card import ModelCardError
 from app.model_library import HOW_TO_GET_ONE, default_model, describe_models, scan_models
 from app.pipeline import Pipeline
 from app.providers import probe
 from app.recorder import RecordingError
-from app.results import Event, EventKind, FrameResult
+from app.results import Event, EventKind, FrameResult, RecordingStatus
+from app.run_summary import RunTally, summary_text
 from app.sources import CaptureError
+from app.timeline_image import checked_plot_path, draw_timelines, write_image
 
 log = logging.getLogger(__name__)
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
 
-class _UsageError(Exception):
+class UsageError(Exception):
     """Bad input: reported in one line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What one run through a source gave: counts, time, and the events that made it fail."""
+
+    frames: int
+    faces: int
+    seconds: float
+    failures: tuple[Event, ...]
+    """A truncated video, a lost source, a failed recording, an error; () when it went well."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,29 +75,27 @@ def run(args: argparse.Namespace) -> int:
         return 0
     try:
         return _analyse(args)
-    except _UsageError as error:
+    except UsageError as error:
         print(f"emotion-app: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
 def _analyse(args: argparse.Namespace) -> int:
     if not args.source:
-        raise _UsageError("--headless needs --source (a video file, image folder, camera index "
+        raise UsageError("--headless needs --source (a video file, image folder, camera index "
                           "or stream URL)")
-    unmet = probe(args.provider).unmet
-    if unmet:
-        raise _UsageError(f"{unmet}; use --provider auto or cpu (--gpu-report tells more)")
     try:
-        pipeline = Pipeline(_model_argument(args), provider=args.provider,
-                            max_faces=args.max_faces, steadiness=steadiness_of(args),
-                            gamma=not args.no_gamma)
-    except ModelCardError as error:
-        raise _UsageError(str(error)) from None
+        plot_path = checked_plot_path(args.plot) if args.plot else None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    pipeline = build_pipeline(args)
     try:
         reader = open_reader(args.source, realtime=args.realtime)
     except CaptureError as error:
-        raise _UsageError(str(error)) from None
-    video = None
+        raise UsageError(str(error)) from None
+    tally = RunTally(reader.source.kind, keep_series=plot_path is not None)
+    title = f"Emotion timeline: {_source_title(reader.source)}, {pipeline.model.path.stem}"
+    video = final = None
     try:
         if args.output_video:
             video = AnnotatedVideo(args.output_video, reader.source.fps)
@@ -85,10 +105,10 @@ def _analyse(args: argparse.Namespace) -> int:
                 pipeline.start_recording(args.csv, overwrite=args.overwrite)
             except RecordingError as error:
                 hint = "; pass --overwrite to replace it" if existed else ""
-                raise _UsageError(f"{error}{hint}") from None
-        return _loop(pipeline, reader, video, args)
+                raise UsageError(f"{error}{hint}") from None
+        code = _loop(pipeline, reader, video, tally, args)
     except RecordingError as error:
-        raise _UsageError(str(error)) from None
+        raise UsageError(str(error)) from None
     finally:
         final = pipeline.stop_recording()
         pipeline.close()
@@ -97,10 +117,80 @@ def _analyse(args: argparse.Namespace) -> int:
             video.close()
         if final:
             print(f"CSV: {final.path} ({final.rows} rows)", file=sys.stderr)
+    return _report(tally, plot_path, title, final, code)
 
 
-def _loop(pipeline: Pipeline, reader, video: AnnotatedVideo | None, args) -> int:
+def build_pipeline(args: argparse.Namespace, classifier: EmotionClassifier | None = None) -> Pipeline:
+    """The pipeline the command line asks for (model, provider, faces, steadiness, gamma).
+    ``classifier``: a model already loaded with these options, so that ``emotion-app batch``
+    loads it once per worker and still starts each file with fresh face IDs, as a headless
+    run does. Raises UsageError."""
+    unmet = probe(args.provider).unmet
+    if unmet:
+        raise UsageError(f"{unmet}; use --provider auto or cpu (--gpu-report tells more)")
+    try:
+        pipeline = Pipeline(None if classifier else model_argument(args), provider=args.provider,
+                            max_faces=args.max_faces, steadiness=steadiness_of(args),
+                            gamma=not args.no_gamma)
+    except ModelCardError as error:
+        raise UsageError(str(error)) from None
+    if classifier is not None:
+        pipeline.use_model(classifier)
+    return pipeline
+
+
+def _report(tally: RunTally, plot_path: Path | None, title: str, csv: RecordingStatus | None,
+            code: int) -> int:
+    """The summary on stdout, then the plot; a plot that cannot be written is exit code 1."""
+    print(summary_text(tally), flush=True)
+    if plot_path is None:
+        return code
+    try:
+        write_image(plot_path, draw_timelines(tally, title))
+    except OSError as error:
+        kept = f"; the CSV {csv.path} is kept ({csv.rows} rows)" if csv else ""
+        print(f"emotion-app: cannot write the plot to {plot_path}: {error.strerror or error}{kept}",
+              file=sys.stderr)
+        return code or EXIT_FAILED
+    print(f"Plot: {plot_path}", file=sys.stderr)
+    return code
+
+
+def _source_title(source) -> str:
+    """A file's or folder's name; a camera's or stream's (password-free) description."""
+    return source.name if source.live else Path(source.name).name
+
+
+def _loop(pipeline: Pipeline, reader, video: AnnotatedVideo | None, tally: RunTally,
+          args) -> int:
     progress = _Progress(reader.source.frame_count)
+
+    def on_result(result: FrameResult) -> None:
+        tally.add(result)
+        progress.update(result)
+        if video:
+            video.write(result)
+
+    try:
+        analysis = analyse(pipeline, reader, on_result, args.max_frames, progress.message)
+    except KeyboardInterrupt:
+        progress.finish()
+        print("emotion-app: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    progress.finish()
+    print(f"Analysed {analysis.frames} frames ({analysis.faces} faces) in {analysis.seconds:.1f} s "
+          f"({analysis.frames / max(analysis.seconds, 1e-9):.1f} frames/s) with "
+          f"{pipeline.model.path.stem} on {pipeline.model.provider}; "
+          f"{reader.dropped_frames} frames dropped", file=sys.stderr)
+    return EXIT_FAILED if analysis.failures else 0
+
+
+def analyse(pipeline: Pipeline, reader, on_result: Callable[[FrameResult], None], max_frames: int,
+            on_message: Callable[[str], None]) -> Analysis:
+    """Run ``reader`` through ``pipeline`` (recording if it records) up to ``max_frames``
+    (0: all): the one run path of ``--headless`` and of each file of ``emotion-app batch``.
+    A lost source, a failed recording or an error stops the run and, like a truncated
+    video, is told to ``on_message`` and listed in ``failures``."""
     failures: list[Event] = []
     stop = threading.Event()
     started = time.monotonic()
@@ -109,45 +199,32 @@ def _loop(pipeline: Pipeline, reader, video: AnnotatedVideo | None, args) -> int
     def on_event(event: Event) -> None:
         if event.kind is EventKind.SOURCE_ENDED and event.details.get("ended_early"):
             failures.append(event)  # a truncated video: analysed part-way, exit code 1
-            progress.message(f"emotion-app: {event.message}")
+            on_message(f"emotion-app: {event.message}")
         elif event.kind in (EventKind.SOURCE_LOST, EventKind.RECORDING_FAILED, EventKind.ERROR):
             failures.append(event)
             details = f" (details in {log_file()})" if event.kind is EventKind.ERROR else ""
-            progress.message(f"emotion-app: {event.message}{details}")
+            on_message(f"emotion-app: {event.message}{details}")
             stop.set()
         elif event.kind is EventKind.MODEL_CHANGED:
             log.info("%s", event.message)
 
-    def on_result(result: FrameResult) -> None:
+    def counted(result: FrameResult) -> None:
         nonlocal frames
         frames += 1
-        progress.update(result)
-        if video:
-            video.write(result)
-        if args.max_frames and frames >= args.max_frames:
+        on_result(result)
+        if max_frames and frames >= max_frames:
             stop.set()
 
-    try:
-        summary = pipeline.run(reader, on_result, on_event, stop)
-    except KeyboardInterrupt:
-        progress.finish()
-        print("emotion-app: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    progress.finish()
-    seconds = time.monotonic() - started
-    print(f"Analysed {summary.frames} frames ({summary.faces} faces) in {seconds:.1f} s "
-          f"({summary.frames / max(seconds, 1e-9):.1f} frames/s) with "
-          f"{pipeline.model.path.stem} on {pipeline.model.provider}; "
-          f"{reader.dropped_frames} frames dropped", file=sys.stderr)
-    return EXIT_FAILED if failures else 0
+    summary = pipeline.run(reader, counted, on_event, stop)
+    return Analysis(summary.frames, summary.faces, time.monotonic() - started, tuple(failures))
 
 
-def _model_argument(args: argparse.Namespace) -> str | Path:
+def model_argument(args: argparse.Namespace) -> str | Path:
     if args.model:
         return args.model
     best = default_model(scan_models()[0])
     if best is None:
-        raise _UsageError(f"no emotion model installed. {HOW_TO_GET_ONE}")
+        raise UsageError(f"no emotion model installed. {HOW_TO_GET_ONE}")
     log.info("no --model given; using %s, the most accurate (%s)", best.path, best.accuracy_text)
     return best.path
 

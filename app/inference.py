@@ -39,9 +39,11 @@ class Prediction:
     """One batch's output: the model's probabilities and, for an ensemble, its members'."""
 
     probabilities: np.ndarray
-    """(N, K) softmax of ``logits``."""
+    """(N, K) softmax of ``logits``; a face's row is all NaN when the model's outputs for
+    it were not finite (unreadable, see ``EmotionClassifier.predict``)."""
     members: np.ndarray | None = None
-    """(N, M, K) each member's probabilities (``member_names`` order); None for one model."""
+    """(N, M, K) each member's probabilities (``member_names`` order), NaN rows alike;
+    None for one model."""
 
 
 class EmotionClassifier:
@@ -73,6 +75,7 @@ class EmotionClassifier:
         self.member_names: tuple[str, ...] = (
             self.card.member_names if MEMBER_OUTPUT_NAME in outputs else ())
         """An ensemble's members (the card's names, in output order); () for one model."""
+        self._warned_non_finite = False
 
     @property
     def name(self) -> str:
@@ -97,16 +100,39 @@ class EmotionClassifier:
         return softmax(self.logits(batch))
 
     def predict(self, batch: np.ndarray) -> Prediction:
-        """Probabilities and, for an ensemble, each member's, from one session run."""
+        """Probabilities and, for an ensemble, each member's, from one session run.
+
+        A face whose outputs are not all finite (NaN or infinity: a damaged or badly
+        exported model, an overflow) gets an all-NaN row, so that it reads as unreadable
+        everywhere rather than as "nan%"; the first such face is logged, once per model.
+        """
         members = len(self.member_names)
         if len(batch) == 0:
             return Prediction(np.zeros((0, self.card.num_classes), np.float32),
                               np.zeros((0, members, self.card.num_classes), np.float32) if members else None)
         if not members:
-            return Prediction(self.probabilities(batch))
+            return self._checked(self.probabilities(batch), None)
         logits, per_member = self.session.run([OUTPUT_NAME, MEMBER_OUTPUT_NAME],
                                               {INPUT_NAME: np.ascontiguousarray(batch, np.float32)})
-        return Prediction(softmax(logits), per_member)
+        return self._checked(softmax(logits), per_member)
+
+    def _checked(self, probabilities: np.ndarray, members: np.ndarray | None) -> Prediction:
+        """``probabilities`` and ``members`` with non-finite rows made all NaN (see ``predict``)."""
+        unreadable = ~np.isfinite(probabilities).all(axis=1)
+        affected = unreadable
+        if members is not None:
+            bad_members = ~np.isfinite(members).all(axis=2)
+            members = np.where(bad_members[..., None], np.nan, members)
+            affected = unreadable | bad_members.any(axis=1)
+        if not affected.any():
+            return Prediction(probabilities, members)
+        if not self._warned_non_finite:
+            self._warned_non_finite = True
+            log.warning("model %s (%s) gave outputs that are not numbers (NaN or infinity) for "
+                        "%d of %d faces; those faces are shown as unreadable. The model file may "
+                        "be damaged or badly exported (reported once per model).",
+                        self.name, self.path, int(affected.sum()), len(probabilities))
+        return Prediction(np.where(unreadable[:, None], np.nan, probabilities), members)
 
     def test_run(self, faces: int = 2) -> None:
         """Run ``faces`` copies of a synthetic face the way frames go (alignment to the

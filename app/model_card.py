@@ -181,6 +181,21 @@ def read_card(path: str | Path) -> ModelCard:
     return card_of_session(session, str(path))
 
 
+_session_threads = 0
+"""Threads per operator for sessions opened from now on; 0: ONNX Runtime's default (one
+per core), see ``set_session_threads``."""
+
+
+def set_session_threads(threads: int) -> None:
+    """Limit the sessions this process opens from now on to ``threads`` threads per
+    operator (0: ONNX Runtime's default, one per core): ``emotion-app batch`` runs one
+    session per worker process, and N workers each taking every core would fight over them."""
+    global _session_threads
+    if threads < 0:
+        raise ValueError(f"threads must be 0 (ONNX Runtime's default) or more, got {threads}")
+    _session_threads = threads
+
+
 def open_session(path: str | Path, providers: list, optimize: bool = True):
     """An ONNX Runtime session, with unreadable files turned into ModelCardError."""
     import onnxruntime as ort
@@ -190,6 +205,7 @@ def open_session(path: str | Path, providers: list, optimize: bool = True):
         raise ModelCardError(f"{path}: no such model file")
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only; provider fallbacks are reported by the caller
+    options.intra_op_num_threads = _session_threads
     if not optimize:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:

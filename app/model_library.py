@@ -22,7 +22,10 @@ log = logging.getLogger(__name__)
 MODELS_ENV = "EMOTION_MODELS_DIR"
 REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models_onnx"
 ACCURACY_KEYS = ("test_accuracy", "accuracy", "val_accuracy")
-"""Card metrics shown as a model's accuracy, most trustworthy first."""
+"""Card metrics that rank models for the default, most trustworthy first."""
+SHOWN_SPLITS = (("val", "val_accuracy"), ("test", "test_accuracy"))
+"""The figures every listing shows side by side: the selection split, then the held-out one."""
+LISTING_WIDTH = 100
 HOW_TO_GET_ONE = (
     "Train and export one with `emotion-train train` and `emotion-train export` (see "
     "`emotion-train --help`), then put the .onnx file in models_onnx/ or in a folder named "
@@ -47,13 +50,20 @@ class ModelEntry:
                 return key, float(self.card.metrics[key])
         return None
 
+    def split_accuracy(self, key: str) -> str:
+        """One card figure as a percentage, or "-" where the card has none."""
+        value = self.card.metrics.get(key)
+        return f"{float(value):.1%}" if isinstance(value, (int, float)) else "-"
+
     @property
     def accuracy_text(self) -> str:
-        if self.accuracy is None:
-            return "accuracy not measured"
-        key, value = self.accuracy
-        split = key.removesuffix("accuracy").rstrip("_") or "dataset"
-        return f"{value:.1%} {split} ({self.card.dataset})"
+        """Validation (the split checkpoints were selected on) and test, labelled: a
+        validation figure alone flatters a model, so the test figure is never hidden."""
+        metrics = self.card.metrics
+        if not any(key in metrics for _, key in SHOWN_SPLITS):
+            return f"{metrics['accuracy']:.1%} accuracy" if "accuracy" in metrics else "accuracy not measured"
+        return ", ".join(f"{split} {self.split_accuracy(key)}" if key in metrics
+                          else f"{split} not measured" for split, key in SHOWN_SPLITS)
 
     @property
     def input_text(self) -> str:
@@ -62,8 +72,9 @@ class ModelEntry:
 
     @property
     def label(self) -> str:
-        """One line for a model menu: name, accuracy, input."""
-        return f"{self.name} - {self.accuracy_text} - {self.input_text}"
+        """One line for a model menu: name, val and test accuracy, input (the card's dataset
+        text can be a sentence; menus show it in a tooltip)."""
+        return f"{self.name} \u00b7 {self.accuracy_text} \u00b7 {self.input_text}"
 
 
 @dataclass(frozen=True)
@@ -132,8 +143,31 @@ def resolve_model(name_or_path: str | Path, dirs: list[Path] | None = None) -> P
         if item.path.stem == text:
             raise ModelCardError(item.reason)
     installed = ", ".join(sorted({e.name for e in entries})) or "none"
-    raise ModelCardError(f"no model named {text!r} (installed: {installed}). "
-                         + ("" if entries else HOW_TO_GET_ONE))
+    raise ModelCardError(f"no model named {text!r} (installed: {installed})."
+                         + ("" if entries else " " + HOW_TO_GET_ONE))
+
+
+def _model_rows(entries: list[ModelEntry], default: ModelEntry) -> list[str]:
+    """An aligned table that fits ``LISTING_WIDTH`` columns: files by name, under a line
+    naming their folder where models come from more than one, and an architecture only
+    where the name is not it."""
+    rows: list[tuple[str, ...] | str] = []
+    folders = list(dict.fromkeys(entry.path.parent for entry in entries))
+    for folder in folders:
+        if len(folders) > 1:
+            rows.append(f"  in {folder}:")
+        for entry in (entry for entry in entries if entry.path.parent == folder):
+            name = entry.name if entry.card.architecture == entry.name else (
+                f"{entry.name} ({entry.card.architecture})")
+            rows.append((("* " if entry is default else "  ") + name,
+                         *(entry.split_accuracy(key) for _, key in SHOWN_SPLITS), entry.input_text,
+                         entry.path.name))
+    header = ("  NAME", *(split.upper() for split, _ in SHOWN_SPLITS), "INPUT", "FILE")
+    table = [header, *(row for row in rows if isinstance(row, tuple))]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return [row if isinstance(row, str) else
+            "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+            for row in [header, *rows]]
 
 
 def describe_models(dirs: list[Path] | None = None) -> str:
@@ -146,14 +180,10 @@ def describe_models(dirs: list[Path] | None = None) -> str:
     else:
         lines = [f"Models (searched: {searched}):"]
         default = default_model(entries)
-        rows = [(("* " if e is default else "  ") + e.name, e.card.architecture, e.accuracy_text,
-                 e.input_text, str(e.path)) for e in entries]
-        header = ("  NAME", "ARCHITECTURE", "ACCURACY", "INPUT", "FILE")
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-        lines.append(f"* the default without --model: {default.name}, the most accurate (test "
-                     "accuracy in its card, else validation)")
+        lines += _model_rows(entries, default)
+        lines.append(f"* the default without --model: {default.name}, the most accurate "
+                     "(by TEST, else VAL)")
+        lines.append("VAL: the split checkpoints were selected on. TEST: held out, measured once.")
     if refused:
         lines.append("Refused (not usable emotion models):")
         lines.extend(f"  {item.path}: {item.reason}" for item in refused)

@@ -278,6 +278,11 @@ class Pipeline:
             infer=_ms(aligned, inferred), track=_ms(inferred, time.perf_counter()))
         return results, timings
 
+    def reset_tracking(self) -> None:
+        """Forget the faces seen so far, before a frame unrelated to the last (another
+        photo); IDs go on counting. On the worker thread, between frames."""
+        self._tracker.reset()
+
     def close_landmarker(self) -> None:
         landmarker, self._local.landmarker = getattr(self._local, "landmarker", None), None
         if landmarker is not None:

@@ -3,13 +3,17 @@
 Columns (units in the names; empty cells where a value does not apply):
 
 - ``row_type``: ``face`` or ``marker``; ``marker``: the marker's label.
-- ``wall_time``: ISO 8601 with milliseconds and the UTC offset, when the frame was
-  captured; ``t_seconds``: monotonic seconds since recording started (immune to clock
-  changes); ``frame_index``; ``source_ms``: position in a video file; ``source_file``:
-  the image's name for an image folder.
+- ``wall_time`` (ISO 8601 with milliseconds and the UTC offset), ``t_seconds``
+  (monotonic seconds since recording started): when the app read the frame, i.e. its
+  capture for a camera or stream, processing time for a video; ``frame_index``: the
+  frame's number in the source from 0 (a video's frame, a folder's image in name order);
+  ``source_ms``, ``source_s``: a video frame's timestamp from the start of the file (the
+  decoder's, as players show it, right for variable frame rates), in ms and in s; empty
+  for cameras, streams and folders; ``source_file``: the image's name in a folder.
 - ``face_id``; ``box_x_px, box_y_px, box_w_px, box_h_px``: the face box in frame pixels.
 - ``p_<label>``: the model's probability for each label (raw, this frame only), in the
-  model card's label order; ``top_emotion``, ``top_probability``: their maximum.
+  model card's label order; ``top_emotion``, ``top_probability``: their maximum. All
+  empty for a face the model gave no finite numbers for (``FaceResult.readable``).
 - ``smoothed_<label>``, ``top_emotion_smoothed``: the per-face moving average the app
   displays (equal to the raw values when smoothing is off) and the emotion shown, which
   changes only past the hysteresis; ``smoothing_s``, ``switch_margin``,
@@ -37,6 +41,7 @@ import csv
 import errno
 import io
 import logging
+import math
 import os
 import stat
 import threading
@@ -64,7 +69,7 @@ class RecordingError(RuntimeError):
 def timeline_columns(labels: Sequence[str], members: Sequence[str] = ()) -> list[str]:
     """The header; ``members``: an ensemble's member names (their columns only then)."""
     return [
-        "row_type", "wall_time", "t_seconds", "frame_index", "source_ms", "source_file",
+        "row_type", "wall_time", "t_seconds", "frame_index", "source_ms", "source_s", "source_file",
         "face_id", "box_x_px", "box_y_px", "box_w_px", "box_h_px",
         *(f"p_{label}" for label in labels), "top_emotion", "top_probability",
         *(f"smoothed_{label}" for label in labels), "top_emotion_smoothed", *STEADINESS_COLUMNS,
@@ -140,8 +145,8 @@ class CsvRecorder:
             quality = face.quality
             rows.append([
                 "face", *head, face.face_id, *(f"{value:.1f}" for value in face.box),
-                *raw, face.labels[int(np.argmax(face.probabilities))],
-                f"{float(np.max(face.probabilities)):.6f}", *smoothed, face.top_label,
+                *raw, _raw_top(face), _probability(float(np.max(face.probabilities))),
+                *smoothed, face.top_label,
                 *_steadiness_cells(result), *self._member_cells(face),
                 result.model_name, face.landmarks, f"{quality.eye_distance_px:.1f}",
                 f"{quality.brightness:.4f}", f"{quality.gamma:.3f}", _optional(quality.yaw_deg),
@@ -180,7 +185,7 @@ class CsvRecorder:
                       source_ms: float | None, source_file: str | None) -> list:
         return [wall_time, f"{monotonic_s - self.started_monotonic:.3f}",
                 "" if frame_index is None else frame_index, _optional(source_ms),
-                source_file or ""]
+                "" if source_ms is None else f"{source_ms / 1000.0:.3f}", source_file or ""]
 
     def _by_label(self, labels: Sequence[str], values: np.ndarray) -> list[str]:
         """Values in the header's label order; a model with other labels leaves gaps."""
@@ -190,7 +195,7 @@ class CsvRecorder:
             log.warning("labels %s are not columns of %s; their values are not recorded",
                         sorted(unknown), self.path)
             self._warned_labels |= unknown
-        return [f"{by_label[label]:.6f}" if label in by_label else "" for label in self.labels]
+        return [_probability(by_label[label]) if label in by_label else "" for label in self.labels]
 
     def _member_cells(self, face) -> list[str]:
         """``agreement`` and ``top_<member>``, when this recording has member columns."""
@@ -202,8 +207,8 @@ class CsvRecorder:
             log.warning("members %s are not columns of %s; their top emotions are not recorded",
                         sorted(unknown), self.path)
             self._warned_members |= unknown
-        raw_top = face.labels[int(np.argmax(face.probabilities))]
-        agreement = f"{face.agreeing_members(raw_top) / len(tops):.3f}" if tops else ""
+        raw_top = _raw_top(face)
+        agreement = f"{face.agreeing_members(raw_top) / len(tops):.3f}" if tops and raw_top else ""
         return [agreement, *(tops.get(member, "") for member in self.members)]
 
     def _start_failure(self) -> str:
@@ -286,6 +291,16 @@ def _create(path: Path, overwrite: bool) -> int:
         else:
             reason = error.strerror or str(error)
         raise RecordingError(f"cannot record to {path}: {reason}") from None
+
+
+def _probability(value: float) -> str:
+    """A probability cell; empty, never "nan", where the model gave no finite number."""
+    return f"{value:.6f}" if math.isfinite(value) else ""
+
+
+def _raw_top(face) -> str:
+    """This frame's own top emotion; "" for an unreadable face."""
+    return face.labels[int(np.argmax(face.probabilities))] if face.readable else ""
 
 
 def _optional(value: float | None) -> str:

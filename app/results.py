@@ -7,6 +7,7 @@ pipeline's internals.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -18,6 +19,14 @@ import numpy as np
 
 from app.sources import Frame
 from app.steady import Steadiness
+
+UNREADABLE = "\u2014"
+"""Shown instead of a percentage where the model gave no finite number (NaN, infinity)."""
+
+
+def percent_text(value: float, missing: str = UNREADABLE) -> str:
+    """"87%", or ``missing`` for a value that is not a finite number (an unreadable face)."""
+    return f"{value:.0%}" if math.isfinite(value) else missing
 
 
 class EventKind(str, Enum):
@@ -76,9 +85,11 @@ class FaceResult:
     """``mesh`` (478-point face mesh) or ``detector`` (keypoints only)."""
     labels: tuple[str, ...]
     probabilities: np.ndarray
-    """Raw softmax of this frame's logits, in ``labels`` order."""
+    """Raw softmax of this frame's logits, in ``labels`` order; all NaN when the model gave
+    non-finite outputs for this face (``readable`` False)."""
     smoothed: np.ndarray
-    """Per-face exponential moving average of ``probabilities`` (equal when smoothing is 0)."""
+    """Per-face exponential moving average of ``probabilities`` (equal when smoothing is 0);
+    all NaN for an unreadable frame, which leaves the average as it was."""
     quality: FaceQuality
     shown_index: int | None = None
     """Index of the emotion shown, held by hysteresis (``app.steady``); None: the top smoothed."""
@@ -88,34 +99,44 @@ class FaceResult:
     """(M, K) each member's raw probabilities for this frame, in ``labels`` order."""
 
     @property
+    def readable(self) -> bool:
+        """False when the model's outputs for this face were not finite numbers (NaN,
+        infinity): no emotion is shown for it, and "\u2014" instead of each percentage."""
+        return bool(np.isfinite(self.probabilities).all() and np.isfinite(self.smoothed).all())
+
+    @property
     def top_index(self) -> int:
         return int(np.argmax(self.smoothed)) if self.shown_index is None else self.shown_index
 
     @property
     def top_label(self) -> str:
-        """The emotion shown: the smoothed top one, changed only past the hysteresis."""
-        return self.labels[self.top_index]
+        """The emotion shown: the smoothed top one, changed only past the hysteresis; ""
+        for an unreadable face."""
+        return self.labels[self.top_index] if self.readable else ""
 
     @property
     def top_probability(self) -> float:
-        """The smoothed probability of the emotion shown."""
-        return float(self.smoothed[self.top_index])
+        """The smoothed probability of the emotion shown; NaN for an unreadable face."""
+        return float(self.smoothed[self.top_index]) if self.readable else math.nan
 
     @property
     def member_top_labels(self) -> tuple[str, ...]:
-        """Each member's own top emotion this frame; () for a single model."""
+        """Each member's own top emotion this frame ("" for a member whose outputs were not
+        finite); () for a single model."""
         if self.member_probabilities is None:
             return ()
-        return tuple(self.labels[int(index)] for index in np.argmax(self.member_probabilities, axis=1))
+        return tuple(self.labels[int(np.argmax(row))] if np.isfinite(row).all() else ""
+                     for row in self.member_probabilities)
 
     def agreeing_members(self, label: str) -> int:
-        """How many members' own top emotion this frame is ``label``."""
-        return sum(top == label for top in self.member_top_labels)
+        """How many members' own top emotion this frame is ``label`` (0 for "")."""
+        return sum(top == label for top in self.member_top_labels) if label else 0
 
     @property
     def agreement_text(self) -> str:
-        """"4/5 agree": members whose top emotion is the one shown; "" for a single model."""
-        if not self.member_top_labels:
+        """"4/5 agree": members whose top emotion is the one shown; "" for a single model
+        or an unreadable face."""
+        if not self.member_top_labels or not self.readable:
             return ""
         return f"{self.agreeing_members(self.top_label)}/{len(self.member_top_labels)} agree"
 

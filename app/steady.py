@@ -12,6 +12,10 @@ moves the top emotion back and forth several times a second. Two things steady i
   probability has led the shown one's by at least ``switch_margin`` for
   ``switch_hold_s`` seconds without a break. Both 0: the shown emotion is the top one.
 
+A frame whose probabilities are not finite (a model that gave NaN) is unreadable: it
+reads as NaN and leaves the history as it was, so one bad output does not poison the
+average for the frames after it.
+
 The defaults were chosen by ``benchmarks/steadiness.py`` on the real clips (fewest
 switches with a step change of expression shown within about 0.3 s); its output is
 ``docs/results/steadiness.md``.
@@ -71,9 +75,12 @@ class SteadyRead:
         self.__init__()
 
     def update(self, probabilities: np.ndarray, time_s: float,
-               steadiness: Steadiness) -> tuple[np.ndarray, int]:
-        """(smoothed probabilities, shown emotion index) after a frame at ``time_s`` seconds."""
+               steadiness: Steadiness) -> tuple[np.ndarray, int | None]:
+        """(smoothed probabilities, shown emotion index) after a frame at ``time_s`` seconds;
+        (all NaN, the index shown so far or None) for an unreadable frame."""
         probabilities = np.asarray(probabilities, np.float64)
+        if not np.isfinite(probabilities).all():
+            return np.full(probabilities.shape, np.nan), self.shown
         fresh = self.smoothed is None or self.smoothed.shape != probabilities.shape
         if fresh or steadiness.time_constant_s == 0.0:
             self.smoothed = probabilities.copy()

@@ -41,8 +41,8 @@ class Track:
 class TrackedFace(NamedTuple):
     face_id: int
     smoothed: np.ndarray
-    shown: int
-    """Index of the emotion shown (hysteresis applied)."""
+    shown: int | None
+    """Index of the emotion shown (hysteresis applied); None before a readable frame."""
 
 
 class FaceTracker:

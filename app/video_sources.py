@@ -17,6 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from app.camera_mode import CameraMode, default_mode, describe_mode
 from app.quiet import CapturedOutput, native_output_captured
 from app.sources import CaptureError, OpenCapture, Source, SourceLostError
 
@@ -145,19 +146,38 @@ class _LiveSource(_OpenCvSource):
 
 
 class CameraSource(_LiveSource):
+    """A camera by index; ``mode`` (default: ``app.camera_mode.default_mode()``) is the
+    size and frame rate asked of it at every (re)open."""
+
     kind = "camera"
 
-    def __init__(self, index: int, size: tuple[int, int] | None = None,
+    def __init__(self, index: int, mode: CameraMode | None = None,
                  open_capture: OpenCapture | None = None, lost_after_s: float = 2.0) -> None:
         super().__init__(f"camera {index}", index, open_capture, lost_after_s)
         self.index = index
-        self.size = size
+        self.mode = default_mode() if mode is None else mode
+        self.size: tuple[int, int] | None = None
+        """What the camera delivers, (width, height), once opened."""
 
     def open(self) -> None:
         super().open()
-        if self.size:
-            self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.size[0])
-            self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.size[1])
+        capture, mode = self._capture, self.mode
+        if mode.size:  # V4L2 applies the size before the rate: the rates depend on it
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, mode.size[0])
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, mode.size[1])
+        if mode.fps:
+            capture.set(cv2.CAP_PROP_FPS, mode.fps)
+        self.size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps and 0 < fps < 1000 else None
+        if not mode.requested:
+            return
+        delivered = describe_mode(self.size, self.fps and round(self.fps, 2))
+        if (mode.size and self.size != mode.size) or (mode.fps and abs((self.fps or 0) - mode.fps) > 0.5):
+            log.warning("%s delivers %s, not the %s asked for (emotion-app --list-cameras lists "
+                        "the sizes it accepts)", self.name, delivered, mode)
+        else:
+            log.info("%s delivers %s, as asked", self.name, delivered)
 
     def _open_failure(self, captured: CapturedOutput) -> str:
         return (f"no camera at index {self.index} (emotion-app --list-cameras lists the "

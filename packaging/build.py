@@ -26,7 +26,7 @@ NEEDED = ("PyInstaller", "mediapipe", "onnxruntime", "cv2", "PySide6")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=_description())
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="where the bundle goes")
     parser.add_argument("--work", type=Path, default=ROOT / "build", help="PyInstaller's work folder")
     parser.add_argument("--cpu-only", action="store_true",
@@ -61,6 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         args.summary.parent.mkdir(parents=True, exist_ok=True)
         args.summary.write_text(f"{variant}:\n\n```\n{report.replace(str(args.dist) + '/', '')}\n```\n")
     return 0
+
+
+
+def _description() -> str:
+    """The docstring's first line as the terminal shows it, without its markup."""
+    sys.path.insert(0, str(ROOT))  # app.cli_text is standard library only: any Python will do
+    from app.cli_text import plain_text
+
+    return plain_text(__doc__.splitlines()[0])
 
 
 def size_report(bundle: Path, top: int = 10) -> str:

@@ -1,14 +1,18 @@
-"""Regenerate README.md's generated blocks, so every figure there comes from a command.
+"""Regenerate the generated blocks of README.md and the docs, so every figure comes from a command.
 
 A block sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``:
 
 - ``architectures``: ``emotion-train models --markdown`` (computed here);
 - ``models``: the model cards inside ``models_onnx/*.onnx`` (as ``emotion-train cards``);
-- ``speed``, ``startup``, ``steadiness``, ``setup-times``, ``packaging``: the saved output of
+- ``speed``, ``startup``, ``batch``, ``steadiness``, ``setup-times``, ``packaging``: the saved output of
   the command named in ``RESULTS`` (re-run that command to refresh the file, then this script).
 
-    python scripts/update_readme.py          # rewrite README.md
-    python scripts/update_readme.py --check  # exit 1 if README.md is out of date
+A block may sit in any of ``DOCUMENTS``; each block found is rebuilt, and README.md
+must hold every block. Hand-written text in these files gives no measured figure
+(``tests/test_readme.py`` checks): it points to a block instead.
+
+    python scripts/update_readme.py          # rewrite README.md and the docs
+    python scripts/update_readme.py --check  # exit 1 if any of them is out of date
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 README = REPOSITORY / "README.md"
+DOCUMENTS = (README, REPOSITORY / "docs" / "pipeline.md", REPOSITORY / "docs" / "gui.md",
+             REPOSITORY / "packaging" / "README.md")
+"""The hand-written documents: their generated blocks and their prose are checked."""
 RESULTS_DIR = REPOSITORY / "docs" / "results"
 
 # block -> [(results file, the command that writes it)]
@@ -37,6 +44,7 @@ RESULTS: dict[str, list[tuple[str, str]]] = {
                                   "> docs/results/recipe-experiments.md"),
     ],
     "startup": [("startup.md", "python benchmarks/startup.py > docs/results/startup.md")],
+    "batch": [("batch.md", "python benchmarks/batch.py > docs/results/batch.md")],
     "steadiness": [("steadiness.md", "python benchmarks/steadiness.py > docs/results/steadiness.md")],
     "setup-times": [("setup-times.md", "bash scripts/measure_setup.sh > docs/results/setup-times.md")],
     "packaging": [("bundle.md", "python packaging/build.py --summary docs/results/bundle.md")],
@@ -72,30 +80,41 @@ def results_block(name: str) -> str:
         f"`{command}`" for _, command in RESULTS[name])
 
 
-def render(text: str) -> str:
+def render(text: str, every_block: bool = True) -> str:
+    """``text`` with its blocks rebuilt; ``every_block``: each block must be there (README)."""
     builders = {"architectures": architectures_block, "models": models_block,
                 **{name: (lambda name=name: results_block(name)) for name in RESULTS}}
     for name, build in builders.items():
-        pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(\n<!-- {name}:end -->)", re.DOTALL)
+        pattern = re.compile(rf"(<!-- {name}:begin -->)\n(?:.*?\n)?(<!-- {name}:end -->)", re.DOTALL)
         if pattern.search(text) is None:
-            raise SystemExit(f"README.md lacks the block <!-- {name}:begin --> ... <!-- {name}:end -->")
-        match = pattern.search(text)
-        text = text[: match.end(1)] + build() + text[match.start(2):]
+            if every_block:
+                raise SystemExit(f"README.md lacks the block <!-- {name}:begin --> ... <!-- {name}:end -->")
+            continue
+        built = build()  # a pattern replacement would read backslashes in the block as escapes
+        text = pattern.sub(lambda match, built=built: f"{match.group(1)}\n{built}\n{match.group(2)}", text)
     return text
+
+
+def render_document(path: Path) -> str:
+    return render(path.read_text(), every_block=path == README)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only report whether README.md is current")
+    parser.add_argument("--check", action="store_true", help="only report whether the documents are current")
     args = parser.parse_args(argv)
-    current = README.read_text()
-    updated = render(current)
-    if args.check:
+    stale = []
+    for path in DOCUMENTS:
+        current = path.read_text()
+        updated = render_document(path)
         if updated != current:
-            print("README.md is out of date: run python scripts/update_readme.py", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(updated)
+            stale.append(path.relative_to(REPOSITORY))
+            if not args.check:
+                path.write_text(updated)
+    if args.check and stale:
+        print(f"out of date: {', '.join(map(str, stale))}: run python scripts/update_readme.py",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -170,6 +170,11 @@ def test_teacher_onnx_files_are_scored_once_into_the_run_folder(fer2013_root, tm
     assert TeacherProbabilities.load(out / "teacher.npz").members == ("mini_xception.onnx",)
     assert main(["train", *QUICK, "--data", str(fer2013_root), "--out", str(tmp_path / "bad"),
                  "--teacher", str(tmp_path / "a.txt")]) == 2
+    # A folder that holds a run is refused before any teacher is scored into it.
+    (out / "teacher.npz").unlink()
+    assert main(["train", *QUICK, "--data", str(fer2013_root), "--limit-per-class", "10", "--out", str(out),
+                 "--teacher", str(SHIPPED_MINI_XCEPTION)]) == 2
+    assert not (out / "teacher.npz").exists()
 
 
 def test_resume_is_exact_with_mixing_the_average_and_a_per_batch_schedule(fer2013_root, tmp_path):

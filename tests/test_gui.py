@@ -184,6 +184,11 @@ def test_a_fresh_window_starts_on_the_most_accurate_model_and_shows_its_agreemen
     result = wait_for_faces(qtbot, window)
     assert window.models.path == str(ensemble) and result.model_name == "ensemble"
     assert window.controls.model_box.currentData() == str(ensemble)
+    # The menu labels the selection split's figure and the held-out one, side by side.
+    assert "val not measured, test 60.0%" in window.controls.model_box.currentText()
+    box = window.controls.model_box
+    weakest = next(box.itemText(index) for index in range(box.count()) if "a_weakest" in box.itemText(index))
+    assert "val 20.0%, test not measured" in weakest
     (face,) = window.view.overlay
     assert re.search(r"\u00b7 [0-2]/2 agree$", face.title), face.title
     assert result.faces[0].member_names == ("mini_xception", "probe")

@@ -47,7 +47,7 @@ def test_a_non_utf8_model_is_refused_and_skipped_when_the_folder_is_scanned(
     assert error.startswith("emotion-app: error:") and "not valid UTF-8" in error
     assert main(["--list-models"]) == 0
     listing = capsys.readouterr().out
-    assert re.search(r"^\s+\*?\s*good\s+good_arch\s", listing, re.MULTILINE)  # listed, usable
+    assert re.search(r"^\s+\*?\s*good \(good_arch\)\s", listing, re.MULTILINE)  # listed, usable
     assert re.search(r"^Refused.*\n\s+.*latin1.onnx: .*not valid UTF-8", listing, re.MULTILINE)
     assert "refusing" in caplog.text and "latin1.onnx" in caplog.text  # a warning, not a crash
     assert main([*run, "--model", "good_arch"]) == 0

@@ -111,6 +111,8 @@ def bad_model_files(tmp_path):
     ("unknown model", "no model named 'nonesuch'"),
     ("unwritable csv", "does not exist"),
     ("unwritable video", "does not exist"),
+    ("unwritable plot", "cannot write the plot to"),
+    ("plot format", "the name must end in one of .png, .jpg, .jpeg"),
 ])
 def test_bad_input_exits_2_with_a_clear_message(case, message, media_dir, mini_xception_onnx,
                                                 tmp_path, capsys):
@@ -127,6 +129,8 @@ def test_bad_input_exits_2_with_a_clear_message(case, message, media_dir, mini_x
         "unknown model": {"--model": "nonesuch"},
         "unwritable csv": {"--csv": tmp_path / "missing" / "out.csv"},
         "unwritable video": {"--output-video": tmp_path / "missing" / "out.mp4"},
+        "unwritable plot": {"--plot": tmp_path / "missing" / "out.png"},
+        "plot format": {"--plot": tmp_path / "out.gif"},
     }[case])
     argv = ["--headless"] + [str(v) for k, value in arguments.items() if value is not None
                              for v in (k, value)]
@@ -259,3 +263,4 @@ def test_gpu_report_and_camera_list(capsys):
     assert "Running on:" in capsys.readouterr().out
     assert main(["--list-cameras"]) == 0
     assert capsys.readouterr().out.strip()
+

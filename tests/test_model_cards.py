@@ -118,7 +118,7 @@ def test_write_card_refuses_a_subset_and_a_failed_rewrite_leaves_the_file(
 
 def test_an_interrupted_run_says_where_it_stopped(tmp_path):
     from training import checkpoint as checkpoints
-    from training.export_command import run_ending_notes
+    from training.export_command import run_ending_notes, run_totals
 
     progress = {"epoch": 40, "seconds": 600.0}
     last = {"format": checkpoints.FORMAT, "stopped": "interrupted", "progress": progress,
@@ -132,3 +132,13 @@ def test_an_interrupted_run_says_where_it_stopped(tmp_path):
                      "the learning rate was then 1.0e-06"]
     finished = {**checkpoints.load(tmp_path / checkpoints.BEST), "run_totals": {"epochs": 40}}
     assert run_ending_notes(finished) == []
+    # The card counts the epochs the run went through, not those up to its best one.
+    assert run_totals(checkpoints.load(tmp_path / checkpoints.BEST)) == {"epochs": 40, "seconds": 600.0}
+
+
+def test_the_epochs_line_never_contradicts_a_stopped_run_s_note():
+    from training.model_cards import epochs_text
+
+    stopped = {"best_epoch": 86, "epochs": 86, "notes": ["the run was stopped (interrupted) in epoch 91"]}
+    assert "86 of 86" not in epochs_text(stopped) and "stopped" in epochs_text(stopped)
+    assert epochs_text({"best_epoch": 48, "epochs": 50, "notes": []}) == "best epoch 48 of 50 run"

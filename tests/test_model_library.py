@@ -36,7 +36,9 @@ def test_entry_label_shows_name_accuracy_and_input(library):
     entries, _ = scan_models([library])
     probe_a = next(e for e in entries if e.name == "probe_a")
     assert probe_a.accuracy == ("test_accuracy", 0.42)  # test beats validation
-    assert probe_a.label == "probe_a - 42.0% test (FER2013) - 48x48 gray"
+    assert probe_a.label == "probe_a \u00b7 val 40.0%, test 42.0% \u00b7 48x48 gray"
+    probe_b = next(e for e in entries if e.name == "probe_b")
+    assert probe_b.accuracy_text == "val 60.0%, test not measured"  # never a lone val figure
 
 
 def test_the_default_is_the_most_accurate_by_test_figure_else_validation(library, tmp_path):
@@ -79,6 +81,12 @@ def test_folders_env_var_repo_and_frozen_bundle(monkeypatch, tmp_path):
 def test_describe_lists_models_or_says_how_to_get_one(library, tmp_path_factory):
     text = describe_models([library])
     assert "mini_xception" in text and "Refused" in text and "corrupt.onnx" in text
+    table = text.split("Refused")[0].splitlines()
+    assert all(len(line) <= model_library.LISTING_WIDTH for line in table[1:]), table
+    header = next(line for line in table if "NAME" in line)
+    assert header.index("VAL") < header.index("TEST")
+    probe_a = next(line for line in table if "probe_a" in line)
+    assert "probe_a (linear_probe)" in probe_a and "40.0%" in probe_a and "42.0%" in probe_a
     empty = tmp_path_factory.mktemp("empty")
     text = describe_models([empty])
     assert text.startswith("No models found") and "emotion-train" in text

@@ -29,7 +29,7 @@ from tests.conftest import REPO_ROOT
 pytestmark = pytest.mark.slow
 
 NOT_BUNDLED = ("torch", "training", "tests", "matplotlib", "onnx", "onnxscript", "tqdm", "jax",
-               "scipy", "PIL", "sounddevice")
+               "scipy", "PIL", "sounddevice", "ray")
 """Top-level modules the app never imports (``onnx`` is not ``onnxruntime``)."""
 QUIET_HEADLESS = re.compile(r"^(\s*\d+% \d+/\d+ frames .*|Analysed \d+ frames .*|CSV: .*)$")
 """The only lines ``--headless`` may print to stderr when nothing is wrong."""
@@ -182,7 +182,9 @@ def test_lists_the_models_shipped_at_build_time_and_those_the_user_adds(bundle, 
 
     added = run_bundle(bundle, {**clean_env, "EMOTION_MODELS_DIR": str(mini_xception_onnx.parent)},
                        "--list-models")
-    assert re.search(r"^\s+mini_xception\s+mini_xception\s", added.stdout, re.MULTILINE), added.stdout
+    # Two folders: each file is listed under its folder.
+    user_folder = added.stdout.split(f"in {mini_xception_onnx.parent}:")[1].split("  in ")[0]
+    assert re.search(r"^\s+mini_xception\s.*mini_xception\.onnx$", user_folder, re.MULTILINE), added.stdout
 
 
 def test_gpu_report_explains_a_cpu_fallback_without_pip(bundle, clean_env):

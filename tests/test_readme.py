@@ -1,5 +1,7 @@
-"""The README's generated blocks match what their commands produce now."""
+"""The README's and the docs' generated blocks match what their commands produce now, and
+their hand-written text types no measured figure."""
 
+import re
 import sys
 
 from tests.conftest import REPO_ROOT
@@ -18,3 +20,27 @@ def test_every_results_file_names_a_command_in_the_repository():
         for _, command in entries:
             script = command.split()[1]
             assert (REPO_ROOT / script).is_file(), command
+
+
+MEASURED = re.compile(r"\b\d+(?:\.\d+)? ?(?:%|MB|GB|ms\b|frames/s|fps\b|s per|minutes\b|h\b)")
+BLOCKS = re.compile(r"<!-- ([\w-]+):begin -->.*?<!-- \1:end -->", re.DOTALL)
+CODE = re.compile(r"```.*?```", re.DOTALL)
+SETTINGS = ("1 MB, two old files kept", "95 % interval")
+"""Figures that are settings, not measurements (the log's rotation size, a confidence level)."""
+
+
+def test_every_document_is_current():
+    for path in update_readme.DOCUMENTS:
+        assert update_readme.render_document(path) == path.read_text(), (
+            f"{path.name}: run python scripts/update_readme.py")
+
+
+def test_hand_written_text_gives_no_measured_figure():
+    """A figure typed into prose goes stale the day it is measured again; the prose points
+    to a generated block or a results file instead."""
+    typed = []
+    for path in update_readme.DOCUMENTS:
+        prose = CODE.sub("", BLOCKS.sub("", path.read_text()))
+        typed += [f"{path.name}: {line.strip()}" for line in prose.splitlines()
+                  if MEASURED.search(line) and not any(setting in line for setting in SETTINGS)]
+    assert not typed, "\n".join(typed)

@@ -77,6 +77,51 @@ def test_rows_and_markers(tmp_path):
     assert marker["marker"] == "stimulus A" and marker["face_id"] == "" and marker["p_angry"] == ""
 
 
+def test_source_seconds_sit_beside_source_ms_and_only_where_a_video_gives_a_position(tmp_path):
+    """Videos: the decoder's timestamp in seconds; cameras and image folders: empty."""
+    columns = timeline_columns(FER2013_LABELS)
+    assert columns[:7] == ["row_type", "wall_time", "t_seconds", "frame_index", "source_ms",
+                           "source_s", "source_file"]
+    path = tmp_path / "timeline.csv"
+    recorder = CsvRecorder(path, FER2013_LABELS)
+    recorder.write_frame(frame_result(0))
+    recorder.write_frame(frame_result(3))
+    result = frame_result(4)
+    camera = replace(result.frame, source_ms=None)
+    recorder.write_frame(replace(result, frame=camera))
+    recorder.write_frame(replace(result, frame=replace(camera, source_file="b.jpg")))
+    recorder.write_marker("cue", frame_index=3, source_ms=1234.5)
+    recorder.close()
+    rows = read_rows(path)
+    assert [row["source_s"] for row in rows] == ["0.000", "0.120", "", "", "1.234"]
+    assert [row["source_ms"] for row in rows] == ["0.0", "120.0", "", "", "1234.5"]
+    assert rows[3]["source_file"] == "b.jpg"
+
+
+def test_the_timeline_reader_takes_csvs_from_before_source_s(tmp_path):
+    from app.gui.timeline_data import read_timeline_csv
+
+    path = tmp_path / "new.csv"
+    recorder = CsvRecorder(path, FER2013_LABELS)
+    for index in range(3):
+        recorder.write_frame(frame_result(index, faces=2))
+    recorder.write_marker("cue", 2, 80.0)
+    recorder.close()
+    with open(path, newline="", encoding="utf-8") as file:
+        table = list(csv.reader(file))
+    old = tmp_path / "old.csv"
+    at = table[0].index("source_s")
+    with open(old, "w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows([row[:at] + row[at + 1:] for row in table])
+    new_timeline, old_timeline = read_timeline_csv(path), read_timeline_csv(old)
+    assert "source_s" not in old.read_text().splitlines()[0]
+    for timeline in (new_timeline, old_timeline):
+        assert timeline.labels == FER2013_LABELS and timeline.rows == 7
+        assert sorted(timeline.faces) == [1, 2] and len(timeline.faces[1]) == 3
+        assert [label for _, label in timeline.markers] == ["cue"]
+    assert np.array_equal(new_timeline.faces[2].values, old_timeline.faces[2].values)
+
+
 def test_a_model_with_other_labels_leaves_their_columns_empty(tmp_path):
     recorder = CsvRecorder(tmp_path / "t.csv", ("angry", "happy"))
     recorder.write_frame(frame_result(labels=("happy", "sad")))

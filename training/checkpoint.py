@@ -3,7 +3,8 @@
 A checkpoint is a dict of plain values and tensors (readable with
 ``torch.load(weights_only=True)``, so opening one runs no pickled code):
 
-- ``model``: arch, num_classes, in_channels, input_size (the builder's arguments);
+- ``model``: arch, num_classes, in_channels, input_size (the builder's arguments), and
+  ``ablate`` (sorted names) for an ablated variant, absent for the full model;
   ``spec``: the ``PreprocessSpec``'s declared fields only (not ``vars(spec)``: whatever
   the spec caches, e.g. an ``AlignmentTemplate``, would make ``weights_only`` refuse
   the file); ``labels``; ``dataset``: name, sizes;
@@ -98,6 +99,7 @@ def model_of(checkpoint: dict) -> EmotionModel:
     """The trained model, in eval mode on the CPU."""
     arguments = checkpoint["model"]
     model = build_model(arguments["arch"], num_classes=arguments["num_classes"],
-                        in_channels=arguments["in_channels"], input_size=arguments["input_size"])
+                        in_channels=arguments["in_channels"], input_size=arguments["input_size"],
+                        ablate=arguments.get("ablate", ()))
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval()

@@ -7,11 +7,15 @@ import importlib
 import logging
 import sys
 
+from app.cli_text import plain_text, version_text
+
 # Subcommand -> module with ``add_arguments(parser)`` and ``run(args) -> int``.
 COMMANDS = {
     "models": ("training.model_table", "list the architectures with parameters and MACs"),
     "train": ("training.train", "train an architecture on a dataset"),
+    "ablate": ("training.ablate", "rerun a paper's ablation table: its variants over seeds, one budget"),
     "evaluate": ("training.evaluate", "evaluate an exported ONNX model on a dataset split"),
+    "compare": ("training.compare", "test whether two ONNX models differ on the same split"),
     "soft-labels": ("training.teacher", "score teacher models once over a split for distillation"),
     "export": ("training.export_command", "export a checkpoint to ONNX with its model card"),
     "ensemble": ("training.ensemble", "build one ONNX model that averages several, with its card"),
@@ -21,14 +25,16 @@ COMMANDS = {
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
-    parser = argparse.ArgumentParser(prog="emotion-train", description=__doc__)
+    parser = argparse.ArgumentParser(prog="emotion-train", description=plain_text(__doc__))
     parser.add_argument("--log-level", default="INFO",
                         choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="logging verbosity")
+    parser.add_argument("--version", action="version", version=version_text("emotion-train"))
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     modules = {}
-    for name, (module_name, help_text) in COMMANDS.items():
+    for name, (module_name, summary) in COMMANDS.items():
         module = importlib.import_module(module_name)
-        module.add_arguments(subparsers.add_parser(name, help=help_text, description=help_text))
+        summary = plain_text(summary)
+        module.add_arguments(subparsers.add_parser(name, help=summary, description=summary))
         modules[name] = module
     return parser, modules
 

@@ -8,11 +8,15 @@ reads its card, the dataset's images become crops of the card's size and colour 
 ``to_tensor`` (the card's gamma and normalisation), and ONNX Runtime gives the logits.
 Dataset classes are matched to the model's labels by name; samples of a class the
 model does not know are left out and counted. Prints accuracy, macro-F1 and per-class
-recall, and writes a JSON report and a confusion-matrix PNG.
+recall with seeded bootstrap 95 % intervals of accuracy and macro-F1 (``training.significance``:
+a split of a few thousand images leaves about a point either way, so a smaller gap between
+two models may be noise; ``emotion-train compare`` tests one), and writes a JSON report
+and a confusion-matrix PNG.
 
 ``--write-card`` also records the split's accuracy and macro-F1 in the model's own card
 (``<split>_accuracy``, ``<split>_macro_f1``; weights untouched, file replaced
-atomically), e.g. test figures on a test split this project's data withholds:
+atomically; the bootstrap intervals stay in the JSON report, since card metrics are plain
+fractions), e.g. test figures on a test split this project's data withholds:
 
     emotion-train evaluate models_onnx/mini_xception.onnx --data fer2013 --split test --write-card
 """
@@ -36,6 +40,7 @@ from app.providers import REQUESTS, probe
 from training.data import FORMAT_CHOICES, CropSet, DataOptions, DatasetLayoutError, load_split
 from training.export import write_card
 from training.metrics import ClassificationReport, plot_confusion, report_from_predictions
+from training.significance import RESAMPLES, SEED, ScoreIntervals, bootstrap_scores
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,15 @@ class Evaluation:
     """Dataset class -> samples left out because the model has no such label."""
     seconds: float
     provider: str
+    targets: np.ndarray
+    """(n,) the scored crops' targets as the model's label indices."""
+    predictions: np.ndarray
+    """(n,) the model's predicted label indices for the same crops."""
+
+    def intervals(self, resamples: int = RESAMPLES, seed: int = SEED) -> ScoreIntervals:
+        """Bootstrap intervals of accuracy and macro-F1 over the scored images."""
+        return bootstrap_scores(self.targets, self.predictions, len(self.report.labels),
+                                resamples, seed)
 
 
 def classifier_for(path: str | Path, provider: str = "cpu") -> EmotionClassifier:
@@ -80,19 +94,28 @@ def tensor_batches(classifier: EmotionClassifier, crops: CropSet, rows: np.ndarr
         yield start, np.stack([to_tensor(crops.crops[row], classifier.spec)[0] for row in chunk])
 
 
+def predict(classifier: EmotionClassifier, crops: CropSet, rows: np.ndarray,
+            batch_size: int = 256) -> np.ndarray:
+    """The model's label index for each of ``crops``' ``rows``, as the app would classify them."""
+    predictions = np.empty(len(rows), np.int64)
+    for start, batch in tensor_batches(classifier, crops, rows, batch_size):
+        predictions[start: start + len(batch)] = classifier.logits(batch).argmax(axis=1)
+    return predictions
+
+
 def evaluate(classifier: EmotionClassifier, crops: CropSet, batch_size: int = 256) -> Evaluation:
     """Run every crop through ``to_tensor`` and the ONNX session; tally against the targets."""
     started = time.monotonic()
     rows, targets, skipped = model_targets(classifier, crops)
-    predictions = np.empty(len(rows), np.int64)
-    for start, batch in tensor_batches(classifier, crops, rows, batch_size):
-        predictions[start: start + len(batch)] = classifier.logits(batch).argmax(axis=1)
+    predictions = predict(classifier, crops, rows, batch_size)
     report = report_from_predictions(classifier.labels, targets, predictions)
-    return Evaluation(report, skipped, time.monotonic() - started, classifier.provider)
+    return Evaluation(report, skipped, time.monotonic() - started, classifier.provider,
+                      targets, predictions)
 
 
 def report_json(path: Path, classifier: EmotionClassifier, crops: CropSet, evaluation: Evaluation,
-                data: Path) -> dict:
+                data: Path, intervals: ScoreIntervals | None = None) -> dict:
+    bootstrap = {"bootstrap": intervals.to_dict()} if intervals is not None else {}
     return {
         "model": str(path),
         "architecture": classifier.card.architecture,
@@ -103,7 +126,15 @@ def report_json(path: Path, classifier: EmotionClassifier, crops: CropSet, evalu
         "seconds": round(evaluation.seconds, 3),
         "skipped": evaluation.skipped,
         **evaluation.report.to_dict(),
+        **bootstrap,
     }
+
+
+def format_intervals(intervals: ScoreIntervals) -> str:
+    return (f"{intervals.confidence:.0%} bootstrap interval ({intervals.resamples} resamples, "
+            f"seed {intervals.seed}): accuracy [{intervals.accuracy.low:.2%}, "
+            f"{intervals.accuracy.high:.2%}]   macro-F1 [{intervals.macro_f1.low:.4f}, "
+            f"{intervals.macro_f1.high:.4f}]")
 
 
 def card_with_figures(card: ModelCard, crops: CropSet, evaluation: Evaluation) -> ModelCard:
@@ -117,8 +148,8 @@ def card_with_figures(card: ModelCard, crops: CropSet, evaluation: Evaluation) -
     return replace(card, metrics=metrics, training=training)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", type=Path, help="exported ONNX model with its card")
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which images to score, how to run the model, the bootstrap: shared with ``compare``."""
     parser.add_argument("--data", type=Path, required=True, help="dataset root")
     parser.add_argument("--split", default="val")
     parser.add_argument("--dataset", default="auto", choices=FORMAT_CHOICES, help="dataset format")
@@ -127,6 +158,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--provider", default="cpu", choices=sorted(REQUESTS),
                         help="ONNX Runtime execution provider (default: cpu, reproducible)")
+    parser.add_argument("--resamples", type=int, default=RESAMPLES,
+                        help=f"bootstrap resamples of the images (default {RESAMPLES})")
+    parser.add_argument("--seed", type=int, default=SEED, help="bootstrap seed")
+
+
+def data_options(args: argparse.Namespace) -> DataOptions:
+    return DataOptions(limit_per_class=args.limit_per_class, exclude_classes=tuple(args.exclude_classes))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="exported ONNX model with its card")
+    add_data_arguments(parser)
     parser.add_argument("--out-dir", type=Path, default=Path("reports"),
                         help="folder for MODEL_SPLIT.json and MODEL_SPLIT_confusion.png")
     parser.add_argument("--write-card", action="store_true",
@@ -141,23 +184,25 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         classifier = classifier_for(args.model, args.provider)
-        options = DataOptions(limit_per_class=args.limit_per_class,
-                              exclude_classes=tuple(args.exclude_classes))
-        crops = load_for(classifier, args.data, args.split, args.dataset, options)
+        crops = load_for(classifier, args.data, args.split, args.dataset, data_options(args))
         evaluation = evaluate(classifier, crops, args.batch)
+        # None when no image has a label the model knows: nothing to resample.
+        intervals = evaluation.intervals(args.resamples, args.seed) if evaluation.report.total else None
     except (ModelCardError, DatasetLayoutError, ValueError) as error:
         log.error("%s", error)
         return 2
     stem = f"{args.model.stem}_{args.split}"
     json_path, png_path = args.out_dir / f"{stem}.json", args.out_dir / f"{stem}_confusion.png"
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    result = report_json(args.model, classifier, crops, evaluation, args.data)
+    result = report_json(args.model, classifier, crops, evaluation, args.data, intervals)
     json_path.write_text(json.dumps(result, indent=2))
     plot_confusion(evaluation.report, png_path,
                    f"{classifier.card.architecture} on {crops.dataset} {args.split}")
     print(f"{args.model} on {crops.dataset} {args.split} ({evaluation.provider}, "
           f"{evaluation.seconds:.1f} s)")
     print(evaluation.report.format())
+    if intervals is not None:
+        print(format_intervals(intervals))
     print(f"wrote {json_path} and {png_path}")
     if args.write_card:
         try:

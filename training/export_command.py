@@ -50,7 +50,7 @@ def card_from_checkpoint(saved: dict) -> ModelCard:
     """The card of a checkpoint, before its exported file is measured (no metrics yet)."""
     spec, info = checkpoints.spec_of(saved), saved["dataset"]
     settings, progress = saved["settings"], saved["progress"]
-    totals = saved.get("run_totals") or {"epochs": progress["epoch"], "seconds": progress["seconds"]}
+    totals = run_totals(saved)
     limit = settings["data"]["options"]["limit_per_class"]
     recipe = settings["recipe"]
     dataset = (f"{info['name']} ({info['format']}): trained on {info['train_split']} "
@@ -67,6 +67,7 @@ def card_from_checkpoint(saved: dict) -> ModelCard:
         "device": f"{saved['device']} x{saved['world_size']}, {saved['precision']}",
         "torch_version": saved["torch_version"],
         "seed": settings["seed"],
+        "ablate": list(settings.get("ablate", [])),  # absent from checkpoints before --ablate
         "recipe": {
             "optimiser": recipe["optimiser"], "schedule": recipe["schedule"],
             "batch_size": recipe["batch_size"], "loss": recipe["loss"],
@@ -82,13 +83,50 @@ def card_from_checkpoint(saved: dict) -> ModelCard:
             "distillation": distillation_of(recipe),
             "source": recipe["source"],
         },
-        "notes": [FROM_SCRATCH, *auxiliary_notes(recipe), *recipe["notes"], *run_ending_notes(saved)],
+        "notes": [start_note(settings.get("init")), *auxiliary_notes(recipe), *recipe["notes"],
+                  *run_ending_notes(saved)],
     }
+    if settings.get("init"):  # absent from checkpoints before --init
+        training["initialised_from"] = {key: value for key, value in settings["init"].items()
+                                        if key not in ("path", "labels")}
     return ModelCard(
         architecture=saved["model"]["arch"], labels=tuple(saved["labels"]),
         input_size=spec.input_size, channels=spec.channels, color_space=spec.color_space,
         mean=spec.mean, std=spec.std, gamma=spec.gamma,
         alignment_template=spec.alignment_template, dataset=dataset, training=training)
+
+
+def run_totals(saved: dict) -> dict:
+    """Epochs and seconds of the whole run: stamped into ``best.pt`` by a finished run; for
+    one stopped early, read from the ``last.pt`` beside it (the best epoch may be earlier
+    than the last, and the card must not say the run ended at its best epoch)."""
+    if "run_totals" in saved:
+        return saved["run_totals"]
+    progress = saved["progress"]
+    last = _last_beside(saved)
+    if last is not None:
+        progress = last["progress"]
+    return {"epochs": progress["epoch"], "seconds": progress["seconds"]}
+
+
+def _last_beside(saved: dict) -> dict | None:
+    """The ``last.pt`` next to a loaded ``best.pt``, or None."""
+    if "path" not in saved:
+        return None
+    last_path = Path(saved["path"]).with_name(checkpoints.LAST)
+    if not last_path.is_file() or last_path == Path(saved["path"]):
+        return None
+    return checkpoints.load(last_path)
+
+
+def start_note(init: dict | None) -> str:
+    """Where the weights began: from scratch, or an exported model of this package."""
+    if not init:
+        return FROM_SCRATCH
+    before = (f" after its {init['epochs']} epochs ({100 * init['val_accuracy']:.2f} % val)"
+              if init.get("epochs") and init.get("val_accuracy") else "")
+    return (f"continued from {init['file']}{before}, itself trained from scratch here: "
+            "no pretrained (ImageNet) weights are downloaded")
 
 
 def distillation_of(recipe: dict) -> dict | None:
@@ -124,13 +162,8 @@ def run_ending_notes(saved: dict) -> list[str]:
     budget) does not, so the card says where it stopped rather than implying the recipe
     ran to its end.
     """
-    if "run_totals" in saved or "path" not in saved:
-        return []
-    last_path = Path(saved["path"]).with_name(checkpoints.LAST)
-    if not last_path.is_file() or last_path == Path(saved["path"]):
-        return []
-    last = checkpoints.load(last_path)
-    if not last.get("stopped"):
+    last = None if "run_totals" in saved else _last_beside(saved)
+    if last is None or not last.get("stopped"):
         return []
     progress = last["progress"]
     return [f"the run was stopped ({last['stopped']}) in epoch {progress['epoch'] + 1} of "

@@ -25,6 +25,17 @@ HEADER = ("Model", "Architecture", "Input", "Gamma", "Parameters", "File", "Epoc
 SPLITS_FIRST = ("val", "test")
 
 
+def epochs_text(training: dict) -> str:
+    """Best epoch and epochs run. A card exported before the count came from ``last.pt``
+    gave the best epoch as the run's length; where a note says the run was stopped, the
+    note gives the length instead of a contradicting count."""
+    best, epochs = training.get("best_epoch", "-"), training.get("epochs", "-")
+    stopped = any(str(note).startswith("the run was stopped") for note in training.get("notes", []))
+    if stopped and best == epochs:
+        return f"best epoch {best} (the run went on after it and was stopped: see the notes)"
+    return f"best epoch {best} of {epochs} run"
+
+
 def _percent(value) -> str:
     return f"{100 * value:.2f} %" if isinstance(value, (int, float)) else "-"
 
@@ -91,8 +102,7 @@ def model_section(path: Path, card: ModelCard, readme_dir: Path, figures: Path |
     if "test_time" in training:
         lines.append(f"- Test time: {training['test_time']}")
     if "device" in training:
-        lines.append(f"- Trained on: {training['device']}, best epoch {training.get('best_epoch', '-')}"
-                     f" of {training.get('epochs', '-')}")
+        lines.append(f"- Trained on: {training['device']}, {epochs_text(training)}")
     lines += [f"- {key.removesuffix('_evaluated_on').capitalize()} figures measured on: {value}"
               for key, value in sorted(training.items()) if key.endswith("_evaluated_on")]
     if "fp16_accuracy_change" in card.metrics:

@@ -33,6 +33,7 @@ def table_rows(in_channels: int = 1, num_classes: int = 7) -> list[dict]:
             "macs": count_macs(model, in_channels, spec.input_size),
             "input": f"{in_channels}x{spec.input_size}x{spec.input_size}",
             "paper_parameters": spec.paper_parameters,
+            "paper_fer2013": spec.paper_fer2013,
             "paper": spec.paper,
         })
     return rows
@@ -40,12 +41,14 @@ def table_rows(in_channels: int = 1, num_classes: int = 7) -> list[dict]:
 
 def format_table(rows: list[dict], markdown: bool = False) -> str:
     """Aligned plain text for a terminal, or a markdown table for the README."""
-    header = ("architecture", "params (M)", "MACs (M)", "input CxHxW", "paper params (M)", "paper")
+    header = ("architecture", "params (M)", "MACs (M)", "input CxHxW", "paper params (M)",
+              "paper FER2013 (%)", "paper")
     lines = [header]
     for row in rows:
         paper = f"{row['paper_parameters']:.2f}" if row["paper_parameters"] is not None else "-"
+        reported = f"{row['paper_fer2013']:g}" if row["paper_fer2013"] is not None else "-"
         lines.append((row["name"], f"{row['parameters'] / 1e6:.3f}", f"{row['macs'] / 1e6:.1f}",
-                      row["input"], paper, row["paper"]))
+                      row["input"], paper, reported, row["paper"]))
     if markdown:
         return "\n".join(["| " + " | ".join(lines[0]) + " |", "|" + " --- |" * len(header)]
                          + ["| " + " | ".join(line) + " |" for line in lines[1:]])

@@ -18,7 +18,8 @@ from torch.utils.data import DataLoader
 
 from app.alignment import DEFAULT_TEMPLATE_ID
 from app.gamma import adaptive_gamma
-from app.preprocess import PreprocessSpec
+from app.preprocess import PreprocessSpec, to_tensor
+from training import warm_start
 from training.augment import Augmenter
 from training.data import CropSet, load_split, resolve_format
 from training.data.torch_dataset import CropDataset, EvalBatches, TrainBatches, ignore_interrupts
@@ -110,26 +111,44 @@ def class_counts(crops: CropSet) -> np.ndarray:
     return crops.class_counts()
 
 
+def calibration_batch(crops: CropSet, spec: PreprocessSpec, seed: int, size: int = 256) -> torch.Tensor:
+    """A seeded random sample of un-augmented training crops, as one tensor batch."""
+    chosen = np.random.default_rng(seed).choice(len(crops), min(size, len(crops)), replace=False)
+    return torch.from_numpy(np.stack([to_tensor(crops.crops[index], spec)[0] for index in chosen]))
+
+
 def build_parts(settings: TrainSettings, context: Context, saved_spec: PreprocessSpec | None) -> RunParts:
     recipe, data, run = settings.recipe, settings.data, settings.run
     root = Path(data.root)
     dataset_format = resolve_format(data.format, root)
     channels = recipe.channels
-    spec = saved_spec or PreprocessSpec(
-        (settings.input_size, settings.input_size), channels, recipe.color_space,
-        (0.0,) * channels, (1.0,) * channels, recipe.gamma, DEFAULT_TEMPLATE_ID)
+    if saved_spec is not None:
+        spec = saved_spec
+    elif settings.init:  # the started-from weights' own preprocessing
+        spec = warm_start.spec_of(settings.init)
+    else:  # normalisation measured below, once the crops are loaded
+        spec = PreprocessSpec((settings.input_size, settings.input_size), channels, recipe.color_space,
+                              (0.0,) * channels, (1.0,) * channels, recipe.gamma, DEFAULT_TEMPLATE_ID)
     train_set = load_split(dataset_format.name, root, data.train_split, spec, data.options)
     val_set = load_split(dataset_format.name, root, data.val_split, spec,
                          replace(data.options, soft_labels=False))
     if train_set.labels != val_set.labels:
         raise ValueError(f"{data.train_split} labels {train_set.labels} differ from "
                          f"{data.val_split} labels {val_set.labels}")
-    if saved_spec is None:
+    if settings.init and tuple(settings.init["labels"]) != train_set.labels:
+        raise ValueError(f"--init {settings.init['path']} reads {tuple(settings.init['labels'])}, "
+                         f"{data.train_split} has {train_set.labels}")
+    if saved_spec is None and not settings.init:
         mean, std = normalisation(train_set.crops, spec.gamma)
         spec = replace(spec, mean=mean, std=std)
     torch.manual_seed(settings.seed)  # the initial weights, the same on every rank
     model = build_model(settings.arch, num_classes=len(train_set.labels), in_channels=channels,
-                        input_size=settings.input_size)
+                        input_size=settings.input_size, ablate=settings.ablate)
+    if settings.init and saved_spec is None:  # a resumed run's weights come from its checkpoint
+        started = warm_start.load_exported(model, settings.init["path"],
+                                           calibration_batch(train_set, spec, settings.seed))
+        log.info("started from %s: %d fused norms rebuilt, logits within %.1g of the file's",
+                 started.path, started.rebuilt_norms, started.max_logit_error)
     auxiliary_channels = (tapped_channels(model, recipe.auxiliary_from)
                           if recipe.auxiliary_from else None)
     loss = build_loss(recipe.loss, class_counts(train_set), recipe.label_smoothing,

@@ -54,6 +54,11 @@ class TrainSettings:
     run: RunSettings
     input_size: int
     seed: int = 0
+    init: dict | None = None
+    """``--init``: the exported model the weights started from (``warm_start.provenance``)."""
+    ablate: tuple[str, ...] = ()
+    """``--ablate``: the modules switched off (``ArchitectureSpec.ablations``), sorted;
+    empty for the paper's full model."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,6 +85,8 @@ class TrainSettings:
             run=RunSettings(**data["run"]),
             input_size=int(data["input_size"]),
             seed=int(data["seed"]),
+            init=data.get("init"),  # absent from checkpoints before --init
+            ablate=tuple(data.get("ablate", ())),  # absent from checkpoints before --ablate
         )
 
     def with_run(self, **changes) -> TrainSettings:

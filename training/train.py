@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
+from training import ablations, distributed, warm_start
 from training import checkpoint as checkpoints
-from training import distributed
 from training.data import FORMAT_CHOICES, DataOptions
 from training.data.base import DatasetLayoutError
 from training.losses import LOSSES
@@ -53,13 +53,20 @@ FIXED_ON_RESUME = ("arch", "data", "dataset", "train_split", "val_split", "batch
                    "momentum", "schedule", "loss", "label_smoothing", "island_weight",
                    "auxiliary_weight", "gamma", "augment", "soft_labels", "exclude_classes",
                    "limit_per_class", "seed", "recipe", "nesterov", "warmup_epochs", "mixup", "cutmix",
-                   "ema", "teacher", "distill_weight", "distill_temperature")
+                   "ema", "teacher", "distill_weight", "distill_temperature", "init",
+                   "ablate")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("what to train")
     what.add_argument("--arch", choices=sorted(ARCHITECTURES), help="architecture")
     what.add_argument("--data", type=Path, help="dataset root (a folder or a CSV's folder)")
+    what.add_argument("--ablate", type=ablations.parse_names, metavar="NAME,...",
+                      help="switch off the modules a paper ablates, e.g. gam,dynamic_conv "
+                           "(each architecture's names: emotion-train ablate --list)")
+    what.add_argument("--init", type=Path, metavar="MODEL.onnx",
+                      help="start from the weights of a model exported by emotion-train export "
+                           "(its architecture and preprocessing come with it)")
     what.add_argument("--dataset", choices=FORMAT_CHOICES,
                       help="dataset format (default: auto, detected from the layout)")
     what.add_argument("--train-split", help="split to train on (default: train)")
@@ -121,8 +128,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> TrainSettings:
+    init = warm_start.provenance(args.init, args.arch) if args.init else None
+    if init:
+        args.arch = init["architecture"]
     if args.arch is None or args.data is None:
-        raise ValueError("--arch and --data are required (or --resume with --out)")
+        raise ValueError("--arch (or --init) and --data are required (or --resume with --out)")
     recipe = recipe_for(args.arch, args.recipe or "paper")
     optimiser_changes = _given(args, name="optimiser", lr="lr", weight_decay="weight_decay",
                                momentum="momentum", weight_decay_on="weight_decay_on",
@@ -141,6 +151,10 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
         channels="channels", color_space="color_space", auxiliary_weight="auxiliary_weight",
         mixup_alpha="mixup", cutmix_alpha="cutmix", ema_decay="ema", distill_weight="distill_weight",
         distill_temperature="distill_temperature")
+    out = Path(args.out or Path("runs") / args.arch)
+    if (out / checkpoints.LAST).exists():  # before the teachers are scored into it
+        raise ValueError(f"{out} already holds a run: pass --resume to continue it, or choose "
+                         "another --out")
     if args.teacher:
         overrides["teacher"] = str(teacher_file(args))
         overrides.setdefault("distill_weight", recipe.distill_weight or DEFAULT_DISTILL_WEIGHT)
@@ -148,6 +162,11 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
         # --auxiliary-weight 0 switches the classifier off
         overrides.update(auxiliary_from=None, auxiliary_feature_extractor=False)
     recipe = replace(recipe, optimiser=optimiser, schedule=schedule, augment=augment, **overrides)
+    ablate = ablations.checked(args.arch, args.ablate)
+    if ablate and init:
+        raise ValueError("--ablate builds another model than the --init file holds: train the "
+                         "variant from scratch")
+    recipe = ablations.ablated_recipe(recipe, args.arch, ablate, overrides)
     seed = 0 if args.seed is None else args.seed
     if seed < 0:
         raise ValueError(f"--seed must be 0 or more, got {seed}")
@@ -156,7 +175,9 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
     data = DataSettings(args.dataset or "auto", str(args.data), args.train_split or "train",
                         args.val_split or "val", options)
     input_size = args.input_size or recipe.input_size or architecture(args.arch).input_size
-    return TrainSettings(args.arch, recipe, data, run_settings(args, None), input_size, seed)
+    if init:
+        recipe, input_size = warm_start.fit_recipe(recipe, input_size, init, args)
+    return TrainSettings(args.arch, recipe, data, run_settings(args, None), input_size, seed, init, ablate)
 
 
 def teacher_file(args: argparse.Namespace) -> Path:
@@ -253,9 +274,6 @@ def run(args: argparse.Namespace) -> int:
                 return 0
         else:
             settings = settings_from_args(args)
-            if (Path(settings.run.out) / checkpoints.LAST).exists():
-                raise ValueError(f"{settings.run.out} already holds a run: pass --resume to continue "
-                                 "it, or choose another --out")
         settings = settings.with_run(threads=settings.run.threads or default_threads(context))
         if args.dry_run:
             print(json.dumps(settings.to_dict(), indent=2))
@@ -313,6 +331,8 @@ def _log_start(settings: TrainSettings, parts, trainer: Trainer, context) -> Non
              + (f", CutMix {recipe.cutmix_alpha:g}" if recipe.cutmix_alpha else "")
              + (f", EMA {recipe.ema_decay:g}" if recipe.ema_decay else ""),
              recipe.augment.describe(), recipe.gamma)
+    if settings.ablate:
+        log.info("ablated: %s", ablations.describe(settings.arch, settings.ablate))
     if trainer.progress.epoch or trainer.progress.batches_done:
         log.info("resuming after epoch %d, batch %d", trainer.progress.epoch,
                  trainer.progress.batches_done)

@@ -120,7 +120,8 @@ class Trainer:
         return {
             "format": checkpoints.FORMAT,
             "model": {"arch": self.settings.arch, "num_classes": len(parts.labels),
-                      "in_channels": parts.spec.channels, "input_size": self.settings.input_size},
+                      "in_channels": parts.spec.channels, "input_size": self.settings.input_size,
+                      **({"ablate": list(self.settings.ablate)} if self.settings.ablate else {})},
             "spec": checkpoints.spec_fields(parts.spec),
             "labels": list(parts.labels),
             "dataset": parts.dataset_info,
@@ -186,7 +187,8 @@ class Trainer:
         parts, progress, device = self.parts, self.progress, self.context.device
         epoch = progress.epoch
         parts.train_batches.set_epoch(epoch, skip=progress.batches_done)
-        anneal_temperature(self.objective.model, epoch)  # no-op without DynamicConv layers
+        if self.settings.init is None:  # a started-from model keeps its trained temperature
+            anneal_temperature(self.objective.model, epoch)  # no-op without DynamicConv layers
         seed = (self.settings.seed * 1_000_003 + epoch) * 1_000 + self.context.rank
         torch.manual_seed(seed)
         iterator = iter(parts.train_loader)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 
@@ -16,22 +17,33 @@ log = logging.getLogger("qt")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Open the window and run until it closes; the exit code (see ``app.gui.launch``)."""
+    """Open the window and run until it closes; the exit code (see ``app.gui.launch``).
+    Where nobody could see the window, say what to run instead and return at once."""
     from PySide6.QtCore import QTimer, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
-    from app.gui.launch import LaunchOptions
+    from app.gui.launch import EXIT_NO_DISPLAY, LaunchOptions, display_problem, has_no_display
     from app.gui.main_window import MainWindow
     from app.gui.settings import APPLICATION, ORGANISATION, AppSettings
     from app.gui.theme import apply_theme
 
+    options = LaunchOptions.from_args(args)
+    if not QApplication.instance():  # before Qt aborts on a display it cannot find
+        problem = display_problem(options)
+        if problem:
+            log.info("not opening the window: %s", problem.splitlines()[0])
+            print(problem, file=sys.stderr)
+            return EXIT_NO_DISPLAY
+        if has_no_display():  # a scripted run: it ends by itself, nobody needs to see it
+            print("emotion-app: no display; running the window offscreen.", file=sys.stderr)
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
     previous_handler = qInstallMessageHandler(_log_qt_message)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("Emotion Live")
     apply_theme(app)
-    window = MainWindow(LaunchOptions.from_args(args), AppSettings.default())
+    window = MainWindow(options, AppSettings.default())
     window.show()
     window.start()
     # Ctrl+C in the terminal closes the window cleanly (the CSV is closed first); the
@@ -46,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
         ticker.stop()
         qInstallMessageHandler(previous_handler)
+    if window.automation.screenshot_saved:
+        print(f"Screenshot saved to {window.automation.screenshot_saved}")
     return window.exit_code
 
 

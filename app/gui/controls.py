@@ -123,8 +123,9 @@ class ControlPanel(QWidget):
         box = self.model_box
         box.clear()
         for entry in entries:
-            box.addItem(model_label(entry), str(entry.path))
-            box.setItemData(box.count() - 1, plain_tip(f"{entry.label}\n{entry.path}"), TOOLTIP)
+            box.addItem(entry.label, str(entry.path))
+            tip = f"{entry.label}\n{entry.card.dataset}\n{entry.path}"
+            box.setItemData(box.count() - 1, plain_tip(tip), TOOLTIP)
         for path, label in (extra or {}).items():
             box.addItem(label, path)
         if not entries and not extra:
@@ -248,16 +249,6 @@ class ControlPanel(QWidget):
             self.open_model_clicked.emit()
         elif isinstance(data, str):
             self.model_chosen.emit(data)
-
-
-def model_label(entry: ModelEntry) -> str:
-    """Name, accuracy and input, short enough for the menu (the card's dataset text can
-    be a sentence; it goes to the tooltip)."""
-    accuracy = "accuracy not measured"
-    if entry.accuracy is not None:
-        key, value = entry.accuracy
-        accuracy = f"{value:.1%} {key.removesuffix('accuracy').rstrip('_') or 'accuracy'}"
-    return f"{entry.name} \u00b7 {accuracy} \u00b7 {entry.input_text}"
 
 
 def _combo(placeholder: str) -> QComboBox:

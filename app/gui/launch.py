@@ -6,13 +6,19 @@ ready); either one makes the window close itself then. Exit codes as for
 ``--headless``: 0 done, 1 the run failed part-way (a lost camera, a failed recording,
 a video that stops decoding before its last frame), 2 bad input (a source that does
 not open, a model that does not load, an existing ``--csv`` without ``--overwrite``, a
-``--provider`` that cannot run here; the window then says so and runs on the CPU).
+``--provider`` that cannot run here; the window then says so and runs on the CPU), and
+69 (sysexits' EX_UNAVAILABLE) when no one could see the window: no display, or Qt's
+offscreen platform without an automation flag to end the run (``display_problem``).
+Without a display, a run with an automation flag goes offscreen by itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +31,10 @@ from app.steady import DEFAULT_SWITCH_HOLD_S, DEFAULT_SWITCH_MARGIN
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NO_DISPLAY = 0, 1, 2, 69
+HEADLESS_COMMAND = "emotion-app --headless --source FILE --csv out.csv"
+INVISIBLE_PLATFORMS = ("offscreen", "minimal")
+"""Qt platforms that draw nowhere anyone can see (``QT_QPA_PLATFORM``)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,35 @@ class LaunchOptions:
         return bool(self.quit_after_frames or self.screenshot)
 
 
+def has_no_display(environ: Mapping[str, str] = os.environ, system: str = sys.platform) -> bool:
+    """Linux with neither an X11 nor a Wayland display, and no Qt platform chosen: Qt
+    would abort ("no Qt platform plugin could be initialized"). macOS and Windows
+    always have their own platform."""
+    return (system.startswith("linux") and not environ.get("QT_QPA_PLATFORM")
+            and not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY"))
+
+
+def display_problem(options: LaunchOptions, environ: Mapping[str, str] = os.environ,
+                    system: str = sys.platform) -> str | None:
+    """Why nobody could see or close the window, as a message for the terminal that says
+    what to run instead; None when the window can run (``has_no_display`` with an
+    automation flag included: the caller runs it offscreen)."""
+    if options.automated:
+        return None
+    platform = environ.get("QT_QPA_PLATFORM") or ""
+    if has_no_display(environ, system):
+        reason = "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+    elif platform.split(":")[0] in INVISIBLE_PLATFORMS:
+        reason = (f"QT_QPA_PLATFORM={platform} draws the window where nobody can see or close "
+                  "it, and nothing would end the run")
+    else:
+        return None
+    return (f"emotion-app: {reason}.\n"
+            f"To analyse a video or camera without a window, run:\n    {HEADLESS_COMMAND}\n"
+            "To run the window unseen, give it an end: --quit-after-frames N and/or "
+            "--screenshot PATH.")
+
+
 def save_screenshot(widget: QWidget, path: str | Path) -> str | None:
     """Save ``widget`` as it looks now; the reason when it cannot be saved, else None."""
     path = Path(path).expanduser()
@@ -94,6 +132,8 @@ class Automation:
         self.options = options
         self.exit_code = EXIT_OK
         self.finished = False
+        self.screenshot_saved: Path | None = None
+        """Where ``--screenshot`` went, once saved."""
 
     @property
     def active(self) -> bool:
@@ -115,4 +155,6 @@ class Automation:
             if error:
                 log.error("%s", error)
                 self.fail(EXIT_FAILED)
+            else:
+                self.screenshot_saved = Path(self.options.screenshot).expanduser().resolve()
         self.window.close()

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.gui import dialogs
-from app.gui.controls import model_label
 from app.inference import EmotionClassifier
 from app.model_library import HOW_TO_GET_ONE, ModelEntry, RefusedModel, default_model, scan_models
 
@@ -86,14 +85,14 @@ class ModelActions:
         window, controls = self.window, self.window.controls
         path = self.path = str(model.path)
         if controls.model_box.findData(path) < 0:
-            self.opened[path] = model_label(ModelEntry(model.path, model.card))
+            self.opened[path] = ModelEntry(model.path, model.card).label
             self._show()
         controls.model_box.setEnabled(True)
         controls.select_model(path)
         entry = ModelEntry(model.path, model.card)
         controls.set_model_state(f"{model.card.architecture}, {entry.input_text} input; runs on "
                                  f"{model.provider.removesuffix('ExecutionProvider')}",
-                                 f"{entry.accuracy_text}\n{model.path}")
+                                 f"{entry.accuracy_text}\n{model.card.dataset}\n{model.path}")
         window.settings.model = path
         window.banner.clear("model")
 

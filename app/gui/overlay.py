@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSizeF
 
-from app.results import FaceResult
+from app.results import FaceResult, percent_text
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,18 @@ class PanelMetrics:
 class Bar:
     label: str
     probability: float
-    """The smoothed probability shown, in [0, 1]."""
+    """The smoothed probability shown, in [0, 1]; NaN for an unreadable face."""
     top: bool
     """The face's top emotion, drawn highlighted."""
     track: QRectF
     """The full-length bar (100%)."""
     fill: QRectF
-    """The part filled for ``probability``."""
+    """The part filled for ``probability`` (none for an unreadable face)."""
+
+    @property
+    def text(self) -> str:
+        """The number beside the bar: "87%", or "\u2014" for an unreadable face."""
+        return percent_text(self.probability)
 
 
 @dataclass(frozen=True)
@@ -143,21 +148,25 @@ def _area(rect: QRectF) -> float:
 
 
 def _title(face: FaceResult) -> str:
-    """ID, the emotion shown and, for an ensemble, how many members give it ("4/5 agree")."""
+    """ID, the emotion shown and, for an ensemble, how many members give it ("4/5 agree");
+    "unreadable" when the model gave no numbers for the face."""
+    if not face.readable:
+        return f"#{face.face_id}  unreadable"
     agreement = f" \u00b7 {face.agreement_text}" if face.agreement_text else ""
-    return f"#{face.face_id}  {face.top_label} {face.top_probability:.0%}{agreement}"
+    return f"#{face.face_id}  {face.top_label} {percent_text(face.top_probability)}{agreement}"
 
 
 def _bars(face: FaceResult, panel: QRectF, metrics: PanelMetrics) -> tuple[Bar, ...]:
-    top_index = face.top_index
+    top_index = face.top_index if face.readable else -1
     left = panel.left() + metrics.padding + metrics.label_width
     first_row = panel.top() + metrics.padding + metrics.title_height
     bar_height = max(4.0, metrics.row_height * 0.6)
     bars = []
     for index, (label, value) in enumerate(zip(face.labels, face.smoothed)):
-        probability = float(np.clip(value, 0.0, 1.0))
+        probability = float(np.clip(value, 0.0, 1.0))  # NaN stays NaN
         top = first_row + index * metrics.row_height + (metrics.row_height - bar_height) / 2
         track = QRectF(left, top, metrics.bar_width, bar_height)
-        fill = QRectF(left, top, metrics.bar_width * probability, bar_height)
+        filled = probability if np.isfinite(probability) else 0.0
+        fill = QRectF(left, top, metrics.bar_width * filled, bar_height)
         bars.append(Bar(label, probability, index == top_index, track, fill))
     return tuple(bars)

@@ -2,8 +2,8 @@
 
 A dark Fusion palette (video and coloured bars read best on a dark surround, and Fusion
 looks the same on every platform), one colour per emotion, the same in the overlay,
-the timeline and its legend, and one colour per face ID (``app.palette``), so a face
-keeps its colour while it keeps its ID.
+the timeline and its legend, and one colour per face ID, so a face keeps its colour
+while it keeps its ID (both from ``app.palette``, which headless plots use too).
 """
 
 from __future__ import annotations
@@ -11,27 +11,14 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from app.palette import face_colour_rgb
+from app.palette import MUTED_TEXT_RGB, SURFACE_RGB, TEXT_RGB, emotion_colour_rgb, face_colour_rgb
 
-EMOTION_COLOURS = {
-    "angry": "#ef5350",
-    "disgust": "#66bb6a",
-    "fear": "#ab7ae0",
-    "happy": "#ffca28",
-    "sad": "#42a5f5",
-    "surprise": "#ff8a3d",
-    "neutral": "#b0bec5",
-    "contempt": "#8d6e63",
-}
-"""FER2013's labels (and FER+'s contempt); other labels take ``SPARE_COLOURS`` in turn."""
-SPARE_COLOURS = ("#26c6da", "#ec407a", "#d4e157", "#7e57c2", "#8bc34a", "#ff7043")
-
-SURFACE = QColor("#15171b")
+SURFACE = QColor(SURFACE_RGB)
 """Behind the video and the plots."""
 PANEL = QColor(16, 18, 22, 215)
 """The translucent card behind a face's bars."""
-TEXT = QColor("#eceff1")
-MUTED_TEXT = QColor("#9aa4ae")
+TEXT = QColor(TEXT_RGB)
+MUTED_TEXT = QColor(MUTED_TEXT_RGB)
 GRID = QColor(255, 255, 255, 28)
 LEVEL_COLOURS = {"info": QColor("#4fc3f7"), "warning": QColor("#ffb74d"), "error": QColor("#ef5350")}
 """Banner accents."""
@@ -39,7 +26,7 @@ LEVEL_COLOURS = {"info": QColor("#4fc3f7"), "warning": QColor("#ffb74d"), "error
 
 def emotion_colour(label: str, index: int) -> QColor:
     """The colour of ``label``, the ``index``-th label of its model."""
-    return QColor(EMOTION_COLOURS.get(label.lower(), SPARE_COLOURS[index % len(SPARE_COLOURS)]))
+    return QColor(emotion_colour_rgb(label, index))
 
 
 def face_colour(face_id: int) -> QColor:

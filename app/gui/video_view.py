@@ -196,7 +196,7 @@ class VideoView(QWidget):
             painter.setPen(TEXT if bar.top else MUTED_TEXT)
             value_rect = QRectF(bar.track.right(), centre - row / 2, value_right - bar.track.right(), row)
             painter.drawText(value_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                             f"{bar.probability:.0%}")
+                             bar.text)
 
     def _paint_title(self, painter: QPainter, face: FaceOverlay, colour: QColor) -> None:
         painter.setFont(self._title_font)

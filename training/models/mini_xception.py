@@ -20,7 +20,7 @@ from torch import nn
 
 from training.models.base import EmotionModel
 from training.models.layers.conv_bn import conv_bn_relu
-from training.models.registry import register
+from training.models.registry import checked_ablations, register
 
 
 class SeparableConv2d(nn.Sequential):
@@ -84,6 +84,14 @@ class MiniXception(EmotionModel):
         return self.pool(self.classifier(features)).flatten(1)
 
 
-@register("mini_xception", input_size=48, paper="Wang, Mini-Xception (after Arriaga et al. 2017)")
-def mini_xception(num_classes: int = 7, in_channels: int = 1, input_size: int = 48) -> MiniXception:
+ABLATIONS: dict[str, str] = {}
+"""None: the paper (DOI 10.54097/kyr70z32) reports no ablation, only Table 4's comparison."""
+
+
+@register("mini_xception", input_size=48, paper="Wang, Mini-Xception (after Arriaga et al. 2017)",
+          paper_fer2013=71.12, ablations=ABLATIONS)
+def mini_xception(
+    num_classes: int = 7, in_channels: int = 1, input_size: int = 48, ablate: frozenset[str] = frozenset()
+) -> MiniXception:
+    checked_ablations("mini_xception", ablate, ABLATIONS)
     return MiniXception(num_classes, in_channels)

@@ -31,13 +31,20 @@ of its Table 4, the one proposed). Choices where the paper is vague:
 - Default input 48x48, FER2013's own resolution (the table's 224 is ImageNet's); any
   size works (adaptive pooling). No ImageNet weights: trained from scratch. The paper
   gives no parameter count ("reduces the number of network parameters").
+
+Ablations (``ABLATIONS``, ``--ablate``; DOI 10.1186/s13640-024-00638-z) undo each change:
+the dilations and the max-pool shortcut one by one as the rows of Table 4 ("Training
+recognition rates on RaFD data set"), SimAM back to MobileNetV3's SE (or to nothing),
+GroupNorm back to BatchNorm (MobileNetV3's eps 1e-3, momentum 0.01). With both shortcut
+changes off a block gets MobileNetV3's own shortcut: the identity where it keeps size
+and width, none elsewhere; all five off give Table 4's "Base", the stock network.
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
@@ -45,9 +52,11 @@ from torch import nn
 
 from training.models.base import EmotionModel
 from training.models.layers.simam import SimAM
-from training.models.registry import register
+from training.models.layers.squeeze_excitation import mobilenetv3_se
+from training.models.registry import checked_ablations, register
 
 Activation = Literal["RE", "HS"]
+Norm = Literal["group", "batch"]
 ACTIVATIONS: dict[str, type[nn.Module]] = {"RE": nn.ReLU, "HS": nn.Hardswish}
 GROUP_NORM_GROUPS = 8
 
@@ -98,8 +107,25 @@ LAST_CONV = ConvRow(kernel=1, out_channels=960, activation="HS", stride=1)
 HEAD_CHANNELS = 1280
 
 
+@dataclass(frozen=True)
+class Changes:
+    """The paper's changes to MobileNetV3-Large, all on by default; each ablation undoes one."""
+
+    attention: Literal["simam", "se", "none"] = "simam"
+    norm: Norm = "group"
+    first_conv_dilation: bool = True
+    shortcut_dilation: bool = True
+    shortcut_maxpool: bool = True
+
+
 def group_norm(channels: int) -> nn.GroupNorm:
     return nn.GroupNorm(math.gcd(channels, GROUP_NORM_GROUPS), channels)
+
+
+def normalisation(channels: int, norm: Norm) -> nn.Module:
+    if norm == "batch":  # MobileNetV3's own (torchvision's eps and momentum)
+        return nn.BatchNorm2d(channels, eps=1e-3, momentum=0.01)
+    return group_norm(channels)
 
 
 def conv_norm(
@@ -110,53 +136,72 @@ def conv_norm(
     dilation: int = 1,
     groups: int = 1,
     activation: Activation | None = None,
+    norm: Norm = "group",
 ) -> nn.Sequential:
-    """Convolution ("same" padding for odd kernels), GroupNorm, and the activation if any."""
+    """Convolution ("same" padding for odd kernels), GroupNorm (BatchNorm when ablated), and
+    the activation if any."""
     padding = dilation * (kernel - 1) // 2
     layers = [
         nn.Conv2d(in_channels, out_channels, kernel, stride, padding, dilation, groups, bias=False),
-        group_norm(out_channels),
+        normalisation(out_channels, norm),
     ]
     if activation is not None:
         layers.append(ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
 
 
-def shortcut_branch(in_channels: int, row: BneckRow) -> nn.Module:
+def shortcut_branch(in_channels: int, row: BneckRow, changes: Changes = Changes()) -> nn.Module | None:
     """Max-pool where the row downsamples, dilated depthwise conv where it says dilation,
-    1x1 projection where the width changes; the identity when none applies."""
+    1x1 projection where the width changes; the identity when none applies.
+
+    None (no shortcut, as in MobileNetV3) where an ablation leaves a downsampling block
+    without its max-pool, or leaves nothing but the projection to add.
+    """
     parts: OrderedDict[str, nn.Module] = OrderedDict()
     if row.stride > 1:
+        if not changes.shortcut_maxpool:
+            return None
         parts["pool"] = nn.MaxPool2d(3, row.stride, padding=1)
-    if row.dilation > 1:
+    if row.dilation > 1 and changes.shortcut_dilation:
         parts["dilated"] = conv_norm(
-            in_channels, in_channels, row.kernel, dilation=row.dilation, groups=in_channels
+            in_channels, in_channels, row.kernel, dilation=row.dilation, groups=in_channels,
+            norm=changes.norm,
         )
     if in_channels != row.out_channels:
-        parts["projection"] = conv_norm(in_channels, row.out_channels, 1)
+        if not parts:
+            return None
+        parts["projection"] = conv_norm(in_channels, row.out_channels, 1, norm=changes.norm)
     return nn.Sequential(parts) if parts else nn.Identity()
+
+
+def attention_module(channels: int, row: BneckRow, changes: Changes) -> nn.Module:
+    """SimAM where Table 2 says Y (MobileNetV3's SE there when ablated), else nothing."""
+    if not row.simam or changes.attention == "none":
+        return nn.Identity()
+    return SimAM() if changes.attention == "simam" else mobilenetv3_se(channels)
 
 
 class Bneck(nn.Module):
     """MobileNetV3's inverted residual with SimAM for SE, GroupNorm, and a built shortcut."""
 
-    def __init__(self, in_channels: int, row: BneckRow) -> None:
+    def __init__(self, in_channels: int, row: BneckRow, changes: Changes = Changes()) -> None:
         super().__init__()
+        norm = changes.norm
         if row.expansion == in_channels:  # MobileNetV3 skips the expansion at ratio 1
             self.expand: nn.Module = nn.Identity()
         else:
-            self.expand = conv_norm(in_channels, row.expansion, 1, activation=row.activation)
+            self.expand = conv_norm(in_channels, row.expansion, 1, activation=row.activation, norm=norm)
         self.depthwise = conv_norm(
             row.expansion, row.expansion, row.kernel, row.stride,
-            groups=row.expansion, activation=row.activation,
+            groups=row.expansion, activation=row.activation, norm=norm,
         )
-        self.attention = SimAM() if row.simam else nn.Identity()
-        self.project = conv_norm(row.expansion, row.out_channels, 1)
-        self.shortcut = shortcut_branch(in_channels, row)
+        self.attention = attention_module(row.expansion, row, changes)
+        self.project = conv_norm(row.expansion, row.out_channels, 1, norm=norm)
+        self.shortcut = shortcut_branch(in_channels, row, changes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         main = self.project(self.attention(self.depthwise(self.expand(x))))
-        return main + self.shortcut(x)
+        return main if self.shortcut is None else main + self.shortcut(x)
 
 
 class MobileNetV3DilatedSimAM(EmotionModel):
@@ -169,20 +214,23 @@ class MobileNetV3DilatedSimAM(EmotionModel):
         bnecks: tuple[BneckRow, ...] = BNECKS,
         last_conv: ConvRow = LAST_CONV,
         head_channels: int = HEAD_CHANNELS,
+        changes: Changes = Changes(),
     ) -> None:
         super().__init__()
+        if not changes.first_conv_dilation:
+            first_conv = replace(first_conv, dilation=1)
         self.first_conv = conv_norm(
             in_channels, first_conv.out_channels, first_conv.kernel, first_conv.stride,
-            first_conv.dilation, activation=first_conv.activation,
+            first_conv.dilation, activation=first_conv.activation, norm=changes.norm,
         )
         blocks, channels = [], first_conv.out_channels
         for row in bnecks:
-            blocks.append(Bneck(channels, row))
+            blocks.append(Bneck(channels, row, changes))
             channels = row.out_channels
         self.blocks = nn.Sequential(*blocks)
         self.last_conv = conv_norm(
             channels, last_conv.out_channels, last_conv.kernel, last_conv.stride,
-            last_conv.dilation, activation=last_conv.activation,
+            last_conv.dilation, activation=last_conv.activation, norm=changes.norm,
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = nn.Sequential(
@@ -199,12 +247,36 @@ class MobileNetV3DilatedSimAM(EmotionModel):
         return self.head(self.pool(features)).flatten(1)
 
 
+ABLATIONS = {
+    "simam": "SimAM off: no attention in the bnecks Table 2 marks (in no table; isolates SimAM)",
+    "simam_to_se": "SimAM -> MobileNetV3's SE block (Table 4 'Base', the stock MobileNetV3)",
+    "groupnorm": "GroupNorm -> BatchNorm (Table 4 'Base', the stock MobileNetV3)",
+    "first_conv_dilation": "first convolution undilated (Table 4 'Shortcut'; with the others: 'Base')",
+    "shortcut_dilation": "no dilated convolution in the shortcuts (Table 4 'First-conv'; 'Base')",
+    "shortcut_maxpool": "no max-pool shortcut: downsampling bnecks get none, as in MobileNetV3 "
+                        "(Table 4 'First-conv + shortcut' and every row above it)",
+    "dilation": "first_conv_dilation + shortcut_dilation: no dilation anywhere (Table 4 'Base')",
+}
+
+
 @register(
     "mobilenetv3_dilated_simam",
     input_size=48,
     paper="Jiang et al. 2024, improved MobileNetV3 (dilation, SimAM, GroupNorm)",
+    paper_fer2013=67.7,
+    ablations=ABLATIONS,
 )
 def mobilenetv3_dilated_simam(
-    num_classes: int = 7, in_channels: int = 1, input_size: int = 48
+    num_classes: int = 7, in_channels: int = 1, input_size: int = 48, ablate: frozenset[str] = frozenset()
 ) -> MobileNetV3DilatedSimAM:
-    return MobileNetV3DilatedSimAM(num_classes, in_channels)
+    ablate = checked_ablations("mobilenetv3_dilated_simam", ablate, ABLATIONS)
+    if {"simam", "simam_to_se"} <= ablate:
+        raise ValueError("ablate either simam (no attention) or simam_to_se (SE instead), not both")
+    changes = Changes(
+        attention="none" if "simam" in ablate else "se" if "simam_to_se" in ablate else "simam",
+        norm="batch" if "groupnorm" in ablate else "group",
+        first_conv_dilation=not ablate & {"first_conv_dilation", "dilation"},
+        shortcut_dilation=not ablate & {"shortcut_dilation", "dilation"},
+        shortcut_maxpool="shortcut_maxpool" not in ablate,
+    )
+    return MobileNetV3DilatedSimAM(num_classes, in_channels, changes=changes)

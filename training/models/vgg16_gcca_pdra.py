@@ -31,6 +31,13 @@ Choices where the paper is vague, and why:
   ``classifier`` expose it for the joint loss ``CE + 0.005 x island`` (lambda1 = 7).
 - Input 48x48 (FER2013's own size): blocks 1-5 run at 48, 24, 12, 6 and 3 pixels. Any
   side that is a multiple of 16 keeps every pooling exact.
+
+Ablations (``ABLATIONS``, ``--ablate``; DOI 10.3745/JIPS.01.0107) are the columns of
+Table 1 ("Comparison of the experimental results for various improvement strategies"):
+multi-feature fusion, GCCA, partial decoder (PD), reverse attention (RA), joint loss.
+Where the decoder is off but reverse attention on, the first reverse attention starts
+from a 1x1 side output of block 5, as in the reverse-attention paper, whose deepest side
+output comes from the top layer. ``island_loss`` is a recipe switch (``--island-weight 0``).
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ from training.models.layers.conv_bn import conv_bn_relu
 from training.models.layers.gcca import GCCA
 from training.models.layers.partial_decoder import PartialDecoder
 from training.models.layers.reverse_attention import ReverseAttention
-from training.models.registry import register
+from training.models.registry import checked_ablations, register
 
 VGG16_BLOCKS: tuple[tuple[int, ...], ...] = (
     (64, 64),
@@ -65,12 +72,14 @@ PAPER_DROPOUT = 0.001
 class VGGBlock(nn.Sequential):
     """[2x2 max-pool] + 3x3 conv-BN-ReLU per width + GCCA."""
 
-    def __init__(self, in_channels: int, widths: tuple[int, ...], pool_first: bool) -> None:
+    def __init__(
+        self, in_channels: int, widths: tuple[int, ...], pool_first: bool, gcca: bool = True
+    ) -> None:
         layers: list[nn.Module] = [nn.MaxPool2d(2)] if pool_first else []
         for width in widths:
             layers += conv_bn_relu(in_channels, width, 3)
             in_channels = width
-        super().__init__(*layers, GCCA(in_channels))
+        super().__init__(*layers, *([GCCA(in_channels)] if gcca else []))
         self.out_channels = in_channels
 
 
@@ -81,20 +90,30 @@ class VGG16GCCAPDRA(EmotionModel):
         in_channels: int = 1,
         embedding_dim: int = EMBEDDING_DIM,
         dropout: float = PAPER_DROPOUT,
+        fusion: bool = True,
+        gcca: bool = True,
+        decoder: bool = True,
+        reverse_attention: bool = True,
     ) -> None:
         super().__init__()
+        if not fusion and (decoder or reverse_attention):
+            raise ValueError("without multi-feature fusion the head reads block 5 alone: ablate "
+                             "partial_decoder and reverse_attention too (Table 1, model 1)")
         blocks, widths = [], {}
         for number, block_widths in enumerate(VGG16_BLOCKS, start=1):
-            blocks.append(VGGBlock(in_channels, block_widths, pool_first=number > 1))
+            blocks.append(VGGBlock(in_channels, block_widths, pool_first=number > 1, gcca=gcca))
             in_channels = widths[number] = blocks[-1].out_channels
         self.blocks = nn.ModuleList(blocks)
-        self.edge = nn.Conv2d(widths[EDGE_BLOCK], 1, 3, padding=1)
-        self.decoder = PartialDecoder(tuple(widths[number] for number in DECODED_BLOCKS))
+        self.edge = nn.Conv2d(widths[EDGE_BLOCK], 1, 3, padding=1) if fusion else None
+        self.decoder = PartialDecoder(tuple(widths[number] for number in DECODED_BLOCKS)) if decoder else None
+        self.block5_map = None if decoder or not reverse_attention else nn.Conv2d(widths[5], 1, 1)
         self.reverse_attention = nn.ModuleList(
             ReverseAttention(widths[number]) for number in REVERSE_ATTENTION_ORDER
-        )
+        ) if reverse_attention else None
         self.map_pool = nn.AdaptiveAvgPool2d(MAP_GRID)
-        fused = sum(widths[number] for number in REVERSE_ATTENTION_ORDER) + 3 * MAP_GRID**2
+        maps = 1 + int(decoder or reverse_attention) + int(reverse_attention)  # edge, global, RA map
+        fused = (sum(widths[number] for number in REVERSE_ATTENTION_ORDER) + maps * MAP_GRID**2
+                 if fusion else widths[5])
         self.fusion = nn.Sequential(nn.Dropout(dropout), nn.Linear(fused, embedding_dim), nn.PReLU())
         self.embedding_dim = embedding_dim
         self.classifier = nn.Linear(embedding_dim, num_classes)
@@ -106,16 +125,29 @@ class VGG16GCCAPDRA(EmotionModel):
             features = outputs[number] = block(features)
         return outputs
 
+    def global_map(self, blocks: dict[int, torch.Tensor]) -> torch.Tensor | None:
+        """``P_d`` from the decoder; ablated, block 5's side output, or None without RA."""
+        if self.decoder is not None:
+            return self.decoder(*(blocks[number] for number in DECODED_BLOCKS))
+        return None if self.block5_map is None else self.block5_map(blocks[5])
+
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
         """The fused vector: pooled ``R_5, R_4, R_3``, then edge, decoder and final maps."""
         blocks = self.block_outputs(images)
+        if self.edge is None:  # multi-feature fusion ablated: block 5 alone, as VGG16
+            return blocks[5].mean(dim=(2, 3))
         edge_map = self.edge(blocks[EDGE_BLOCK])
-        global_map = self.decoder(*(blocks[number] for number in DECODED_BLOCKS))
-        refined, side_map = [], global_map
-        for number, attention in zip(REVERSE_ATTENTION_ORDER, self.reverse_attention):
-            features, side_map = attention(blocks[number], side_map)
-            refined.append(features.mean(dim=(2, 3)))
-        maps = [self.map_pool(view).flatten(1) for view in (edge_map, global_map, side_map)]
+        global_map = self.global_map(blocks)
+        if self.reverse_attention is None:
+            refined = [blocks[number].mean(dim=(2, 3)) for number in REVERSE_ATTENTION_ORDER]
+            views = (edge_map,) if global_map is None else (edge_map, global_map)
+        else:
+            refined, side_map = [], global_map
+            for number, attention in zip(REVERSE_ATTENTION_ORDER, self.reverse_attention):
+                features, side_map = attention(blocks[number], side_map)
+                refined.append(features.mean(dim=(2, 3)))
+            views = (edge_map, global_map, side_map)
+        maps = [self.map_pool(view).flatten(1) for view in views]
         return torch.cat(refined + maps, dim=1)
 
     def forward_embedding(self, features: torch.Tensor) -> torch.Tensor:
@@ -126,12 +158,31 @@ class VGG16GCCAPDRA(EmotionModel):
         return self.classifier(self.forward_embedding(features))
 
 
+ABLATIONS = {
+    "multi_feature_fusion": "no edge branch nor fusion, the head reads block 5 alone; needs "
+                            "partial_decoder and reverse_attention (Table 1 model 1, VGG16)",
+    "gcca": "GCCA off in every block (Table 1 models 1-2)",
+    "partial_decoder": "partial decoder off (Table 1 models 1-3)",
+    "reverse_attention": "reverse attention off: blocks 5, 4, 3 pooled as they are (Table 1 models 1-4)",
+    "island_loss": "island loss off, as --island-weight 0: softmax loss alone (Table 1 models 1-5)",
+}
+RECIPE_ABLATIONS = {"island_loss": {"island_weight": 0.0}}
+
+
 @register(
     "vgg16_gcca_pdra",
     input_size=48,
     paper="Chen & Chen 2024, VGG16 + GCCA + partial decoder + reverse attention",
+    paper_fer2013=74.1,
+    ablations=ABLATIONS,
+    recipe_ablations=RECIPE_ABLATIONS,
 )
-def vgg16_gcca_pdra(num_classes: int = 7, in_channels: int = 1, input_size: int = 48) -> VGG16GCCAPDRA:
+def vgg16_gcca_pdra(
+    num_classes: int = 7, in_channels: int = 1, input_size: int = 48, ablate: frozenset[str] = frozenset()
+) -> VGG16GCCAPDRA:
+    ablate = checked_ablations("vgg16_gcca_pdra", ablate, ABLATIONS)
     if input_size < 16:
         raise ValueError(f"vgg16_gcca_pdra needs inputs of at least 16 pixels (4 pools); got {input_size}")
-    return VGG16GCCAPDRA(num_classes, in_channels)
+    return VGG16GCCAPDRA(num_classes, in_channels, fusion="multi_feature_fusion" not in ablate,
+                         gcca="gcca" not in ablate, decoder="partial_decoder" not in ablate,
+                         reverse_attention="reverse_attention" not in ablate)

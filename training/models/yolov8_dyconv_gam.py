@@ -23,6 +23,11 @@ every C2f. Input 64x64 as in the paper. Choices where the paper is vague:
 - Dynamic convolution starts at temperature 30; the training loop anneals it to 1
   over the first 10 epochs (``layers.dynamic_conv.anneal_temperature``), as Chen et al.
 - No ImageNet weights: trained from scratch. The paper gives no parameter count.
+
+Ablations (``ABLATIONS``, ``--ablate``) rebuild the rows of the paper's Table V
+("Ablation experiments on the CK+, FER2013, RAF-DB dataset"; the paper prints no DOI):
+``dynamic_conv`` puts YOLOv8's plain convolution back in every Conv, ``gam`` drops the
+GAM blocks; both give the plain YOLOv8n-cls row.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from torch import nn
 from training.models.base import EmotionModel
 from training.models.layers.dynamic_conv import DynamicConv
 from training.models.layers.gam import GAM
-from training.models.registry import register
+from training.models.registry import checked_ablations, register
 
 
 @dataclass(frozen=True)
@@ -85,13 +90,20 @@ HEAD_CHANNELS = 1280
 
 
 class Conv(nn.Module):
-    """YOLOv8's Conv (convolution, BatchNorm, SiLU) with a dynamic convolution."""
+    """YOLOv8's Conv (convolution, BatchNorm, SiLU) with a dynamic convolution of ``kernels``
+    kernels, or YOLOv8's own plain convolution when ``kernels`` is None (the ablation)."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel: int = 1, stride: int = 1, kernels: int = 4
+        self, in_channels: int, out_channels: int, kernel: int = 1, stride: int = 1,
+        kernels: int | None = 4,
     ) -> None:
         super().__init__()
-        self.convolution = DynamicConv(in_channels, out_channels, kernel, stride, bias=False, kernels=kernels)
+        if kernels is None:
+            self.convolution: nn.Module = nn.Conv2d(in_channels, out_channels, kernel, stride,
+                                                    padding=kernel // 2, bias=False)
+        else:
+            self.convolution = DynamicConv(in_channels, out_channels, kernel, stride, bias=False,
+                                           kernels=kernels)
         self.norm = nn.BatchNorm2d(out_channels, eps=1e-3, momentum=0.03)
         self.activation = nn.SiLU(inplace=True)
 
@@ -102,7 +114,7 @@ class Conv(nn.Module):
 class Bottleneck(nn.Module):
     """Two 3x3 Convs with a residual connection (C2f's inner block, expansion 1)."""
 
-    def __init__(self, channels: int, kernels: int = 4) -> None:
+    def __init__(self, channels: int, kernels: int | None = 4) -> None:
         super().__init__()
         self.first = Conv(channels, channels, 3, kernels=kernels)
         self.second = Conv(channels, channels, 3, kernels=kernels)
@@ -114,7 +126,7 @@ class Bottleneck(nn.Module):
 class C2f(nn.Module):
     """CSP bottleneck with two convolutions: split, chain bottlenecks, concatenate all."""
 
-    def __init__(self, in_channels: int, out_channels: int, repeats: int, kernels: int = 4) -> None:
+    def __init__(self, in_channels: int, out_channels: int, repeats: int, kernels: int | None = 4) -> None:
         super().__init__()
         self.hidden = out_channels // 2
         self.input_projection = Conv(in_channels, 2 * self.hidden, 1, kernels=kernels)
@@ -131,7 +143,9 @@ class C2f(nn.Module):
 class Classify(nn.Module):
     """YOLOv8-cls head: 1x1 Conv to 1280, global average pooling, dropout, linear logits."""
 
-    def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.0, kernels: int = 4) -> None:
+    def __init__(
+        self, in_channels: int, num_classes: int, dropout: float = 0.0, kernels: int | None = 4
+    ) -> None:
         super().__init__()
         self.projection = Conv(in_channels, HEAD_CHANNELS, 1, kernels=kernels)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -148,8 +162,9 @@ class YOLOv8DynamicConvGAM(EmotionModel):
         num_classes: int = 7,
         in_channels: int = 1,
         scale: str = "n",
-        kernels: int = 4,
+        kernels: int | None = 4,
         dropout: float = 0.0,
+        gam: bool = True,
     ) -> None:
         super().__init__()
         if scale not in SCALES:
@@ -163,7 +178,9 @@ class YOLOv8DynamicConvGAM(EmotionModel):
                 layers.append(Conv(channels, out_channels, layer.kernel, layer.stride, kernels))
             else:
                 repeats = self.scale.repeats(layer.repeats)
-                layers += [C2f(channels, out_channels, repeats, kernels), GAM(out_channels)]
+                layers.append(C2f(channels, out_channels, repeats, kernels))
+                if gam:
+                    layers.append(GAM(out_channels))
             channels = out_channels
         self.backbone = nn.Sequential(*layers)
         self.head = Classify(channels, num_classes, dropout, kernels)
@@ -175,8 +192,17 @@ class YOLOv8DynamicConvGAM(EmotionModel):
         return self.head(features)
 
 
-@register("yolov8_dyconv_gam", input_size=64, paper="Wang et al. 2025, YOLOv8n-cls + DynamicConv + GAM")
+ABLATIONS = {
+    "dynamic_conv": "DynamicConv -> YOLOv8's plain Conv (Table V: YOLOv8+GAM; with gam: YOLOv8)",
+    "gam": "GAM attention off after every C2f (Table V: YOLOv8+DyConv; with dynamic_conv: YOLOv8)",
+}
+
+
+@register("yolov8_dyconv_gam", input_size=64, paper="Wang et al. 2025, YOLOv8n-cls + DynamicConv + GAM",
+          paper_fer2013=83.5, ablations=ABLATIONS)
 def yolov8_dyconv_gam(
-    num_classes: int = 7, in_channels: int = 1, input_size: int = 64
+    num_classes: int = 7, in_channels: int = 1, input_size: int = 64, ablate: frozenset[str] = frozenset()
 ) -> YOLOv8DynamicConvGAM:
-    return YOLOv8DynamicConvGAM(num_classes, in_channels, scale="n")
+    ablate = checked_ablations("yolov8_dyconv_gam", ablate, ABLATIONS)
+    return YOLOv8DynamicConvGAM(num_classes, in_channels, scale="n",
+                                kernels=None if "dynamic_conv" in ablate else 4, gam="gam" not in ablate)

@@ -1,0 +1,212 @@
+"""A Python API, as users of ``fer`` and ``deepface`` expect it.
+
+    from app import EmotionRecognizer
+    with EmotionRecognizer() as recognizer:  # the most accurate installed model
+        for face in recognizer.analyze(cv2.imread("photo.jpg")):
+            print(face.top_emotion, face.probabilities, face.box)
+
+It drives the app's own ``Pipeline`` (MediaPipe landmarks, alignment, adaptive gamma,
+one batched ONNX Runtime call, tracking), so a script reads faces exactly as the window
+and ``--headless`` do; it runs offline. Probabilities are each frame's own softmax, not
+the app's smoothed on-screen read, so a photo's result does not depend on the one
+before. A recognizer belongs to the thread that uses it (MediaPipe's graphs do).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from time import monotonic
+
+import cv2
+import numpy as np
+
+from app.capture import FrameReader, open_reader
+from app.landmarks import DEFAULT_MAX_FACES
+from app.model_library import HOW_TO_GET_ONE, default_model, scan_models
+from app.pipeline import Pipeline
+from app.providers import probe
+from app.results import Event, EventKind, FaceResult, FrameResult
+from app.sources import CaptureError, Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, repr=False)
+class FaceEmotion:
+    """One face in an image or frame."""
+
+    box: tuple[float, float, float, float]
+    """x, y, width, height in image pixels."""
+    probabilities: dict[str, float]
+    """Each emotion's probability, in the model's label order; they sum to 1."""
+    top_emotion: str
+    """The most probable emotion."""
+    landmarks: str
+    """What the face was aligned from: ``mesh`` (MediaPipe's 478-point face mesh) or
+    ``detector`` (only the face detector's keypoints, when the mesh found nothing in a
+    small or blurred face: a coarser alignment, so a less trustworthy reading)."""
+    face_id: int
+    """Stays the same across a video's frames while the face stays in view."""
+
+    @property
+    def top_probability(self) -> float:
+        return self.probabilities[self.top_emotion]
+
+    def __repr__(self) -> str:
+        box = ", ".join(f"{value:.0f}" for value in self.box)
+        return (f"FaceEmotion(top_emotion={self.top_emotion!r}, top_probability="
+                f"{self.top_probability:.2f}, box=({box}), landmarks={self.landmarks!r}, "
+                f"face_id={self.face_id})")
+
+
+@dataclass(frozen=True, repr=False)
+class FrameEmotions:
+    """The faces in one frame of a video."""
+
+    index: int
+    """Frame number in the source, from 0."""
+    time_s: float
+    """Position in the video in seconds (for a camera or stream: since its first frame)."""
+    faces: tuple[FaceEmotion, ...]
+
+    def __repr__(self) -> str:
+        return f"FrameEmotions(index={self.index}, time_s={self.time_s:.3f}, faces={list(self.faces)!r})"
+
+
+class EmotionRecognizer:
+    """Finds the faces in images or video and reads their emotions.
+
+    ``model``: a name from the model library (``emotion-app --list-models``), a path to
+    an ``.onnx`` file, or None for the most accurate installed model. Raises ValueError
+    for an unknown name (naming the installed ones), an unusable file, or a ``provider``
+    that cannot run here. Use as a context manager, or call ``close()``, to release
+    MediaPipe's graphs and the ONNX Runtime session.
+    """
+
+    def __init__(self, model: str | Path | None = None, *, provider: str = "auto",
+                 max_faces: int = DEFAULT_MAX_FACES, gamma: bool = True) -> None:
+        unmet = probe(provider).unmet  # ValueError for an unknown request
+        if unmet:
+            raise ValueError(f"{unmet}; use provider='auto' or 'cpu'")
+        self._pipeline: Pipeline | None = Pipeline(
+            _default_model_path() if model is None else model, provider=provider,
+            max_faces=max_faces, gamma=gamma)
+        classifier = self._pipeline.model
+        self.model_name: str = classifier.name
+        self.model_path: Path = classifier.path
+        self.labels: tuple[str, ...] = tuple(classifier.labels)
+        self.provider: str = classifier.provider
+        self._images = 0
+
+    def analyze(self, image: np.ndarray | str | Path) -> list[FaceEmotion]:
+        """The faces in one image, largest first: a BGR (or gray) uint8 array as OpenCV
+        reads it, or an image file's path. No face: an empty list."""
+        pipeline = self._open_pipeline()
+        frame = Frame(_as_bgr(image), self._images, monotonic(), datetime.now().astimezone())
+        self._images += 1
+        pipeline.reset_tracking()  # unrelated photos: no face carries over
+        return list(_faces(pipeline.process(frame)))
+
+    def analyze_video(self, source: str | Path | int) -> Iterator[FrameEmotions]:
+        """Every frame of a video file, in order (``itertools.islice`` to take fewer);
+        also a camera index or stream URL, read live. Raises CaptureError now when the
+        source cannot be opened, and while iterating when it stops delivering frames."""
+        pipeline = self._open_pipeline()
+        return self._video_frames(pipeline, open_reader(source))
+
+    def close(self) -> None:
+        """Release MediaPipe's graphs and the ONNX Runtime session; safe to call twice."""
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None:
+            pipeline.close()
+
+    def __enter__(self) -> EmotionRecognizer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._pipeline is None else self.provider
+        return f"EmotionRecognizer(model={self.model_name!r}, {state})"
+
+    def _open_pipeline(self) -> Pipeline:
+        if self._pipeline is None:
+            raise RuntimeError("this EmotionRecognizer is closed")
+        return self._pipeline
+
+    @staticmethod
+    def _video_frames(pipeline: Pipeline, reader: FrameReader) -> Iterator[FrameEmotions]:
+        items = pipeline.frames(reader, threading.Event())
+        first_s: float | None = None
+        try:
+            for item in items:
+                if isinstance(item, Event):
+                    _check(item)
+                    continue
+                frame = item.frame
+                first_s = frame.monotonic_s if first_s is None else first_s
+                time_s = (frame.source_ms / 1000.0 if frame.source_ms is not None
+                          else frame.monotonic_s - first_s)
+                yield FrameEmotions(frame.index, time_s, tuple(_faces(item)))
+        finally:
+            items.close()  # releases the landmarker the run started
+            reader.close()
+
+
+def _check(event: Event) -> None:
+    """Raise for the events that end a video run badly; log a truncated file's end."""
+    if event.kind is EventKind.ERROR:
+        raise RuntimeError(event.message)
+    if event.kind is EventKind.SOURCE_LOST:
+        raise CaptureError(event.message)
+    if event.kind is EventKind.SOURCE_ENDED and event.details.get("ended_early"):
+        log.warning("%s", event.message)
+
+
+def _faces(result: FrameResult) -> Iterator[FaceEmotion]:
+    for face in result.faces:
+        yield _face(face)
+
+
+def _face(face: FaceResult) -> FaceEmotion:
+    probabilities = {label: float(value) for label, value in zip(face.labels, face.probabilities)}
+    top = face.labels[int(np.argmax(face.probabilities))]
+    return FaceEmotion(tuple(float(value) for value in face.box), probabilities, top,
+                       face.landmarks, face.face_id)
+
+
+def _default_model_path() -> Path:
+    best = default_model(scan_models()[0])
+    if best is None:
+        raise ValueError(f"no emotion model installed. {HOW_TO_GET_ONE}")
+    log.info("using %s, the most accurate installed model (%s)", best.name, best.accuracy_text)
+    return best.path
+
+
+def _as_bgr(image: np.ndarray | str | Path) -> np.ndarray:
+    """A BGR uint8 (H, W, 3) array from what a caller may hand over."""
+    if isinstance(image, (str, Path)):
+        path = Path(image).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such image file")
+        read = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if read is None:
+            raise ValueError(f"{path}: not an image OpenCV can read")
+        return read
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array or a file path, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8 (as cv2.imread gives), got {image.dtype}")
+    channels = 1 if image.ndim == 2 else image.shape[2] if image.ndim == 3 else 0
+    conversions = {1: cv2.COLOR_GRAY2BGR, 3: None, 4: cv2.COLOR_BGRA2BGR}
+    if channels not in conversions or min(image.shape[:2]) < 1:
+        raise ValueError(f"image must be gray (H, W), BGR (H, W, 3) or BGRA (H, W, 4), got shape "
+                         f"{image.shape}")
+    conversion = conversions[channels]
+    return np.ascontiguousarray(image) if conversion is None else cv2.cvtColor(image, conversion)

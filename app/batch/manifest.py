@@ -1,0 +1,147 @@
+"""``manifest.csv``: what a batch did with each input, and what a rerun may skip.
+
+One row per input: ``input`` (absolute path), ``output`` (the CSV, relative to the
+manifest's folder), ``frames`` and ``faces`` analysed, ``seconds`` it took, ``status``
+(``ok`` or ``failed``), ``error``, ``model`` and ``model_sha256``, ``app_version``, and
+for resuming ``settings`` (the options that change a CSV's numbers), ``output_bytes``
+and ``finished_at``.
+
+Rows are appended (and synced) as files finish, so an interrupted or crashed batch
+keeps what it finished; at the start and the end of a run the file is rewritten with
+one row per input (the latest), through a temporary file and a rename, so it is never
+left half-written. A line cut off by a crash mid-append is dropped on reading. An input
+counts as finished, and is skipped, only when its row says ``ok`` for the same model file
+and settings and its CSV is still there with the size recorded: a CSV that is missing,
+cut short or replaced is analysed again.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import os
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+
+from app.csv_cells import plain_cell, safe_cell
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.csv"
+OK, FAILED = "ok", "failed"
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    input: str
+    output: str
+    frames: int
+    faces: int
+    seconds: float
+    status: str
+    error: str
+    model: str
+    model_sha256: str
+    app_version: str
+    settings: str
+    output_bytes: int
+    finished_at: str
+
+
+COLUMNS = tuple(field.name for field in fields(ManifestRow))
+_NUMBERS = {"frames": int, "faces": int, "seconds": float, "output_bytes": int}
+
+
+class Manifest:
+    """The manifest in ``folder``: read at once, appended to as files finish."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / MANIFEST_NAME
+        self.rows: dict[str, ManifestRow] = self._read()
+
+    def finished(self, input_path: str, output: str, model_sha256: str, settings: str) -> bool:
+        """Whether ``input_path`` was analysed to ``output`` with this model and settings,
+        and that CSV is still as it was written."""
+        row = self.rows.get(input_path)
+        if row is None or row.status != OK or row.output != output:
+            return False
+        if row.model_sha256 != model_sha256 or row.settings != settings:
+            return False
+        try:
+            return (self.folder / output).stat().st_size == row.output_bytes
+        except OSError:
+            return False
+
+    def record(self, row: ManifestRow) -> None:
+        """Append ``row`` (the input's latest) and sync it to disk."""
+        self.rows[row.input] = row
+        new = not self.path.exists()
+        with open(self.path, "a", newline="", encoding="utf-8") as file:
+            file.write(_lines([row], header=new))
+            file.flush()
+            os.fsync(file.fileno())
+
+    def rewrite(self) -> None:
+        """One row per input, sorted, replacing the file in one rename."""
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        rows = sorted(self.rows.values(), key=lambda row: row.output)
+        with open(temporary, "w", newline="", encoding="utf-8") as file:
+            file.write(_lines(rows, header=True))
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, self.path)
+
+    def _read(self) -> dict[str, ManifestRow]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        if text and not text.endswith("\n"):  # the last append was cut off
+            text = text[:text.rfind("\n") + 1]
+        rows: dict[str, ManifestRow] = {}
+        for number, cells in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+            try:
+                row = ManifestRow(**{name: _value(name, plain_cell(cells[name] or ""))
+                                     for name in COLUMNS})
+            except (KeyError, TypeError, ValueError):
+                log.warning("%s: line %d is not a manifest row; its input will be analysed again",
+                            self.path, number)
+                continue
+            rows[row.input] = row  # a later row for the same input replaces an earlier one
+        return rows
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, which names the model exactly (two files may share a name)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def now_text() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _value(name: str, text: str):
+    return _NUMBERS[name](text) if name in _NUMBERS else text
+
+
+def _lines(rows: list[ManifestRow], header: bool) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if header:
+        writer.writerow(COLUMNS)
+    for row in rows:
+        values = asdict(row)
+        writer.writerow(safe_cell(_cell(values[name])) for name in COLUMNS)
+    return buffer.getvalue()
+
+
+def _cell(value) -> object:
+    return f"{value:.3f}" if isinstance(value, float) else value

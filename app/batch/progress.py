@@ -1,0 +1,88 @@
+"""The batch's progress on stderr, in the style of ``--headless``'s bar.
+
+On a terminal: one line redrawn a few times a second, a bar over the files in which a
+running file counts by the share of its frames done, then files, frames and frames per
+second. Elsewhere (a log, CI): a line per finished file. A failed file is always told
+on a line of its own, with the reason.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from app.batch.manifest import FAILED
+from app.batch.work import Outcome
+
+REDRAW_S = 0.2
+BAR_WIDTH = 30
+
+
+class BatchProgress:
+    def __init__(self, files: int, names: dict[int, str]) -> None:
+        self.files = files
+        self.names = names
+        """Task index -> the input's name as shown."""
+        self.finished_files = self.failed_files = 0
+        self.interactive = sys.stderr.isatty()
+        self.started = time.monotonic()
+        self._frames: dict[int, int] = {}
+        self._expected: dict[int, int | None] = {}
+        self._running: set[int] = set()
+        self._last_draw = 0.0
+        self._shown = False
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def frames(self) -> int:
+        return sum(self._frames.values())
+
+    def update(self, index: int, frames: int, expected: int | None) -> None:
+        """A running file's frame count (from its worker)."""
+        self._running.add(index)
+        self._frames[index], self._expected[index] = frames, expected
+        self._draw()
+
+    def finished(self, outcome: Outcome) -> None:
+        self._running.discard(outcome.index)
+        self._frames[outcome.index] = outcome.frames
+        self.finished_files += 1
+        name = self.names.get(outcome.index, str(outcome.index))
+        if outcome.status == FAILED:
+            self.failed_files += 1
+            self._line(f"emotion-app batch: {name} failed: {outcome.error}")
+        elif not self.interactive:
+            self._line(f"{self.finished_files}/{self.files} {name}: {outcome.frames} frames, "
+                       f"{outcome.faces} faces, {outcome.seconds:.1f} s")
+        self._draw(force=True)
+
+    def finish(self) -> None:
+        if self._shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self._shown = False
+
+    def _draw(self, force: bool = False) -> None:
+        if not self.interactive:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_draw < REDRAW_S:
+            return
+        self._last_draw = now
+        running = sum(min(self._frames[i] / self._expected[i], 1.0) for i in self._running
+                      if self._expected.get(i))
+        fraction = min((self.finished_files + running) / self.files, 1.0) if self.files else 1.0
+        seconds = max(now - self.started, 1e-9)
+        failed = f" | {self.failed_files} failed" if self.failed_files else ""
+        sys.stderr.write(f"\r[{'#' * int(fraction * BAR_WIDTH):<{BAR_WIDTH}}] {fraction:4.0%} "
+                         f"{self.finished_files}/{self.files} files | {self.frames} frames | "
+                         f"{self.frames / seconds:.1f} frames/s{failed}\x1b[K")
+        sys.stderr.flush()
+        self._shown = True
+
+    def _line(self, text: str) -> None:
+        self.finish()
+        print(text, file=sys.stderr, flush=True)

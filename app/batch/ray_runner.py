@@ -1,0 +1,118 @@
+"""The same per-file tasks on a Ray cluster (``--ray``): the only module that imports ray.
+
+``--ray local`` starts a private Ray instance on this machine (``--workers`` CPUs; gone
+when the batch ends), ``--ray auto`` joins the cluster ``ray start`` runs here (or the
+one ``RAY_ADDRESS`` names), and any other value is a cluster address
+(``HEAD:6379``, or ``ray://HEAD:10001`` through Ray Client). Each file is one Ray task
+asking for ``--threads`` CPUs; a Ray worker process loads the model once and keeps it
+for the files it is given. Inputs and outputs are paths every node must see at the
+same place (shared storage); the model file, which need not be, travels through Ray's
+object store and is checked against its SHA-256 on the node. The driver writes the
+manifest as tasks finish, so a cluster batch resumes like a local one.
+
+The app sends nothing over the network of its own accord: Ray's usage statistics are
+switched off before ray is imported, and a local instance starts without its
+dashboard. A cluster started elsewhere follows its own settings (see docs/batch.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from app.batch.manifest import FAILED, file_sha256
+from app.batch.work import Outcome, Task, Worker
+
+log = logging.getLogger(__name__)
+
+LOCAL = "local"
+INSTALL_HINT = "pip install 'emotion-live[cluster]' (or pip install ray) on this machine and every node"
+TASK_RETRIES = 1
+"""Ray runs a task again once when its worker or node is lost; a file that crashes its
+worker twice is recorded as failed."""
+
+
+def import_ray():
+    """ray, with its usage statistics off; ValueError saying how to install it."""
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # before the import: ray reads it then
+    os.environ["RAY_USAGE_STATS_DISABLE"] = "1"
+    try:
+        import ray
+    except ImportError:
+        raise ValueError(f"--ray needs Ray, which is not installed: {INSTALL_HINT}") from None
+    return ray
+
+
+def run_on_ray(tasks: Sequence[Task], args: argparse.Namespace, address: str, workers: int,
+               threads: int, model_sha256: str, on_outcome: Callable[[Outcome], None]) -> None:
+    """Run ``tasks`` as Ray tasks of ``threads`` CPUs; outcomes go to ``on_outcome`` as they
+    finish. Raises ValueError when Ray is missing or the cluster cannot be reached, and
+    KeyboardInterrupt after cancelling what had not finished."""
+    ray = import_ray()
+    try:
+        quiet = {"log_to_driver": False, "logging_level": logging.ERROR}  # workers log to Ray's files
+        if address == LOCAL:
+            ray.init(num_cpus=workers * threads, include_dashboard=False, **quiet)
+        else:
+            ray.init(address=address, **quiet)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise ValueError(f"cannot reach the Ray cluster at {address!r}: {error}") from None
+    try:
+        remote = ray.remote(num_cpus=threads, max_retries=TASK_RETRIES)(_ray_task)
+        model = [ray.put(Path(args.model).read_bytes())]  # in a list: fetched only where needed
+        options = ray.put(args)
+        waiting = {remote.remote(task, options, threads, model, model_sha256): task for task in tasks}
+        try:
+            while waiting:
+                done, _ = ray.wait(list(waiting), num_returns=1, timeout=1.0)
+                for reference in done:
+                    task = waiting.pop(reference)
+                    try:
+                        outcome = ray.get(reference)
+                    except ray.exceptions.RayError as error:
+                        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                        outcome = Outcome(task.index, FAILED,
+                                          error=f"Ray: {type(error).__name__}: {reason}")
+                    on_outcome(outcome)
+        except KeyboardInterrupt:
+            for reference in waiting:
+                ray.cancel(reference, force=True)
+            raise
+    finally:
+        ray.shutdown()
+
+
+_workers: dict[str, Worker] = {}
+"""This Ray worker process's Worker, by model SHA-256 (a worker process serves one driver)."""
+
+
+def _ray_task(task: Task, args: argparse.Namespace, threads: int, model: list,
+              model_sha256: str) -> Outcome:
+    """One file, in a Ray worker process."""
+    worker = _workers.get(model_sha256)
+    if worker is None:
+        args = argparse.Namespace(**vars(args))
+        args.model = str(_model_here(args.model, model, model_sha256))
+        _workers.clear()
+        worker = _workers[model_sha256] = Worker(args, threads)
+    return worker.run(task)
+
+
+def _model_here(path: str, model: list, model_sha256: str) -> Path:
+    """The driver's model file where this node has it, else a copy from the object store
+    (same file name: the CSV's ``model`` column is the file's stem)."""
+    if Path(path).is_file() and file_sha256(Path(path)) == model_sha256:
+        return Path(path)
+    import ray
+
+    copy = Path(tempfile.gettempdir()) / "emotion-live-models" / model_sha256 / Path(path).name
+    if not copy.is_file():
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        partial = copy.with_name(f"{copy.name}.{os.getpid()}.partial")
+        partial.write_bytes(ray.get(model[0]))
+        os.replace(partial, copy)
+    return copy
