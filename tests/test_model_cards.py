@@ -142,3 +142,17 @@ def test_the_epochs_line_never_contradicts_a_stopped_run_s_note():
     stopped = {"best_epoch": 86, "epochs": 86, "notes": ["the run was stopped (interrupted) in epoch 91"]}
     assert "86 of 86" not in epochs_text(stopped) and "stopped" in epochs_text(stopped)
     assert epochs_text({"best_epoch": 48, "epochs": 50, "notes": []}) == "best epoch 48 of 50 run"
+
+
+def test_the_shipped_models_readme_is_what_the_cards_say_now(capsys, monkeypatch):
+    """models_onnx/README.md is generated from the cards inside the files; a card rewritten
+    (``evaluate --write-card``) or a file replaced without regenerating it fails here."""
+    from tests.conftest import REPO_ROOT
+
+    models = REPO_ROOT / "models_onnx"
+    if not any(models.glob("*.onnx")):
+        pytest.skip("no shipped models")
+    monkeypatch.chdir(REPO_ROOT)  # the file names the command as run from the repository root
+    assert main(["cards", "models_onnx", "--figures", "docs/models"]) == 0
+    assert capsys.readouterr().out == (models / "README.md").read_text(), (
+        "run: emotion-train cards models_onnx --figures docs/models --write")

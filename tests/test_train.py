@@ -27,7 +27,7 @@ from training.export import MIRROR_AVERAGED, weights_sha256
 from training.models import ARCHITECTURES
 from training.recipes import RECIPES
 from training.settings import TrainSettings
-from training.train import StopSignals
+from training.stop_signals import StopSignals
 
 QUICK = ["--arch", "mini_xception", "--batch", "16", "--threads", "1", "--workers", "0"]
 

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from app.alignment import DEFAULT_TEMPLATE_ID
 from app.gamma import adaptive_gamma
 from app.preprocess import PreprocessSpec, to_tensor
-from training import warm_start
+from training import ablations, warm_start
 from training.augment import Augmenter
 from training.data import CropSet, load_split, resolve_format
 from training.data.torch_dataset import CropDataset, EvalBatches, TrainBatches, ignore_interrupts
@@ -189,3 +189,34 @@ def build_parts(settings: TrainSettings, context: Context, saved_spec: Preproces
     return RunParts(train_set.labels, spec, dataset_info, objective,
                     choose_precision(context.device, run.amp, recipe.cpu_bf16), memory_format, train_batches,
                     train_loader, val_loader)
+
+
+def log_start(settings: TrainSettings, parts: RunParts, progress, context: Context) -> None:
+    """The run's first log lines: model, precision, threads, the resolved recipe."""
+    if not context.is_main:
+        return
+    recipe, model = settings.recipe, parts.objective.model
+    parameters = sum(parameter.numel() for parameter in model.parameters())
+    log.info("%s: %.3f M parameters, input %dx%dx%d %s, %s on %s x%d, %d threads, "
+             "%d loader workers", settings.arch, parameters / 1e6, parts.spec.channels,
+             *parts.spec.input_size, parts.spec.color_space, parts.precision.name, context.device,
+             context.world_size, torch.get_num_threads(), parts.train_loader.num_workers)
+    log.info("recipe: %s lr %.2g wd %.2g on %s, %s schedule, batch %d, %d epochs, patience %d, "
+             "loss %s%s, "
+             "augment %s, gamma %s", recipe.optimiser.name, recipe.optimiser.lr,
+             recipe.optimiser.weight_decay, recipe.optimiser.weight_decay_on, recipe.schedule.name,
+             recipe.batch_size, recipe.epochs,
+             recipe.early_stopping_patience, recipe.loss,
+             (f" + {recipe.island_weight} x island" if recipe.island_weight else "")
+             + (f" + {recipe.auxiliary_weight} x auxiliary on {recipe.auxiliary_from}"
+                if recipe.auxiliary_weight else "")
+             + (f", distilled ({recipe.distill_weight:g}, T {recipe.distill_temperature:g})"
+                if recipe.teacher else "")
+             + (f", mixup {recipe.mixup_alpha:g}" if recipe.mixup_alpha else "")
+             + (f", CutMix {recipe.cutmix_alpha:g}" if recipe.cutmix_alpha else "")
+             + (f", EMA {recipe.ema_decay:g}" if recipe.ema_decay else ""),
+             recipe.augment.describe(), recipe.gamma)
+    if settings.ablate:
+        log.info("ablated: %s", ablations.describe(settings.arch, settings.ablate))
+    if progress.epoch or progress.batches_done:
+        log.info("resuming after epoch %d, batch %d", progress.epoch, progress.batches_done)

@@ -17,7 +17,6 @@ import argparse
 import json
 import logging
 import shlex
-import signal
 import sys
 import time
 from dataclasses import replace
@@ -39,8 +38,9 @@ from training.recipes import (
     SCHEDULES,
     recipe_for,
 )
-from training.run_setup import build_parts, default_threads, warn_if_busy
+from training.run_setup import build_parts, default_threads, log_start, warn_if_busy
 from training.settings import DataSettings, RunSettings, TrainSettings
+from training.stop_signals import StopSignals
 from training.teacher import make_teacher
 from training.trainer import FINISHED, INTERRUPTED, Trainer
 
@@ -231,29 +231,6 @@ def format_command(argv: list[str], world_size: int) -> str:
     return f"emotion-train {shlex.join(argv)}"
 
 
-class StopSignals:
-    """First Ctrl-C or SIGTERM asks the loop to stop after the batch; a second Ctrl-C aborts."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict = {}
-
-    def __enter__(self) -> StopSignals:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = True
-        log.warning("stop requested: saving after this batch (Ctrl-C again to abort without saving)")
-
-
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     argv = list(getattr(args, "argv", None) or sys.argv[1:])
@@ -285,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
         trainer = Trainer(settings, context, parts, command, saved, started)
         if saved:
             trainer.resumed.append(command)
-        _log_start(settings, parts, trainer, context)
+        log_start(settings, parts, trainer.progress, context)
         with StopSignals() as stop:
             outcome = trainer.fit(stop)
     except (ValueError, DatasetLayoutError, checkpoints.CheckpointError) as error:
@@ -305,34 +282,3 @@ def run(args: argparse.Namespace) -> int:
                 "--resume --out %s", outcome, progress.epoch + 1, progress.batches_done,
                 Path(settings.run.out) / checkpoints.LAST, settings.run.out)
     return EXIT_INTERRUPTED if outcome == INTERRUPTED else EXIT_PAUSED
-
-
-def _log_start(settings: TrainSettings, parts, trainer: Trainer, context) -> None:
-    if not context.is_main:
-        return
-    recipe, model = settings.recipe, parts.objective.model
-    parameters = sum(parameter.numel() for parameter in model.parameters())
-    log.info("%s: %.3f M parameters, input %dx%dx%d %s, %s on %s x%d, %d threads, "
-             "%d loader workers", settings.arch, parameters / 1e6, parts.spec.channels,
-             *parts.spec.input_size, parts.spec.color_space, parts.precision.name, context.device,
-             context.world_size, torch.get_num_threads(), parts.train_loader.num_workers)
-    log.info("recipe: %s lr %.2g wd %.2g on %s, %s schedule, batch %d, %d epochs, patience %d, "
-             "loss %s%s, "
-             "augment %s, gamma %s", recipe.optimiser.name, recipe.optimiser.lr,
-             recipe.optimiser.weight_decay, recipe.optimiser.weight_decay_on, recipe.schedule.name,
-             recipe.batch_size, recipe.epochs,
-             recipe.early_stopping_patience, recipe.loss,
-             (f" + {recipe.island_weight} x island" if recipe.island_weight else "")
-             + (f" + {recipe.auxiliary_weight} x auxiliary on {recipe.auxiliary_from}"
-                if recipe.auxiliary_weight else "")
-             + (f", distilled ({recipe.distill_weight:g}, T {recipe.distill_temperature:g})"
-                if recipe.teacher else "")
-             + (f", mixup {recipe.mixup_alpha:g}" if recipe.mixup_alpha else "")
-             + (f", CutMix {recipe.cutmix_alpha:g}" if recipe.cutmix_alpha else "")
-             + (f", EMA {recipe.ema_decay:g}" if recipe.ema_decay else ""),
-             recipe.augment.describe(), recipe.gamma)
-    if settings.ablate:
-        log.info("ablated: %s", ablations.describe(settings.arch, settings.ablate))
-    if trainer.progress.epoch or trainer.progress.batches_done:
-        log.info("resuming after epoch %d, batch %d", trainer.progress.epoch,
-                 trainer.progress.batches_done)
