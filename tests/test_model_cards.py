@@ -118,7 +118,7 @@ def test_write_card_refuses_a_subset_and_a_failed_rewrite_leaves_the_file(
 
 def test_an_interrupted_run_says_where_it_stopped(tmp_path):
     from training import checkpoint as checkpoints
-    from training.export_command import run_ending_notes, run_totals
+    from training.export_command import last_beside, run_ending_notes, run_totals
 
     progress = {"epoch": 40, "seconds": 600.0}
     last = {"format": checkpoints.FORMAT, "stopped": "interrupted", "progress": progress,
@@ -127,13 +127,14 @@ def test_an_interrupted_run_says_where_it_stopped(tmp_path):
     best = {"format": checkpoints.FORMAT, "progress": {"epoch": 37, "seconds": 550.0}}
     checkpoints.save(last, tmp_path / checkpoints.LAST)
     checkpoints.save(best, tmp_path / checkpoints.BEST)
-    notes = run_ending_notes(checkpoints.load(tmp_path / checkpoints.BEST))
+    loaded = checkpoints.load(tmp_path / checkpoints.BEST)
+    notes = run_ending_notes(loaded, last_beside(loaded))
     assert notes == ["the run was stopped (interrupted) in epoch 41 of 150 after 10.0 min; "
                      "the learning rate was then 1.0e-06"]
     finished = {**checkpoints.load(tmp_path / checkpoints.BEST), "run_totals": {"epochs": 40}}
-    assert run_ending_notes(finished) == []
+    assert last_beside(finished) is None and run_ending_notes(finished, last_beside(loaded)) == []
     # The card counts the epochs the run went through, not those up to its best one.
-    assert run_totals(checkpoints.load(tmp_path / checkpoints.BEST)) == {"epochs": 40, "seconds": 600.0}
+    assert run_totals(loaded, last_beside(loaded)) == {"epochs": 40, "seconds": 600.0}
 
 
 def test_the_epochs_line_never_contradicts_a_stopped_run_s_note():

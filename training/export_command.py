@@ -50,7 +50,8 @@ def card_from_checkpoint(saved: dict) -> ModelCard:
     """The card of a checkpoint, before its exported file is measured (no metrics yet)."""
     spec, info = checkpoints.spec_of(saved), saved["dataset"]
     settings, progress = saved["settings"], saved["progress"]
-    totals = run_totals(saved)
+    last = last_beside(saved)  # a run stopped early: its totals and its end live there
+    totals = run_totals(saved, last)
     limit = settings["data"]["options"]["limit_per_class"]
     recipe = settings["recipe"]
     dataset = (f"{info['name']} ({info['format']}): trained on {info['train_split']} "
@@ -84,7 +85,7 @@ def card_from_checkpoint(saved: dict) -> ModelCard:
             "source": recipe["source"],
         },
         "notes": [start_note(settings.get("init")), *auxiliary_notes(recipe), *recipe["notes"],
-                  *run_ending_notes(saved)],
+                  *run_ending_notes(saved, last)],
     }
     if settings.get("init"):  # absent from checkpoints before --init
         training["initialised_from"] = {key: value for key, value in settings["init"].items()
@@ -96,22 +97,19 @@ def card_from_checkpoint(saved: dict) -> ModelCard:
         alignment_template=spec.alignment_template, dataset=dataset, training=training)
 
 
-def run_totals(saved: dict) -> dict:
+def run_totals(saved: dict, last: dict | None) -> dict:
     """Epochs and seconds of the whole run: stamped into ``best.pt`` by a finished run; for
     one stopped early, read from the ``last.pt`` beside it (the best epoch may be earlier
     than the last, and the card must not say the run ended at its best epoch)."""
     if "run_totals" in saved:
         return saved["run_totals"]
-    progress = saved["progress"]
-    last = _last_beside(saved)
-    if last is not None:
-        progress = last["progress"]
+    progress = last["progress"] if last is not None else saved["progress"]
     return {"epochs": progress["epoch"], "seconds": progress["seconds"]}
 
 
-def _last_beside(saved: dict) -> dict | None:
-    """The ``last.pt`` next to a loaded ``best.pt``, or None."""
-    if "path" not in saved:
+def last_beside(saved: dict) -> dict | None:
+    """The ``last.pt`` next to a loaded ``best.pt`` of a run that did not finish, or None."""
+    if "path" not in saved or "run_totals" in saved:
         return None
     last_path = Path(saved["path"]).with_name(checkpoints.LAST)
     if not last_path.is_file() or last_path == Path(saved["path"]):
@@ -155,15 +153,14 @@ def auxiliary_notes(recipe: dict) -> list[str]:
             f"{how}"]
 
 
-def run_ending_notes(saved: dict) -> list[str]:
+def run_ending_notes(saved: dict, last: dict | None) -> list[str]:
     """How a run that never finished ended, read from the ``last.pt`` beside ``best.pt``.
 
     A finished run stamps its totals into ``best.pt``; one stopped early (Ctrl-C, a time
     budget) does not, so the card says where it stopped rather than implying the recipe
     ran to its end.
     """
-    last = None if "run_totals" in saved else _last_beside(saved)
-    if last is None or not last.get("stopped"):
+    if "run_totals" in saved or last is None or not last.get("stopped"):
         return []
     progress = last["progress"]
     return [f"the run was stopped ({last['stopped']}) in epoch {progress['epoch'] + 1} of "

@@ -192,8 +192,9 @@ def load_exported(model: torch.nn.Module, path: str | Path, crops: torch.Tensor)
                              f"{' ...' if len(missing) > 5 else ''} of {card.architecture}")
     model.load_state_dict(loaded, strict=False)
     _rebuild_norms(model, modules, fused, crops)
-    error = _max_logit_error(model, path, crops[:64])
-    scale = max(1.0, float(np.abs(_onnx_logits(path, crops[:8])).max()))
+    expected = _onnx_logits(path, crops[:64])
+    error = _max_logit_error(model, crops[:64], expected)
+    scale = max(1.0, float(np.abs(expected).max()))
     if error > 0.02 * scale:
         raise WarmStartError(f"--init {path}: the loaded weights give logits up to {error:.3g} away "
                              f"from the file's; it was not exported from this architecture")
@@ -280,10 +281,9 @@ def _onnx_logits(path: str | Path, crops: torch.Tensor) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: crops.numpy()})[0]
 
 
-def _max_logit_error(model: torch.nn.Module, path: str | Path, crops: torch.Tensor) -> float:
-    """Largest difference between the model's mirror-averaged logits and the file's (the
-    exporter's ``--mirror-average`` graph; a single-view file is compared single-view)."""
-    expected = _onnx_logits(path, crops)
+def _max_logit_error(model: torch.nn.Module, crops: torch.Tensor, expected: np.ndarray) -> float:
+    """Largest difference between the model's logits and the file's ``expected`` ones, mirror-
+    averaged (the exporter's ``--mirror-average`` graph) or single-view, whichever the file is."""
     with torch.no_grad():
         model.eval()
         single = model(crops).numpy()
