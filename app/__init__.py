@@ -1,7 +1,7 @@
 """Real-time facial emotion recognition: the product half of the project.
 
 Everything under ``app`` runs on numpy, OpenCV, MediaPipe, ONNX Runtime and Qt only;
-it never imports torch. ``training`` imports ``app.preprocess`` so that a face becomes
+it never imports torch. ``training`` imports ``app.face.preprocess`` so that a face becomes
 a tensor in exactly one place.
 """
 

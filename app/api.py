@@ -25,13 +25,14 @@ from time import monotonic
 import cv2
 import numpy as np
 
-from app.capture import FrameReader, open_reader
-from app.landmarks import DEFAULT_MAX_FACES
-from app.model_library import HOW_TO_GET_ONE, default_model, scan_models
+from app.face.landmarks import DEFAULT_MAX_FACES
+from app.model.card import ModelCardError
+from app.model.library import most_accurate_installed
+from app.model.providers import probe
 from app.pipeline import Pipeline
-from app.providers import probe
-from app.results import Event, EventKind, FaceResult, FrameResult
-from app.sources import CaptureError, Frame
+from app.results import Event, EventKind, FaceResult, Frame, FrameResult
+from app.sources.base import CaptureError
+from app.sources.capture import FrameReader, open_reader
 
 log = logging.getLogger(__name__)
 
@@ -182,11 +183,10 @@ def _face(face: FaceResult) -> FaceEmotion:
 
 
 def _default_model_path() -> Path:
-    best = default_model(scan_models()[0])
-    if best is None:
-        raise ValueError(f"no emotion model installed. {HOW_TO_GET_ONE}")
-    log.info("using %s, the most accurate installed model (%s)", best.name, best.accuracy_text)
-    return best.path
+    try:
+        return most_accurate_installed().path
+    except ModelCardError as error:  # the API's contract: ValueError for what the caller chose
+        raise ValueError(str(error)) from None
 
 
 def _as_bgr(image: np.ndarray | str | Path) -> np.ndarray:

@@ -1,8 +1,8 @@
 """``emotion-app --headless`` and the listing commands: the pipeline without a window.
 
-A run ends with a summary on stdout (``app.run_summary``: faces, emotion shares, frames
+A run ends with a summary on stdout (``app.output.run_summary``: faces, emotion shares, frames
 without a face) and, with ``--plot``, an image of each face's timeline
-(``app.timeline_image``), both made from the results the CSV records, after the CSV is
+(``app.output.timeline_image``), both made from the results the CSV records, after the CSV is
 closed, so a plot that cannot be written loses none of it.
 
 Exit codes: 0 done; 1 the run failed part-way (camera lost, recording failed, a video
@@ -24,25 +24,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.annotate import AnnotatedVideo
-from app.cameras import list_cameras
-from app.capture import open_reader
-from app.cli import steadiness_of
-from app.inference import EmotionClassifier
-from app.logs import log_file
-from app.model_card import ModelCardError
-from app.model_library import HOW_TO_GET_ONE, default_model, describe_models, scan_models
+from app.arguments import steadiness_of
+from app.model.card import ModelCardError
+from app.model.inference import EmotionClassifier
+from app.model.library import describe_models, most_accurate_installed
+from app.model.providers import probe
+from app.output.annotate import AnnotatedVideo
+from app.output.run_summary import RunTally, summary_text
+from app.output.timeline_csv import RecordingError
+from app.output.timeline_image import checked_plot_path, draw_timelines, write_image
 from app.pipeline import Pipeline
-from app.providers import probe
-from app.recorder import RecordingError
 from app.results import Event, EventKind, FrameResult, RecordingStatus
-from app.run_summary import RunTally, summary_text
-from app.sources import CaptureError
-from app.timeline_image import checked_plot_path, draw_timelines, write_image
+from app.sources.base import CaptureError
+from app.sources.cameras import list_cameras
+from app.sources.capture import open_reader
+from app.system.exit_codes import ExitCode
+from app.system.logs import log_file
 
 log = logging.getLogger(__name__)
-
-EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
 
 class UsageError(Exception):
@@ -63,21 +62,21 @@ class Analysis:
 def run(args: argparse.Namespace) -> int:
     if args.gpu_report:
         print(probe(args.provider).text())
-        return 0
+        return ExitCode.OK
     if args.list_models:
         print(describe_models())
-        return 0
+        return ExitCode.OK
     if args.list_cameras:
         cameras = list_cameras()
         print("\n".join(f"{c.index}: {c.width}x{c.height} (modes: "
                         + ", ".join(f"{w}x{h}" for w, h in c.resolutions) + ")" for c in cameras)
               if cameras else "No cameras found.")
-        return 0
+        return ExitCode.OK
     try:
         return _analyse(args)
     except UsageError as error:
         print(f"emotion-app: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
 
 
 def _analyse(args: argparse.Namespace) -> int:
@@ -151,7 +150,7 @@ def _report(tally: RunTally, plot_path: Path | None, title: str, csv: RecordingS
         kept = f"; the CSV {csv.path} is kept ({csv.rows} rows)" if csv else ""
         print(f"emotion-app: cannot write the plot to {plot_path}: {error.strerror or error}{kept}",
               file=sys.stderr)
-        return code or EXIT_FAILED
+        return code or ExitCode.FAILED
     print(f"Plot: {plot_path}", file=sys.stderr)
     return code
 
@@ -176,13 +175,13 @@ def _loop(pipeline: Pipeline, reader, video: AnnotatedVideo | None, tally: RunTa
     except KeyboardInterrupt:
         progress.finish()
         print("emotion-app: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     progress.finish()
     print(f"Analysed {analysis.frames} frames ({analysis.faces} faces) in {analysis.seconds:.1f} s "
           f"({analysis.frames / max(analysis.seconds, 1e-9):.1f} frames/s) with "
           f"{pipeline.model.path.stem} on {pipeline.model.provider}; "
           f"{reader.dropped_frames} frames dropped", file=sys.stderr)
-    return EXIT_FAILED if analysis.failures else 0
+    return ExitCode.FAILED if analysis.failures else ExitCode.OK
 
 
 def analyse(pipeline: Pipeline, reader, on_result: Callable[[FrameResult], None], max_frames: int,
@@ -222,11 +221,10 @@ def analyse(pipeline: Pipeline, reader, on_result: Callable[[FrameResult], None]
 def model_argument(args: argparse.Namespace) -> str | Path:
     if args.model:
         return args.model
-    best = default_model(scan_models()[0])
-    if best is None:
-        raise UsageError(f"no emotion model installed. {HOW_TO_GET_ONE}")
-    log.info("no --model given; using %s, the most accurate (%s)", best.path, best.accuracy_text)
-    return best.path
+    try:
+        return most_accurate_installed().path
+    except ModelCardError as error:
+        raise UsageError(str(error)) from None
 
 
 class _Progress:

@@ -1,11 +1,10 @@
 """The real-time engine: frames in, per-face emotions, IDs, quality and a CSV out.
 
 Per frame: MediaPipe landmarks for every face; for each face the similarity-aligned
-crop (``app.preprocess.crop_face``) and its quality measures, then adaptive gamma and
-normalisation of all crops (``app.preprocess.crops_to_batch``; ``faces_to_batch``
-chains the same two steps, split here because the quality measures need the crop
-before gamma); one batched ONNX Runtime call for all faces; tracking and smoothing;
-the CSV.
+crop (``app.face.preprocess.crop_face``) and its quality measures, then adaptive gamma and
+normalisation of all crops (``app.face.preprocess.crops_to_batch``; two steps, because
+the quality measures need the crop before gamma); one batched ONNX Runtime call for all
+faces; tracking and smoothing; the CSV.
 
 Threading contract. One worker thread drives ``frames(reader, stop)`` (or ``run``),
 yielding a ``FrameResult`` per analysed frame and ``Event``s for what happens on the way
@@ -27,32 +26,31 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from app.capture import FrameReader
-from app.inference import EmotionClassifier
-from app.landmarks import DEFAULT_MAX_FACES, FaceLandmarker, QuietLandmarker
-from app.model_library import resolve_model
-from app.preprocess import PreprocessSpec, crop_face, crops_to_batch
-from app.providers import ProviderReport, probe
-from app.quality import measure_face
-from app.recorder import RecordingError
-from app.recording import Recording
-from app.results import Event, EventKind, FaceResult, FrameResult, RecordingStatus, StageTimings
-from app.sources import Frame
-from app.steady import Steadiness
-from app.tracking import FaceTracker, FrameRate
+from app.face.landmarks import DEFAULT_MAX_FACES, FaceLandmarker, QuietLandmarker
+from app.face.preprocess import PreprocessSpec, crop_face, crops_to_batch
+from app.face.quality import measure_face
+from app.face.steady import Steadiness
+from app.face.tracking import FaceTracker, FrameRate
+from app.model.inference import EmotionClassifier
+from app.model.library import resolve_model
+from app.model.providers import ProviderReport, probe
+from app.output.recording import Recording
+from app.output.timeline_csv import RecordingError
+from app.results import (
+    Event,
+    EventKind,
+    FaceResult,
+    Frame,
+    FrameResult,
+    RecordingStatus,
+    RunSummary,
+    StageTimings,
+)
+from app.sources.capture import FrameReader
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    frames: int
-    faces: int
-    ended_by: Event | None
-    """The event that ended the run (source ended, error), None when a stop ended it."""
 
 
 class Pipeline:
@@ -60,7 +58,7 @@ class Pipeline:
 
     ``model``: a name from the model library, an ``.onnx`` path, or None (frames pass
     through unanalysed until ``set_model``). ``steadiness``: smoothing and hysteresis of
-    each face's read (default: ``app.steady``'s measured defaults). Raises ModelCardError
+    each face's read (default: ``app.face.steady``'s measured defaults). Raises ModelCardError
     for a bad model and ValueError for a ``max_faces`` below 1.
     """
 

@@ -11,14 +11,15 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.sources import Frame
-from app.steady import Steadiness
+from app.face.quality import FaceQuality
+from app.face.steady import Steadiness
 
 UNREADABLE = "\u2014"
 """Shown instead of a percentage where the model gave no finite number (NaN, infinity)."""
@@ -57,21 +58,21 @@ class Event:
 
 
 @dataclass(frozen=True)
-class FaceQuality:
-    """How trustworthy a face's reading is likely to be (see ``app.quality``)."""
-
-    eye_distance_px: float
-    """Distance between the eye centres in frame pixels: the face's size."""
-    brightness: float
-    """Mean luminance of the aligned crop before gamma, in [0, 1]."""
-    gamma: float
-    """Adaptive gamma applied to the crop; 1.0 when off."""
-    yaw_deg: float | None
-    """Head turn, positive towards the image's right; None without the face mesh."""
-    pitch_deg: float | None
-    """Head tilt, positive upwards; None without the face mesh."""
-    blur: float
-    """Variance of the Laplacian of the aligned gray crop; low means blurred."""
+class Frame:
+    image: np.ndarray
+    """BGR uint8 (H, W, 3); gray images are read as three equal channels."""
+    index: int
+    """0-based count of frames this source delivered (for a video: the frame number)."""
+    monotonic_s: float
+    """``time.monotonic()`` when the frame was captured."""
+    wall_time: datetime
+    """Wall-clock capture time, timezone-aware (local zone)."""
+    source_ms: float | None = None
+    """Position in a video file, in milliseconds; None for cameras, streams and images."""
+    source_file: str | None = None
+    """File name, for frames from an image folder."""
+    decode_ms: float = 0.0
+    """Time spent reading and decoding this frame."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class FaceResult:
     all NaN for an unreadable frame, which leaves the average as it was."""
     quality: FaceQuality
     shown_index: int | None = None
-    """Index of the emotion shown, held by hysteresis (``app.steady``); None: the top smoothed."""
+    """Index of the emotion shown, held by hysteresis (``app.face.steady``); None: the top smoothed."""
     member_names: tuple[str, ...] = ()
     """An ensemble's members; () for a single model."""
     member_probabilities: np.ndarray | None = None
@@ -184,3 +185,11 @@ class FrameResult:
     recording: RecordingStatus | None = None
     steadiness: Steadiness | None = None
     """The smoothing and hysteresis the faces' steady reads were made with."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    frames: int
+    faces: int
+    ended_by: Event | None
+    """The event that ended the run (source ended, error), None when a stop ended it."""

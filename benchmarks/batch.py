@@ -1,17 +1,18 @@
 """Throughput of ``emotion-app batch`` against one ``--headless`` run at a time.
 
-    python benchmarks/batch.py                                  # every clip in the shared media
+    python benchmarks/batch.py                                  # every clip in --media
     python benchmarks/batch.py --workers 1 2 4 --repeats 3 --output docs/results/batch.md
 
-Each way analyses the same clips (every video in the shared media folder) with the same
-model, as a user would run it: "sequential headless" starts ``emotion-app --headless``
-once per clip, one after the other; "batch" is one ``emotion-app batch`` over all of
-them with ``--workers N``. Seconds are wall-clock, process starts included (that is what
-a batch saves besides running files side by side); frames are those analysed, from the batch's
-manifest (the headless runs analyse the same frames). The table header gives the machine and its
-load average at the start and the end: other programs running (a training) take cores
-from the workers, and change as it runs, so the ways take turns (``--repeats`` rounds of
-each, in the same order) and the table gives the median and the range of each.
+Each way analyses the same clips (every video in ``--media``, by default the ``media``
+folder of ``$EMOTION_SHARED_DATA``) with the same model, as a user would run it: "sequential
+headless" starts ``emotion-app --headless`` once per clip, one after the other; "batch" is
+one ``emotion-app batch`` over all of them with ``--workers N``. Seconds are wall-clock,
+process starts included (that is what a batch saves besides running files side by side);
+frames are those analysed, from the batch's manifest (the headless runs analyse the same
+frames). The table header gives the machine and its load average at the start and the end:
+other programs running (a training) take cores from the workers, and change as it runs, so
+the ways take turns (``--repeats`` rounds of each, in the same order) and the table gives
+the median and the range of each.
 """
 
 from __future__ import annotations

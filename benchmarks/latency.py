@@ -10,7 +10,7 @@ export made in a temporary folder with ``training.export.export_onnx``; the tabl
 which. The shipped ensemble (``emotion-train ensemble``) is measured too, as
 ``ensemble``. ``--merge FILE`` measures only the given architectures and keeps the
 other rows of an earlier table in FILE, saying so. Sessions are opened the way the app
-opens them (``app.inference``); the figure is the median wall time of one
+opens them (``app.model.inference``); the figure is the median wall time of one
 ``session.run`` over ``--repeats`` runs after ``--warmup`` runs, divided by the batch
 size. Weights do not change the time, so a random-init model measures the
 architecture's cost.
@@ -31,17 +31,18 @@ from pathlib import Path
 
 import numpy as np
 
-from app.alignment import DEFAULT_TEMPLATE_ID
-from app.inference import EmotionClassifier
-from app.labels import FER2013_LABELS
-from app.model_card import ModelCard, ModelCardError, read_card
-from app.providers import REQUESTS, probe
+from app.face.alignment import DEFAULT_TEMPLATE_ID
+from app.face.preprocess import PreprocessSpec
+from app.model.card import ModelCard, ModelCardError, read_card
+from app.model.inference import EmotionClassifier
+from app.model.providers import REQUESTS, probe
+from training.data.labels import FER2013_LABELS
 
 log = logging.getLogger("benchmarks.latency")
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 ENSEMBLE = "ensemble"
-"""The architecture name on an ensemble's card (``training.ensemble.ARCHITECTURE``)."""
+"""The architecture name on an ensemble's card (``training.commands.ensemble.ARCHITECTURE``)."""
 
 
 def cpu_name() -> str:
@@ -88,11 +89,10 @@ def export_random_init(name: str, folder: Path) -> Path:
 
     torch.manual_seed(0)
     size = ARCHITECTURES[name].input_size
-    card = ModelCard(
-        architecture=name, labels=FER2013_LABELS, input_size=(size, size), channels=1,
-        color_space="gray", mean=(0.5,), std=(0.5,), gamma=False,
-        alignment_template=DEFAULT_TEMPLATE_ID, dataset="none (random init, latency benchmark only)",
-    )
+    spec = PreprocessSpec(input_size=(size, size), channels=1, color_space="gray", mean=(0.5,),
+                          std=(0.5,), gamma=False, alignment_template=DEFAULT_TEMPLATE_ID)
+    card = ModelCard(architecture=name, labels=FER2013_LABELS, preprocess=spec,
+                     dataset="none (random init, latency benchmark only)")
     return export_onnx(build_model(name), card, folder / f"{name}.onnx")
 
 
@@ -111,7 +111,7 @@ def median_seconds(classifier: EmotionClassifier, batch_size: int, repeats: int,
     """Median seconds of one batch through the session, after ``warmup`` untimed runs."""
     card = classifier.card
     batch = np.random.default_rng(0).standard_normal(
-        (batch_size, card.channels, *card.input_size)
+        (batch_size, card.preprocess.channels, *card.preprocess.input_size)
     ).astype(np.float32)
     for _ in range(warmup):
         classifier.logits(batch)
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                 median_seconds(classifier, size, args.repeats, args.warmup) / size * 1e3
                 for size in args.batch_sizes
             ]
-            rows.append([name, source, f"{card.channels}x{card.input_size[0]}x{card.input_size[1]}",
+            rows.append([name, source, card.preprocess.input_text.split()[0],
                          *(f"{ms:.2f}" for ms in per_face)])
             log.info("%s: %s ms/face", name, ", ".join(f"{ms:.2f}" for ms in per_face))
 

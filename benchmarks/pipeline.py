@@ -5,15 +5,16 @@
     python benchmarks/pipeline.py --providers cpu --architectures ensemble \
         --merge docs/results/pipeline-cpu.md
 
-Every video in the shared media folder goes through ``app.pipeline.Pipeline`` frame by
-frame (batch mode: nothing dropped), with a CSV recorded to a scratch folder, exactly
-as ``emotion-app --headless --csv`` runs it. Models: a shipped one from ``models_onnx/``
-per architecture when there is one, else a random-init export (weights do not change
-the time); the table says which. The first frame of each video is a warm-up (it starts
-MediaPipe's graphs) and is not counted; stage times are means over the others, and
-frames per second are measured on the wall clock from the warm-up frame's completion to
-the last one's, so they include everything between the stages too. Providers: the CPU, plus whatever
-``auto`` chooses when that is an accelerator.
+Every video in ``--media`` (by default the ``media`` folder of ``$EMOTION_SHARED_DATA``)
+goes through ``app.pipeline.Pipeline`` frame by frame (batch mode: nothing dropped),
+with a CSV recorded to a scratch folder, exactly as ``emotion-app --headless --csv``
+runs it. Models: a shipped one from ``models_onnx/`` per architecture when there is one,
+else a random-init export (weights do not change the time); the table says which. The
+first frame of each video is a warm-up (it starts MediaPipe's graphs) and is not
+counted; stage times are means over the others, and frames per second are measured on
+the wall clock from the warm-up frame's completion to the last one's, so they include
+everything between the stages too. Providers: the CPU, plus whatever ``auto`` chooses
+when that is an accelerator.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ from latency import (
     shipped_models,
 )
 
-from app.capture import SequentialReader, open_source
+from app.model.providers import CPU, REQUESTS, probe
 from app.pipeline import Pipeline
-from app.providers import CPU, REQUESTS, probe
 from app.results import STAGES, FrameResult
+from app.sources.capture import SequentialReader, open_source
 
 log = logging.getLogger("benchmarks.pipeline")
 

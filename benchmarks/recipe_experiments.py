@@ -1,8 +1,8 @@
 """Short controlled training runs that choose the fast recipe: one change at a time, on val.
 
     python benchmarks/recipe_experiments.py run --arch mini_xception --epochs 10 \
-        --variants paper fast fast_mixup --runs /root/emotion-runs/recipe
-    python benchmarks/recipe_experiments.py table --runs /root/emotion-runs/recipe \
+        --variants paper fast fast_mixup --runs runs/recipe
+    python benchmarks/recipe_experiments.py table --runs runs/recipe \
         > docs/results/recipe-experiments.md
 
 ``run`` trains each variant with ``emotion-train train`` for the same number of epochs on
@@ -51,7 +51,7 @@ def teacher_of(run: Path) -> str:
     from training.teacher import TeacherProbabilities
 
     try:
-        teacher = checkpoints.load(run / checkpoints.LAST)["settings"]["recipe"].get("teacher")
+        teacher = checkpoints.load(run / checkpoints.LAST).settings.recipe.teacher
         return f", teachers {TeacherProbabilities.load(teacher).describe()}" if teacher else ""
     except ValueError:  # a moved soft-label file or a damaged checkpoint: say nothing
         return ", teachers no longer at hand"

@@ -5,7 +5,7 @@
 
 Each run is a fresh interpreter that times one import: ``import mediapipe`` as it comes
 (its audio tasks import ``sounddevice``, its drawing helper ``matplotlib.pyplot``), and
-``app.mediapipe_import.import_mediapipe()``, which keeps both out (see that module).
+``app.face.mediapipe_import.import_mediapipe()``, which keeps both out (see that module).
 The table gives the median and fastest wall time and, where ``strace`` is installed,
 the other programs each way starts (``ldconfig``, ``gcc``, ``ld``, ``fc-list``).
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 WAYS = {
     "`import mediapipe`": "import mediapipe",
-    "`import_mediapipe()` (the app)": "from app.mediapipe_import import import_mediapipe\n"
+    "`import_mediapipe()` (the app)": "from app.face.mediapipe_import import import_mediapipe\n"
                                      "import_mediapipe()",
 }
 TIMED = "import time\nstart = time.perf_counter()\n{code}\nprint(time.perf_counter() - start)"

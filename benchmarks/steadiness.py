@@ -1,13 +1,13 @@
 """How often the emotion shown switches on real clips, and how fast it follows a real
-change of expression: the figures behind ``app.steady``'s defaults.
+change of expression: the figures behind ``app.face.steady``'s defaults.
 
     python benchmarks/steadiness.py > docs/results/steadiness.md
 
-Every video in the shared media folder runs once through ``app.pipeline.Pipeline``
-with the default model (the most accurate installed, or ``--model``), smoothing and
-hysteresis off, which gives each face's raw per-frame probabilities. Each setting of
-the grid (time constant, switch margin, switch hold) then replays those sequences
-through ``app.steady.SteadyRead``, the code the app runs:
+Every video in ``--media`` (as in ``pipeline.py``) runs once through
+``app.pipeline.Pipeline`` with the default model (the most accurate installed, or
+``--model``), smoothing and hysteresis off, which gives each face's raw per-frame
+probabilities. Each setting of the grid (time constant, switch margin, switch hold) then
+replays those sequences through ``app.face.steady.SteadyRead``, the code the app runs:
 
 - switches: how often the emotion shown changes, on ``fer_woman2.mp4`` and on all clips;
 - step lag: real frames of one steady expression followed by real frames of another.
@@ -36,11 +36,11 @@ import numpy as np
 from latency import markdown_table
 from pipeline import DEFAULT_MEDIA
 
-from app.capture import SequentialReader, open_source
-from app.model_library import default_model, resolve_model, scan_models
+from app.face.steady import OFF, Steadiness, SteadyRead
+from app.model.library import default_model, resolve_model, scan_models
 from app.pipeline import Pipeline
 from app.results import FrameResult
-from app.steady import OFF, Steadiness, SteadyRead
+from app.sources.capture import SequentialReader, open_source
 
 log = logging.getLogger("benchmarks.steadiness")
 
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if chosen is not None:
         best = chosen["steadiness"]
         print(f"\nChosen: time constant {best.time_constant_s:g} s, switch margin "
-              f"{best.switch_margin:g}, switch hold {best.switch_hold_s:g} s; app.steady's defaults "
+              f"{best.switch_margin:g}, switch hold {best.switch_hold_s:g} s; app.face.steady's defaults "
               f"are {current.time_constant_s:g} s, {current.switch_margin:g}, {current.switch_hold_s:g} s.")
     return 0
 

@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _description() -> str:
     """The docstring's first line as the terminal shows it, without its markup."""
-    sys.path.insert(0, str(ROOT))  # app.cli_text is standard library only: any Python will do
-    from app.cli_text import plain_text
+    sys.path.insert(0, str(ROOT))  # app.system.cli_text is standard library only: any Python will do
+    from app.system.cli_text import plain_text
 
     return plain_text(__doc__.splitlines()[0])
 

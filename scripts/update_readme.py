@@ -4,6 +4,7 @@ A block sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``:
 
 - ``architectures``: ``emotion-train models --markdown`` (computed here);
 - ``models``: the model cards inside ``models_onnx/*.onnx`` (as ``emotion-train cards``);
+- ``timeline-columns``: the CSV timeline's columns and their meaning (``app.output.timeline_columns``);
 - ``speed``, ``startup``, ``batch``, ``steadiness``, ``setup-times``, ``packaging``: the saved output of
   the command named in ``RESULTS`` (re-run that command to refresh the file, then this script).
 
@@ -25,7 +26,7 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parent.parent
 README = REPOSITORY / "README.md"
 DOCUMENTS = (README, REPOSITORY / "docs" / "pipeline.md", REPOSITORY / "docs" / "gui.md",
-             REPOSITORY / "packaging" / "README.md")
+             REPOSITORY / "docs" / "architecture.md", REPOSITORY / "packaging" / "README.md")
 """The hand-written documents: their generated blocks and their prose are checked."""
 RESULTS_DIR = REPOSITORY / "docs" / "results"
 
@@ -60,7 +61,7 @@ def architectures_block() -> str:
 
 
 def models_block() -> str:
-    from app.model_card import read_card
+    from app.model.card import read_card
     from training.model_cards import summary_table
 
     paths = sorted((REPOSITORY / "models_onnx").glob("*.onnx"))
@@ -68,6 +69,12 @@ def models_block() -> str:
         return "No model is shipped yet."
     table = summary_table([(path, read_card(path)) for path in paths], link_prefix="models_onnx/")
     return "Generated from the model cards in `models_onnx/`:\n\n" + "\n".join(table)
+
+
+def timeline_columns_block() -> str:
+    from app.output.timeline_columns import markdown_table
+
+    return markdown_table()
 
 
 def results_block(name: str) -> str:
@@ -83,6 +90,7 @@ def results_block(name: str) -> str:
 def render(text: str, every_block: bool = True) -> str:
     """``text`` with its blocks rebuilt; ``every_block``: each block must be there (README)."""
     builders = {"architectures": architectures_block, "models": models_block,
+                "timeline-columns": timeline_columns_block,
                 **{name: (lambda name=name: results_block(name)) for name in RESULTS}}
     for name, build in builders.items():
         pattern = re.compile(rf"(<!-- {name}:begin -->)\n(?:.*?\n)?(<!-- {name}:end -->)", re.DOTALL)

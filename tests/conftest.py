@@ -65,7 +65,7 @@ def damaged_clip(media_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def landmarker():
-    from app.landmarks import FaceLandmarker
+    from app.face.landmarks import FaceLandmarker
 
     with FaceLandmarker(max_faces=10) as instance:
         yield instance

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from app.labels import FER2013_LABELS
-from app.model_card import ModelCard
+from app.face.preprocess import PreprocessSpec
+from app.model.card import ModelCard
+from training.data.labels import FER2013_LABELS
+
+PREPROCESS_FIELDS = [field.name for field in fields(PreprocessSpec)]
 
 
 def fer_card(**changes) -> ModelCard:
@@ -29,7 +32,8 @@ def fer_card(**changes) -> ModelCard:
         training={"command": "hand-built test graph"},
     )
     fields.update(changes)
-    return ModelCard(**fields)
+    spec = PreprocessSpec(**{name: fields.pop(name) for name in PREPROCESS_FIELDS})
+    return ModelCard(preprocess=spec, **fields)
 
 
 def linear_model(
@@ -86,14 +90,14 @@ def write_ensemble(path: Path, members, weights=None, input_size: int | None = N
                    **card_changes) -> Path:
     """An ensemble of the member files, built as ``emotion-train ensemble`` builds it;
     ``card_changes`` replace fields of its card (``metrics=...``)."""
-    from training.ensemble import ensemble_card
+    from training.commands.ensemble import ensemble_card
     from training.ensemble_graph import build_graph, load_members
 
     loaded = load_members(members)
     weights = weights or [1] * len(loaded)
     model, base = build_graph(loaded, weights, input_size)
-    card = ensemble_card(loaded, weights, base, base.input_size[0] if input_size is None else input_size,
-                         "hand-built test ensemble", None)
+    side = base.preprocess.input_size[0] if input_size is None else input_size
+    card = ensemble_card(loaded, weights, base, side, "hand-built test ensemble", None)
     replace(card, **card_changes).embed(model)
     onnx.save_model(model, str(path))
     return path

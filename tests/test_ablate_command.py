@@ -2,9 +2,11 @@
 whose checkpoint holds the variant, a second session resumes only what is unfinished,
 the table is rebuilt from the runs, and export rebuilds the variant into its card."""
 
+from dataclasses import replace
+
 import pytest
 
-from app.model_card import read_card
+from app.model.card import read_card
 from training import ablations
 from training import checkpoint as checkpoints
 from training.cli import main
@@ -31,15 +33,15 @@ def test_every_run_holds_its_variant(ablation):
         "base-seed0", "base-seed1", "full-seed0", "full-seed1"]
     for seed in (0, 1):
         base = checkpoints.load(out / f"base-seed{seed}" / checkpoints.LAST)
-        assert base["stopped"] == "finished" and base["settings"]["seed"] == seed
-        assert base["model"]["ablate"] == list(base["settings"]["ablate"]) == sorted(BASE.ablate)
-        assert base["command"].startswith("emotion-train train --arch mobilenetv3_dilated_simam")
+        assert base.stopped == "finished" and base.settings.seed == seed
+        assert base.to_dict()["model"]["ablate"] == list(base.settings.ablate) == sorted(BASE.ablate)
+        assert base.command.startswith("emotion-train train --arch mobilenetv3_dilated_simam")
         full = checkpoints.load(out / f"full-seed{seed}" / checkpoints.LAST)
-        assert "ablate" not in full["model"] and not full["settings"]["ablate"]
-    rebuilt = checkpoints.model_of(base)
-    assert count_parameters(rebuilt) == base["parameters"] == count_parameters(
+        assert "ablate" not in full.to_dict()["model"] and not full.settings.ablate
+    rebuilt = base.trained_model()
+    assert count_parameters(rebuilt) == base.parameters == count_parameters(
         build_model(ARCH, ablate=BASE.ablate))
-    assert base["parameters"] != full["parameters"]
+    assert base.parameters != full.parameters
 
 
 def test_the_table_has_one_row_per_variant(ablation):
@@ -62,16 +64,13 @@ def test_the_table_has_one_row_per_variant(ablation):
 def test_a_second_session_resumes_only_the_unfinished_run(ablation):
     out, argv = ablation
     paused = out / "base-seed1" / checkpoints.LAST  # the ablated variant must rebuild to resume
-    saved = checkpoints.load(paused)
-    saved.pop("path")
-    saved["stopped"] = "paused"
-    checkpoints.save(saved, paused)
+    checkpoints.save(replace(checkpoints.load(paused), stopped="paused"), paused)
     before = {path: path.stat().st_mtime_ns for path in out.glob(f"*/{checkpoints.LAST}")}
     assert main(argv) == 0
     changed = [path for path, mtime in before.items() if path.stat().st_mtime_ns != mtime]
     assert changed == [paused]
     resumed = checkpoints.load(paused)
-    assert resumed["stopped"] == "finished" and len(resumed["resumed"]) == 1
+    assert resumed.stopped == "finished" and len(resumed.resumed) == 1
     assert main([*argv[:-2], "--epochs", "2", "--out", str(out)]) == 2  # another budget: refused
 
 

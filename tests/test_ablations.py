@@ -2,14 +2,16 @@
 and still exports to ONNX with parity; recipe-level switches change the recipe alone."""
 
 import argparse
-from dataclasses import replace
 
 import pytest
 import torch
 from torch import nn
 
+from tests.checkpoint_fixtures import make_checkpoint, settings_for
 from tests.onnx_fixtures import fer_card
-from training import ablations, checkpoint, train
+from training import ablations
+from training.checkpoint import Checkpoint, ModelArguments
+from training.commands import train
 from training.export import export_onnx, parity_error
 from training.models import ARCHITECTURES, build_model
 from training.models.backbones import densenet121
@@ -183,12 +185,12 @@ def test_the_cli_stores_the_variant_and_maps_loss_and_preprocessing_switches():
 
 def test_a_checkpoint_rebuilds_its_variant():
     model = built("yolov8_dyconv_gam", {"gam"}, input_size=32)
-    saved = {"model": {"arch": "yolov8_dyconv_gam", "num_classes": 7, "in_channels": 1, "input_size": 32,
-                       "ablate": ["gam"]}, "state_dict": model.state_dict()}
-    assert count(checkpoint.model_of(saved), GAM) == 0
+    saved = make_checkpoint(settings_for("unused", arch="yolov8_dyconv_gam"), state_dict=model.state_dict(),
+                            model=ModelArguments("yolov8_dyconv_gam", 7, 1, 32, ("gam",))).to_dict()
+    assert count(Checkpoint.from_dict(saved).trained_model(), GAM) == 0
     del saved["model"]["ablate"]
     with pytest.raises(RuntimeError):  # the full model does not take the variant's weights
-        checkpoint.model_of(saved)
+        Checkpoint.from_dict(saved).trained_model()
 
 
 @pytest.mark.parametrize("name, input_size, ablate", [
@@ -209,6 +211,6 @@ def test_ablated_models_keep_the_contract_and_export_with_parity(name, input_siz
         logits = model(images)
         assert torch.equal(logits, model.forward_head(model.forward_features(images)))
     assert logits.shape == (2, 7)
-    card = replace(fer_card(architecture=name), input_size=(input_size, input_size))
+    card = fer_card(architecture=name, input_size=(input_size, input_size))
     path = export_onnx(model, card, tmp_path / f"{name}.onnx")
     assert parity_error(model, path) < 1e-4

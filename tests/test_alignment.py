@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.alignment import (
+from app.face.alignment import (
     ANCHOR_NAMES,
     DEFAULT_TEMPLATE_ID,
     AlignmentTemplate,

@@ -12,9 +12,10 @@ import pytest
 
 from app import EmotionRecognizer
 from app.api import FaceEmotion, FrameEmotions
-from app.model_library import default_model, scan_models
+from app.model.library import default_model, scan_models
 from app.pipeline import Pipeline
-from app.sources import CaptureError, Frame
+from app.results import Frame
+from app.sources.base import CaptureError
 from tests.conftest import REPO_ROOT
 
 MODEL = "mini_xception"  # shipped and the quickest: the API, not the model, is under test

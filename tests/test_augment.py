@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from app.alignment import DEFAULT_TEMPLATE_ID
-from app.preprocess import PreprocessSpec, prepare_crop, to_tensor
+from app.face.alignment import DEFAULT_TEMPLATE_ID
+from app.face.preprocess import PreprocessSpec, prepare_crop, to_tensor
 from training.augment import AugmentConfig, Augmenter
 from training.data.base import CropSet
 from training.data.torch_dataset import CropDataset

@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training import train as train_command
-from training.export_command import auxiliary_notes
+from training.checkpoint import ADDED_SINCE
+from training.checkpoint_card import auxiliary_notes
+from training.commands import train as train_command
 from training.losses import TrainingObjective, build_loss, tapped_channels
 from training.models import build_model
 from training.recipes import RECIPES
@@ -101,9 +102,12 @@ def test_dcrnet_trains_its_backbone_through_an_auxiliary_classifier_unless_switc
 
 
 def test_the_model_card_says_how_an_auxiliary_classifier_trained_the_backbone():
-    assert auxiliary_notes({"auxiliary_weight": 0.0}) == []
-    assert auxiliary_notes({}) == []  # checkpoints from before the option existed
-    (note,) = auxiliary_notes({"auxiliary_from": "backbone", "auxiliary_weight": 1.0,
-                               "auxiliary_feature_extractor": True})
+    recipe = RECIPES["mini_xception"]
+    assert auxiliary_notes(replace(recipe, auxiliary_from=None, auxiliary_weight=0.0)) == []
+    before = {key: ADDED_SINCE["settings"]["recipe"][key]  # checkpoints from before the option existed
+              for key in ("auxiliary_from", "auxiliary_weight", "auxiliary_feature_extractor")}
+    assert auxiliary_notes(replace(recipe, **before)) == []
+    (note,) = auxiliary_notes(replace(recipe, auxiliary_from="backbone", auxiliary_weight=1.0,
+                                      auxiliary_feature_extractor=True))
     assert note.startswith("backbone trained through an auxiliary linear classifier")
     assert "not exported" in note and "gradient stopped" in note

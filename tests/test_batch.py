@@ -16,8 +16,8 @@ import pytest
 from app.batch.inputs import find_inputs
 from app.batch.manifest import COLUMNS, Manifest, ManifestRow, file_sha256
 from app.cli import main
-from app.cli_text import installed_version
-from app.model_library import resolve_model
+from app.model.library import resolve_model
+from app.system.cli_text import installed_version
 from tests.conftest import REPO_ROOT
 
 TIME_COLUMNS = ("wall_time", "t_seconds")

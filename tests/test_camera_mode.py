@@ -7,11 +7,11 @@ import cv2
 import numpy as np
 import pytest
 
-from app import camera_mode
-from app.camera_mode import CameraMode, default_mode, parse_fps, parse_size, set_default_mode
-from app.capture import open_source
 from app.cli import build_parser, camera_mode_of, main
-from app.video_sources import CameraSource
+from app.sources import camera_mode
+from app.sources.camera_mode import CameraMode, default_mode, parse_fps, parse_size, set_default_mode
+from app.sources.capture import open_source
+from app.sources.video import CameraSource
 from tests.camera_fakes import CameraSequence, FakeCamera
 
 FRAME = np.full((480, 640, 3), 90, np.uint8)
@@ -96,7 +96,7 @@ def test_main_makes_the_mode_every_camera_asks_for(monkeypatch):
 def test_the_camera_is_asked_for_the_mode_size_first(caplog):
     camera = RecordingCamera()
     source = CameraSource(0, CameraMode((1280, 720), 30.0), open_capture=CameraSequence(camera))
-    with caplog.at_level(logging.INFO, logger="app.video_sources"):
+    with caplog.at_level(logging.INFO, logger="app.sources.video"):
         source.open()
     assert camera.requests == [(WIDTH, 1280), (HEIGHT, 720), (FPS, 30.0)]
     assert source.size == (1280, 720) and source.fps == 30.0
@@ -116,7 +116,7 @@ def test_no_mode_asks_nothing_of_the_driver():
 def test_what_the_camera_delivers_instead_is_logged(caplog):
     camera = StubbornCamera()
     source = CameraSource(0, CameraMode((1920, 1080), 60.0), open_capture=CameraSequence(camera))
-    with caplog.at_level(logging.WARNING, logger="app.video_sources"):
+    with caplog.at_level(logging.WARNING, logger="app.sources.video"):
         source.open()
     assert camera.requests == [(WIDTH, 1920), (HEIGHT, 1080), (FPS, 60.0)]
     assert source.size == (640, 480) and source.fps == 30.0

@@ -7,11 +7,12 @@ import cv2
 import numpy as np
 import pytest
 
-from app.cameras import list_cameras
-from app.capture import LatestFrameReader, SequentialReader, open_reader, open_source
-from app.results import Event, EventKind
-from app.sources import CaptureError, Frame, ImageFolderSource, SourceLostError
-from app.video_sources import CameraSource
+from app.results import Event, EventKind, Frame
+from app.sources.base import CaptureError, SourceLostError
+from app.sources.cameras import list_cameras
+from app.sources.capture import LatestFrameReader, SequentialReader, open_reader, open_source
+from app.sources.images import ImageFolderSource
+from app.sources.video import CameraSource
 from tests.camera_fakes import CameraSequence, FakeCamera
 
 GRAY_FRAME = np.full((48, 64, 3), 90, np.uint8)

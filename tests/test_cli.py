@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 import app
-from app.cli_text import installed_version, plain_text, version_text
-from app.gui.launch import EXIT_NO_DISPLAY, HEADLESS_COMMAND, LaunchOptions, display_problem, has_no_display
+from app.gui.launch import HEADLESS_COMMAND, LaunchOptions, display_problem, has_no_display
 from app.gui.settings import SETTINGS_ENV
+from app.system.cli_text import installed_version, plain_text, version_text
+from app.system.exit_codes import ExitCode
 from tests.onnx_fixtures import fer_card, linear_model, write_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +49,7 @@ def run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def assert_says_what_to_run(completed: subprocess.CompletedProcess) -> None:
-    assert completed.returncode == EXIT_NO_DISPLAY, completed.stderr
+    assert completed.returncode == ExitCode.NO_DISPLAY, completed.stderr
     assert HEADLESS_COMMAND in completed.stderr
     assert "--screenshot PATH" in completed.stderr
     assert "Traceback" not in completed.stderr
@@ -155,7 +156,8 @@ def test_without_package_metadata_the_version_comes_from_the_package(monkeypatch
 def test_plain_text_takes_off_restructuredtext_inline_markup():
     assert plain_text("``emotion-train`` (also ``python -m training``)") == (
         "emotion-train (also python -m training)")
-    assert plain_text("see :mod:`app.steady` and `Qt`_, not ``a`b``") == "see app.steady and Qt, not a`b"
+    assert plain_text("see :mod:`app.face.steady` and `Qt`_, not ``a`b``") == (
+        "see app.face.steady and Qt, not a`b")
     assert plain_text("no markup: 5 * 2") == "no markup: 5 * 2"
 
 

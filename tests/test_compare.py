@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from onnx import numpy_helper
 
-from app.labels import FER2013_LABELS
 from tests.conftest import REPO_ROOT
 from tests.onnx_fixtures import fer_card, linear_model, write_model
 from training.cli import main as emotion_train
+from training.data.labels import FER2013_LABELS
 from training.significance import mcnemar_exact
 
 MODELS = REPO_ROOT / "models_onnx"

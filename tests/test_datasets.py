@@ -6,12 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
-from app.alignment import DEFAULT_TEMPLATE_ID
-from app.labels import FER2013_LABELS
-from app.preprocess import PreprocessSpec, prepare_crop
+from app.face.alignment import DEFAULT_TEMPLATE_ID
+from app.face.preprocess import PreprocessSpec, prepare_crop
 from training.data import DataOptions, DatasetLayoutError, load_split, resolve_format
 from training.data.ckplus import CKPLUS_LABELS, subject_split
 from training.data.fer_csv import FERPLUS_LABELS, FERPLUS_VOTE_COLUMNS, ferplus_target
+from training.data.labels import FER2013_LABELS
 from training.data.rafdb import RAFDB_LABELS
 
 GRAY = PreprocessSpec((48, 48), 1, "gray", (0.5,), (0.25,), False, DEFAULT_TEMPLATE_ID)

@@ -19,11 +19,12 @@ def test_two_cpu_ranks_train_one_epoch_with_the_same_result_format(fer2013_root,
     assert main([*common, "--threads", "1", "--out", str(single_out)]) == 0
 
     ddp, single = (checkpoints.load(out / checkpoints.LAST) for out in (ddp_out, single_out))
-    assert ddp["world_size"] == 2 and single["world_size"] == 1
-    assert set(ddp) == set(single) and set(ddp["progress"]) == set(single["progress"])
-    assert ddp["command"].startswith("torchrun --standalone --nproc_per_node=2 -m training train")
-    entry = ddp["progress"]["history"][0]
-    assert set(entry) == set(single["progress"]["history"][0])
+    assert ddp.world_size == 2 and single.world_size == 1
+    assert set(ddp.to_dict()) == set(single.to_dict())
+    assert set(ddp.to_dict()["progress"]) == set(single.to_dict()["progress"])
+    assert ddp.command.startswith("torchrun --standalone --nproc_per_node=2 -m training train")
+    entry = ddp.progress.history[0]
+    assert set(entry) == set(single.progress.history[0])
     assert 0.0 <= entry["val_accuracy"] <= 1.0 and entry["train_loss"] > 0
     assert (ddp_out / checkpoints.BEST).is_file() and (ddp_out / "history.json").is_file()
     # Both ranks validated disjoint halves; the reduced figures cover all 70 validation images.

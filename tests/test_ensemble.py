@@ -9,13 +9,14 @@ import numpy as np
 import onnx
 import pytest
 
-from app import model_card
-from app.inference import EmotionClassifier
-from app.labels import FER2013_LABELS
-from app.model_card import MEMBER_OUTPUT_NAME, read_card
+from app.face import preprocess
+from app.model import card as model_card
+from app.model.card import MEMBER_OUTPUT_NAME, read_card
+from app.model.inference import EmotionClassifier
 from tests.conftest import REPO_ROOT
 from tests.onnx_fixtures import fer_card, linear_model, write_ensemble, write_model
 from training.cli import main as emotion_train
+from training.data.labels import FER2013_LABELS
 from training.ensemble_graph import EnsembleError, load_members
 from training.export import weights_sha256
 
@@ -68,7 +69,7 @@ def test_other_input_sizes_and_normalisations_are_folded_into_the_graph(tmp_path
     b = member(tmp_path, "b", seed=2, size=24, mean=(0.4,), std=(0.2,))
     path = ensemble(tmp_path, [a, b])
     classifier = EmotionClassifier(path, CPU)
-    assert classifier.card.input_size == (48, 48)  # the largest member's
+    assert classifier.card.preprocess.input_size == (48, 48)  # the largest member's
     # A uniform grey crop is the same at any size, so each member must see exactly what
     # its own preprocessing makes of it: Resize, then its mean and std.
     grey = np.array([0.2, 0.55, 0.9], np.float32).reshape(3, 1, 1, 1)
@@ -76,7 +77,8 @@ def test_other_input_sizes_and_normalisations_are_folded_into_the_graph(tmp_path
     own_b = EmotionClassifier(b, CPU).probabilities(np.broadcast_to((grey - 0.4) / 0.2, (3, 1, 24, 24)))
     np.testing.assert_allclose(members[:, 1], own_b, atol=1e-5)
     smaller = EmotionClassifier(ensemble(tmp_path, [a, b], input_size=24), CPU)
-    assert smaller.card.input_size == (24, 24) and smaller.predict(batch(24)).members.shape == (3, 2, 7)
+    assert smaller.card.preprocess.input_size == (24, 24)
+    assert smaller.predict(batch(24)).members.shape == (3, 2, 7)
 
 
 def test_a_member_with_its_labels_in_another_order_is_reordered(tmp_path):
@@ -91,8 +93,8 @@ def test_a_member_with_its_labels_in_another_order_is_reordered(tmp_path):
 
 
 def other_template(monkeypatch, tmp_path):
-    templates = dict(model_card.available_templates(), **{"other-template-v1": tmp_path})
-    monkeypatch.setattr(model_card, "available_templates", lambda: templates)
+    templates = dict(preprocess.available_templates(), **{"other-template-v1": tmp_path})
+    monkeypatch.setattr(preprocess, "available_templates", lambda: templates)
     return dict(alignment_template="other-template-v1")
 
 
@@ -134,8 +136,8 @@ def test_the_command_chooses_members_and_weights_on_val_and_never_on_test(tmp_pa
     if not SHIPPED_MINI_XCEPTION.is_file():
         pytest.skip(f"needs the shipped {SHIPPED_MINI_XCEPTION}")
     mini = shutil.copy(SHIPPED_MINI_XCEPTION, tmp_path / "mini_xception.onnx")
-    probe = member(tmp_path, "probe", mean=read_card(mini).mean, std=read_card(mini).std,
-                   gamma=read_card(mini).gamma)
+    spec = read_card(mini).preprocess
+    probe = member(tmp_path, "probe", mean=spec.mean, std=spec.std, gamma=spec.gamma)
     out = tmp_path / "out" / "ensemble.onnx"
     common = [str(mini), str(probe), "--search", "--data", str(fer2013_root), "--weight-grid", "0", "1",
               "--out", str(out)]

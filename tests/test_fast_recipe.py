@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from app.preprocess import PreprocessSpec, to_tensor
+from app.face.preprocess import PreprocessSpec, to_tensor
 from tests.conftest import REPO_ROOT
 from training import checkpoint as checkpoints
 from training.augment import AugmentConfig, Augmenter
@@ -147,9 +147,9 @@ def test_a_student_distilled_from_a_teacher_moves_toward_its_predictions(teacher
     distances = {}
     for name in ("alone", "taught"):
         saved = checkpoints.load(tmp_path / name / checkpoints.LAST)
-        assert (saved["settings"]["recipe"]["teacher"] is not None) == (name == "taught")
-        model = checkpoints.model_of(saved)
-        spec = checkpoints.spec_of(saved)
+        assert (saved.settings.recipe.teacher is not None) == (name == "taught")
+        model = saved.trained_model()
+        spec = saved.spec
         images = torch.from_numpy(np.stack([to_tensor(crop, spec)[0] for crop in crops.crops]))
         with torch.no_grad():
             student = F.log_softmax(model.eval()(images), dim=1)
@@ -165,8 +165,8 @@ def test_teacher_onnx_files_are_scored_once_into_the_run_folder(fer2013_root, tm
     assert main(["train", *QUICK, "--data", str(fer2013_root), "--limit-per-class", "10", "--epochs", "1",
                  "--batch", "14", "--out", str(out), "--teacher", str(SHIPPED_MINI_XCEPTION)]) == 0
     saved = checkpoints.load(out / checkpoints.LAST)
-    assert saved["settings"]["recipe"]["teacher"] == str(out / "teacher.npz")
-    assert saved["settings"]["recipe"]["distill_weight"] == 0.5
+    assert saved.settings.recipe.teacher == str(out / "teacher.npz")
+    assert saved.settings.recipe.distill_weight == 0.5
     assert TeacherProbabilities.load(out / "teacher.npz").members == ("mini_xception.onnx",)
     assert main(["train", *QUICK, "--data", str(fer2013_root), "--out", str(tmp_path / "bad"),
                  "--teacher", str(tmp_path / "a.txt")]) == 2
@@ -185,12 +185,11 @@ def test_resume_is_exact_with_mixing_the_average_and_a_per_batch_schedule(fer201
     assert main([*common, "--out", str(paused), "--max-minutes", "0"]) == 75
     assert main(["train", "--resume", "--out", str(paused)]) == 0
     expected, resumed = (checkpoints.load(run / checkpoints.LAST) for run in (straight, paused))
-    for key in ("state_dict",):
-        for name, tensor in expected[key].items():
-            assert torch.equal(tensor, resumed[key][name]), name
-    for name, tensor in expected["ema"]["weights"].items():
-        assert torch.equal(tensor, resumed["ema"]["weights"][name]), name
+    for name, tensor in expected.state_dict.items():
+        assert torch.equal(tensor, resumed.state_dict[name]), name
+    for name, tensor in expected.optimisation.ema["weights"].items():
+        assert torch.equal(tensor, resumed.optimisation.ema["weights"][name]), name
     best = checkpoints.load(straight / checkpoints.BEST)
-    assert "ema" not in best
-    assert any(not torch.equal(best["state_dict"][name], tensor)
-               for name, tensor in expected["state_dict"].items() if tensor.is_floating_point())
+    assert "ema" not in best.to_dict()
+    assert any(not torch.equal(best.state_dict[name], tensor)
+               for name, tensor in expected.state_dict.items() if tensor.is_floating_point())

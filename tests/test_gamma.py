@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from app.gamma import GAMMA_MAX, GAMMA_MIN, adaptive_gamma, apply_gamma, gamma_for_luminance
+from app.face.gamma import GAMMA_MAX, GAMMA_MIN, adaptive_gamma, apply_gamma, gamma_for_luminance
 
 
 def _image(mean: float, seed: int = 0) -> np.ndarray:

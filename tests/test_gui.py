@@ -15,20 +15,23 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QImage
 
-from app import model_library, providers
-from app.capture import open_reader
 from app.cli import build_parser
 from app.gui import run
 from app.gui.launch import LaunchOptions
 from app.gui.main_window import MainWindow
+from app.gui.overlay import qrect
 from app.gui.settings import SETTINGS_ENV, AppSettings
 from app.gui.theme import emotion_colour
-from app.labels import FER2013_LABELS
-from app.recorder import timeline_columns
-from app.video_sources import CameraSource
+from app.model import library as model_library
+from app.model import providers
+from app.output.timeline_columns import timeline_columns
+from app.pipeline import Pipeline
+from app.sources.capture import open_reader
+from app.sources.video import CameraSource
 from tests.camera_fakes import CameraSequence, FakeCamera
 from tests.conftest import REPO_ROOT
 from tests.onnx_fixtures import fer_card, linear_model, write_ensemble, write_model
+from training.data.labels import FER2013_LABELS
 
 WAIT_MS = 60_000
 """Generous: the machine is shared, and MediaPipe and a model start in each window."""
@@ -152,15 +155,15 @@ def test_a_video_plays_with_bars_for_the_face(qtbot, make_window, media_dir, min
     assert top.label == result.faces[0].top_label and face.title.startswith(f"#{face.face_id}")
     assert sum(bar.probability for bar in face.bars) == pytest.approx(1.0, abs=1e-3)
     view_rect = window.view.rect()
-    assert view_rect.contains(face.panel.toRect()) and not face.panel.intersects(face.box)
+    assert view_rect.contains(qrect(face.panel).toRect()) and not face.panel.overlap_area(face.box)
     # The pixels show it: the top bar is filled in its emotion's colour, a track is dark.
     image = window.view.grab().toImage()
     ratio = image.devicePixelRatio()
-    fill_centre = top.fill.center() * ratio
+    fill_centre = QPointF(*top.fill.center) * ratio
     assert close_to(image.pixelColor(fill_centre.toPoint()), emotion_colour(top.label, face.bars.index(top)))
-    empty_end = top.track.center() + QPointF(top.track.width() / 2 - 3, 0)
+    empty_end = QPointF(*top.track.center) + QPointF(top.track.width / 2 - 3, 0)
     assert image.pixelColor((empty_end * ratio).toPoint()).lightness() < 100 or top.probability > 0.95
-    qtbot.mouseClick(window.view, Qt.MouseButton.LeftButton, pos=face.box.center().toPoint())
+    qtbot.mouseClick(window.view, Qt.MouseButton.LeftButton, pos=QPointF(*face.box.center).toPoint())
     assert window.timeline.selected_face == face.face_id
     fields = window.status.fields
     assert fields["faces"] == "1 face" and re.fullmatch(r"\d+\.\d fps", fields["fps"])
@@ -195,18 +198,17 @@ def test_a_fresh_window_starts_on_the_most_accurate_model_and_shows_its_agreemen
 
 
 def test_models_switch_mid_run_off_the_gui_thread(qtbot, make_window, media_dir, mini_xception_onnx,
-                                                  second_model):
+                                                  second_model, monkeypatch):
     window = make_window(source=str(media_dir / "fer_woman2.mp4"), model=str(mini_xception_onnx))
     before = wait_for_faces(qtbot, window, "mini_xception")
-    pipeline = window.session.pipeline
     loading_threads = []
-    original = pipeline.load_model
+    original = Pipeline.load_model
 
-    def recording_load_model(path):
+    def recording_load_model(pipeline, path):
         loading_threads.append(threading.current_thread())
-        return original(path)
+        return original(pipeline, path)
 
-    pipeline.load_model = recording_load_model
+    monkeypatch.setattr(Pipeline, "load_model", recording_load_model)
     window.models.choose(second_model)
     after = wait_for_faces(qtbot, window, "mini_xception_seed1")
     assert loading_threads and loading_threads[0] is not threading.main_thread()
@@ -321,11 +323,15 @@ def test_closing_mid_run_while_recording_stops_cleanly(qtbot, make_window, media
                     timeout=WAIT_MS)
     assert window.session.running
     window.close()
-    assert window.session.worker_thread.isFinished()
-    assert window.session.pipeline.recording is None
+    # The pipeline lets go of its model only once the worker has stopped, and nothing
+    # writes to the CSV any more.
+    assert window.session.model is None and window.session.recording is None
+    written = path.read_bytes()
+    qtbot.wait(300)
+    assert path.read_bytes() == written
     header, rows = read_csv(path)
     assert len(rows) >= 3 and all(len(row) == len(header) for row in rows)
-    assert path.read_bytes().endswith(b"\n")  # the last row is complete
+    assert written.endswith(b"\n")  # the last row is complete
 
 
 def test_choices_are_remembered(qtbot, make_window, mini_xception_onnx):
@@ -333,14 +339,14 @@ def test_choices_are_remembered(qtbot, make_window, mini_xception_onnx):
     qtbot.waitUntil(lambda: first.models.path == str(mini_xception_onnx), timeout=WAIT_MS)
     first.controls.smoothing.setValue(30)
     first.controls.gamma.setChecked(False)
-    assert first.session.pipeline.steadiness.time_constant_s == pytest.approx(0.3)
-    assert first.session.pipeline.gamma_enabled is False
+    pipeline = first.session._pipeline  # the analysis itself follows, not only the controls
+    assert pipeline.steadiness.time_constant_s == pytest.approx(0.3) and pipeline.gamma_enabled is False
     first.close()
     second = make_window()
     qtbot.waitUntil(lambda: second.models.path == str(mini_xception_onnx), timeout=WAIT_MS)
     assert second.controls.smoothing.value() == 30 and not second.controls.gamma.isChecked()
-    assert second.session.pipeline.steadiness.time_constant_s == pytest.approx(0.3)
-    assert second.session.pipeline.gamma_enabled is False
+    pipeline = second.session._pipeline
+    assert pipeline.steadiness.time_constant_s == pytest.approx(0.3) and pipeline.gamma_enabled is False
 
 
 def test_emotion_app_scripted_run_saves_a_screenshot(media_dir, mini_xception_onnx, tmp_path):

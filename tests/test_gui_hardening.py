@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from app.gui.launch import LaunchOptions
 from app.gui.main_window import MainWindow
 from app.gui.settings import SETTINGS_ENV, AppSettings
-from app.inference import EmotionClassifier
+from app.model.inference import EmotionClassifier
 from tests.onnx_fixtures import fer_card, linear_model, write_model, write_model_with_raw_metadata
 
 WAIT_MS = 60_000
@@ -80,7 +80,7 @@ def test_the_model_chosen_last_runs_even_when_one_chosen_before_loads_slower(
     qtbot.waitUntil(lambda: second_loaded.is_set() and not window.session.background.busy,
                     timeout=WAIT_MS)
     result = next_result(qtbot, window, "fast")
-    assert window.session.pipeline.model.path == models["fast"]
+    assert window.session.model.path == models["fast"]
     assert next_result(qtbot, window, "fast").frame.index > result.frame.index  # and stays
     assert box.currentData() == str(models["fast"]) and box.isEnabled()
     assert window.settings.model == str(models["fast"])
@@ -98,9 +98,9 @@ def test_closed_windows_release_their_model_and_threads(qtbot, tmp_path, media_d
                              model=str(model), model_dirs=(tmp_path / "models",))
         qtbot.waitUntil(lambda: window.result is not None and bool(window.result.faces),
                         timeout=WAIT_MS)
-        classifier = weakref.ref(window.session.pipeline.model)
+        classifier = weakref.ref(window.session.model)
         window.close()
-        assert window.session.worker_thread.isFinished()
+        assert window.session.model is None  # closed, once its worker had stopped
         return classifier
 
     def threads() -> int:

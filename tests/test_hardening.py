@@ -16,9 +16,9 @@ import pytest
 from app.cli import main
 from app.gui.settings import AppSettings
 from app.gui.timeline_data import read_timeline_csv
-from app.logs import LOG_ENV
-from app.model_library import MODELS_ENV
-from app.recorder import CsvRecorder
+from app.model.library import MODELS_ENV
+from app.output.timeline_csv import CsvRecorder
+from app.system.logs import LOG_ENV
 from tests.onnx_fixtures import fer_card, linear_model, write_model, write_model_with_raw_metadata
 from tests.test_headless import emotion_app, file_size_limit, read_rows
 from tests.test_recorder import frame_result
@@ -30,7 +30,7 @@ def folder_with_a_non_utf8_model(tmp_path, monkeypatch):
     dataset is Latin-1 text."""
     folder = tmp_path / "models"
     folder.mkdir()
-    monkeypatch.setattr("app.model_library.REPO_MODELS_DIR", tmp_path / "none")
+    monkeypatch.setattr("app.model.library.REPO_MODELS_DIR", tmp_path / "none")
     monkeypatch.setenv(MODELS_ENV, str(folder))
     write_model(folder / "good.onnx", linear_model(), fer_card(architecture="good_arch"))
     write_model_with_raw_metadata(folder / "latin1.onnx", linear_model(seed=1), "dataset",

@@ -16,16 +16,16 @@ import cv2
 import numpy as np
 import pytest
 
-from app import model_library, providers
-from app.annotate import AnnotatedVideo
 from app.cli import main
-from app.labels import FER2013_LABELS
-from app.logs import LOG_ENV
-from app.recorder import timeline_columns
-from app.results import FrameResult, StageTimings
-from app.sources import Frame
+from app.model import library as model_library
+from app.model import providers
+from app.output.annotate import AnnotatedVideo
+from app.output.timeline_columns import timeline_columns
+from app.results import Frame, FrameResult, StageTimings
+from app.system.logs import LOG_ENV
 from tests.conftest import REPO_ROOT
 from tests.onnx_fixtures import fer_card, linear_model, write_ensemble, write_model
+from training.data.labels import FER2013_LABELS
 
 ISO_8601_MS_TZ = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
 

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from app.alignment import ANCHOR_NAMES, DETECTOR_ANCHOR_NAMES
-from app.landmarks import MESH_POINTS, FaceLandmarker, QuietLandmarker
+from app.face.alignment import ANCHOR_NAMES, DETECTOR_ANCHOR_NAMES
+from app.face.landmarks import MESH_POINTS, FaceLandmarker, QuietLandmarker
 
 
 def _inside(point, box, margin=0.0):
@@ -98,7 +98,7 @@ def test_quiet_landmarker_captures_only_while_mediapipe_starts(single_face_image
     detection, and around the mesh's first run, but never for an empty scene at large."""
     import contextlib
 
-    from app import landmarks
+    from app.face import landmarks
 
     captures = []
     real = landmarks.native_output_captured

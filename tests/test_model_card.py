@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from app.model_card import PREFIX, ModelCard, ModelCardError, read_card
+from app.model.card import PREFIX, ModelCard, ModelCardError, read_card
 from tests.onnx_fixtures import (
     fer_card,
     linear_model,

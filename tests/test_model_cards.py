@@ -10,10 +10,10 @@ import numpy as np
 import onnx
 import pytest
 
-from app.labels import FER2013_LABELS
-from app.model_card import ModelCardError, read_card
+from app.model.card import ModelCardError, read_card
 from tests.onnx_fixtures import fer_card, linear_model, write_model
 from training.cli import main
+from training.data.labels import FER2013_LABELS
 from training.export import weights_sha256
 
 
@@ -117,24 +117,28 @@ def test_write_card_refuses_a_subset_and_a_failed_rewrite_leaves_the_file(
 
 
 def test_an_interrupted_run_says_where_it_stopped(tmp_path):
-    from training import checkpoint as checkpoints
-    from training.export_command import last_beside, run_ending_notes, run_totals
+    from dataclasses import replace
 
-    progress = {"epoch": 40, "seconds": 600.0}
-    last = {"format": checkpoints.FORMAT, "stopped": "interrupted", "progress": progress,
-            "settings": {"recipe": {"epochs": 150}},
-            "optimiser": {"param_groups": [{"lr": 1e-6}]}}
-    best = {"format": checkpoints.FORMAT, "progress": {"epoch": 37, "seconds": 550.0}}
+    from tests.checkpoint_fixtures import make_checkpoint, settings_for
+    from training import checkpoint as checkpoints
+    from training.checkpoint import Progress, RunTotals
+    from training.checkpoint_card import last_beside, run_ending_notes, run_totals
+
+    settings = settings_for(str(tmp_path), epochs=150)
+    last = make_checkpoint(settings, Progress(epoch=40, seconds=600.0), learning_rate=1e-6,
+                           stopped="interrupted")
+    best = make_checkpoint(settings, Progress(epoch=37, seconds=550.0), optimisation=None)
     checkpoints.save(last, tmp_path / checkpoints.LAST)
     checkpoints.save(best, tmp_path / checkpoints.BEST)
     loaded = checkpoints.load(tmp_path / checkpoints.BEST)
     notes = run_ending_notes(loaded, last_beside(loaded))
     assert notes == ["the run was stopped (interrupted) in epoch 41 of 150 after 10.0 min; "
                      "the learning rate was then 1.0e-06"]
-    finished = {**checkpoints.load(tmp_path / checkpoints.BEST), "run_totals": {"epochs": 40}}
+    finished = replace(checkpoints.load(tmp_path / checkpoints.BEST),
+                       run_totals=RunTotals(40, 600.0, [], "finished"))
     assert last_beside(finished) is None and run_ending_notes(finished, last_beside(loaded)) == []
     # The card counts the epochs the run went through, not those up to its best one.
-    assert run_totals(loaded, last_beside(loaded)) == {"epochs": 40, "seconds": 600.0}
+    assert run_totals(loaded, last_beside(loaded)) == (40, 600.0)
 
 
 def test_the_epochs_line_never_contradicts_a_stopped_run_s_note():

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from app import model_library
-from app.model_card import ModelCardError
-from app.model_library import default_model, describe_models, model_dirs, resolve_model, scan_models
+from app.model import library as model_library
+from app.model.card import ModelCardError
+from app.model.library import default_model, describe_models, model_dirs, resolve_model, scan_models
 from tests.onnx_fixtures import fer_card, linear_model, write_model
 
 

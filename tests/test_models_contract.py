@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from app.inference import EmotionClassifier
-from app.labels import FER2013_LABELS
+from app.model.inference import EmotionClassifier
 from tests.onnx_fixtures import fer_card
+from training.data.labels import FER2013_LABELS
 from training.export import export_onnx, parity_error
 from training.model_table import count_macs, count_parameters, format_table, table_rows
 from training.models import ARCHITECTURES, EmotionModel, build_model

@@ -19,7 +19,7 @@ import cv2
 import pytest
 
 from app.gui.settings import SETTINGS_ENV
-from app.logs import LOG_ENV
+from app.system.logs import LOG_ENV
 from tests.conftest import REPO_ROOT
 from tests.test_packaging import QUIET_HEADLESS
 
@@ -98,8 +98,8 @@ def test_native_lines_follow_the_log_across_a_rotation(tmp_path):
     pointed at it keeps writing to the current log, never to the rotated copy."""
     script = (
         "import logging, os\n"
-        "from app.logs import setup_logging\n"
-        "from app.quiet import native_stderr_to\n"
+        "from app.system.logs import setup_logging\n"
+        "from app.system.quiet import native_stderr_to\n"
         "path = setup_logging()\n"
         "with native_stderr_to(path):\n"
         "    os.write(2, b'native line before\\n')\n"

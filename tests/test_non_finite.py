@@ -18,14 +18,14 @@ import numpy as np
 import pytest
 from onnx import numpy_helper
 
-from app.annotate import draw_result
-from app.inference import EmotionClassifier
-from app.labels import FER2013_LABELS
+from app.face.quality import FaceQuality
+from app.face.steady import Steadiness, SteadyRead
+from app.model.inference import EmotionClassifier
+from app.output.annotate import draw_result
 from app.pipeline import Pipeline
-from app.results import UNREADABLE, FaceQuality, FaceResult, percent_text
-from app.sources import Frame
-from app.steady import Steadiness, SteadyRead
+from app.results import UNREADABLE, FaceResult, Frame, percent_text
 from tests.onnx_fixtures import fer_card, linear_model, write_model
+from training.data.labels import FER2013_LABELS
 
 CPU = ["CPUExecutionProvider"]
 
@@ -134,7 +134,7 @@ def test_the_window_shows_a_nan_face_as_unreadable(qtbot, nan_run):
     assert overlay.title == f"#{face.face_id}  unreadable"
     assert [bar.text for bar in overlay.bars] == [UNREADABLE] * len(FER2013_LABELS)
     assert not any(bar.top for bar in overlay.bars)
-    assert all(bar.fill.width() == 0 for bar in overlay.bars)
+    assert all(bar.fill.width == 0 for bar in overlay.bars)
 
 
 def test_the_annotated_video_draws_a_nan_face_without_failing(nan_run):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from app.logs import LOG_ENV
+from app.system.logs import LOG_ENV
 from tests.conftest import REPO_ROOT
 
 STRACE = shutil.which("strace")

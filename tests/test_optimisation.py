@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from training import train as train_command
+from training.commands import train as train_command
 from training.optimisation import make_optimiser
 from training.recipes import RECIPES, OptimiserRecipe
 from training.settings import TrainSettings

@@ -22,9 +22,9 @@ from pathlib import Path
 import cv2
 import pytest
 
-from app.labels import FER2013_LABELS
-from app.recorder import timeline_columns
+from app.output.timeline_columns import timeline_columns
 from tests.conftest import REPO_ROOT
+from training.data.labels import FER2013_LABELS
 
 pytestmark = pytest.mark.slow
 

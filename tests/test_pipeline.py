@@ -12,14 +12,13 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from app.capture import LatestFrameReader, open_reader
-from app.model_card import ModelCardError
+from app.face.steady import OFF, Steadiness
+from app.model.card import ModelCardError
+from app.output.timeline_csv import RecordingError
 from app.pipeline import Pipeline
-from app.recorder import RecordingError
-from app.results import Event, EventKind, FrameResult
-from app.sources import Frame
-from app.steady import OFF, Steadiness
-from app.video_sources import CameraSource
+from app.results import Event, EventKind, Frame, FrameResult
+from app.sources.capture import LatestFrameReader, open_reader
+from app.sources.video import CameraSource
 from tests.camera_fakes import CameraSequence, FakeCamera
 from tests.onnx_fixtures import fer_card, linear_model, write_model, write_model_with_metadata
 
@@ -184,7 +183,7 @@ def test_a_model_is_test_run_on_a_face_aligned_the_way_frames_are(pipeline, monk
     def failing_alignment(frame, anchors, spec):
         raise ValueError("this crop cannot be made")
 
-    monkeypatch.setattr("app.inference.crop_face", failing_alignment)
+    monkeypatch.setattr("app.model.inference.crop_face", failing_alignment)
     with pytest.raises(ModelCardError, match="does not run: this crop cannot be made"):
         pipeline.set_model(write_model(tmp_path / "linear.onnx", linear_model(), fer_card()))
     assert pipeline.model.path.stem == "mini_xception"

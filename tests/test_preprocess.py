@@ -6,15 +6,15 @@ import cv2
 import numpy as np
 import pytest
 
-from app.alignment import AlignmentTemplate
-from app.landmarks import Face
-from app.preprocess import PreprocessSpec, crop_face, faces_to_batch, prepare_crop, to_tensor
+from app.face.alignment import AlignmentTemplate
+from app.face.landmarks import Face
+from app.face.preprocess import PreprocessSpec, crop_face, crops_to_batch, prepare_crop, to_tensor
 from tests.onnx_fixtures import fer_card
 from tests.test_alignment import _framing_similarity
 
 
 def _spec(**changes) -> PreprocessSpec:
-    return PreprocessSpec.from_card(fer_card(**changes))
+    return fer_card(**changes).preprocess
 
 
 def test_spec_comes_from_the_card():
@@ -103,14 +103,14 @@ def test_live_frames_and_dataset_crops_make_alike_tensors(landmarker, fer2013_ro
 def test_all_faces_of_a_frame_form_one_batch(landmarker, multi_face_image):
     faces = landmarker.detect(multi_face_image)
     spec = _spec(input_size=(64, 64))
-    batch, gammas = faces_to_batch(multi_face_image, [face.anchors for face in faces], spec)
+    batch, gammas = crops_to_batch([crop_face(multi_face_image, face.anchors, spec) for face in faces], spec)
     assert batch.shape == (len(faces), 1, 64, 64) and batch.dtype == np.float32
     assert len(gammas) == len(faces) and all(0.6 <= gamma <= 1.4 for gamma in gammas)
     assert np.isfinite(batch).all()
 
 
 def test_no_faces_make_an_empty_batch(single_face_image):
-    batch, gammas = faces_to_batch(single_face_image, [], _spec())
+    batch, gammas = crops_to_batch([], _spec())
     assert batch.shape == (0, 1, 48, 48) and gammas == []
 
 

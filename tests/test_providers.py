@@ -11,10 +11,10 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from app import providers
-from app.inference import EmotionClassifier
-from app.providers import CPU, CUDA, PROBE_MODEL, TENSORRT, probe
-from app.quiet import native_output_captured
+from app.model import providers
+from app.model.inference import EmotionClassifier
+from app.model.providers import CPU, CUDA, PROBE_MODEL, TENSORRT, probe
+from app.system.quiet import native_output_captured
 from tests.conftest import REPO_ROOT
 
 
@@ -60,7 +60,7 @@ def test_unknown_request_names_the_valid_ones():
 @pytest.mark.skipif(CUDA not in ort.get_available_providers(), reason="no CUDA in this ORT build")
 def test_a_failed_gpu_probe_says_why_and_logs_the_raw_messages(caplog, monkeypatch):
     monkeypatch.setattr(providers, "nvidia_driver_loaded", lambda: True)  # a GPU, maybe no CUDA
-    with caplog.at_level(logging.DEBUG, logger="app.providers"):
+    with caplog.at_level(logging.DEBUG, logger="app.model.providers"):
         report = providers.probe.__wrapped__("cuda")  # uncached: run the probe again
     (attempt,) = report.attempts
     if attempt.usable:
@@ -85,7 +85,7 @@ def test_without_an_nvidia_gpu_the_report_says_so_and_recommends_no_cuda(monkeyp
 def test_tensorrt_gets_one_profile_for_every_batch_up_to_the_most_faces(mini_xception_onnx,
                                                                          monkeypatch):
     """Without a profile, TensorRT rebuilds its engine each time one more face appears."""
-    from app import inference
+    from app.model import inference
 
     opened, real_open = [], inference.open_session
 
@@ -108,7 +108,7 @@ def test_tensorrt_gets_one_profile_for_every_batch_up_to_the_most_faces(mini_xce
 def test_probing_prints_nothing_on_the_terminal():
     """CUDA library-load errors go to fd 2 straight from C++: they must not show."""
     completed = subprocess.run(
-        [sys.executable, "-c", "from app.providers import probe; probe()"],
+        [sys.executable, "-c", "from app.model.providers import probe; probe()"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True,
     )
     assert completed.stdout == "" and completed.stderr == ""

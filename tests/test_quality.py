@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from app.landmarks import MESH_POINTS
-from app.quality import (
+from app.face.landmarks import MESH_POINTS
+from app.face.quality import (
     GENERIC_FACE_MM,
     POSE_MESH_INDICES,
     eye_distance,

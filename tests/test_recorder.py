@@ -15,13 +15,14 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from app.labels import FER2013_LABELS
-from app.recorder import CsvRecorder, RecordingError, timeline_columns
-from app.recording import Recording
-from app.results import EventKind, FaceQuality, FaceResult, FrameResult, StageTimings
-from app.sources import Frame
-from app.steady import Steadiness
+from app.face.quality import FaceQuality
+from app.face.steady import Steadiness
+from app.output.recording import Recording
+from app.output.timeline_columns import timeline_columns
+from app.output.timeline_csv import CsvRecorder, RecordingError
+from app.results import EventKind, FaceResult, Frame, FrameResult, StageTimings
 from tests.conftest import REPO_ROOT
+from training.data.labels import FER2013_LABELS
 
 ISO_8601_MS_TZ = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
 
@@ -176,7 +177,7 @@ def test_rows_survive_the_process_being_killed(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal
         from tests.test_recorder import frame_result
-        from app.recorder import CsvRecorder
+        from app.output.timeline_csv import CsvRecorder
         recorder = CsvRecorder({str(path)!r}, {FER2013_LABELS!r}, sync_interval_s=3600)
         for index in range(5):
             recorder.write_frame(frame_result(index))
@@ -214,7 +215,7 @@ def test_frames_without_faces_still_sync_the_file(tmp_path, monkeypatch):
     """Rows written, then only empty frames: the sync must not wait for the next row."""
     synced = []
     real_fsync = os.fsync
-    monkeypatch.setattr("app.recorder.os.fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    monkeypatch.setattr("app.output.timeline_csv.os.fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
     recorder = CsvRecorder(tmp_path / "t.csv", FER2013_LABELS, sync_interval_s=0.05)
     recorder.write_frame(frame_result(0))
     synced.clear()
@@ -249,7 +250,7 @@ def test_disk_filling_up_mid_run_stops_cleanly_keeping_complete_rows(tmp_path):
     script = textwrap.dedent(f"""
         import resource, signal
         from tests.test_recorder import frame_result
-        from app.recording import Recording
+        from app.output.recording import Recording
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write instead of dying
         resource.setrlimit(resource.RLIMIT_FSIZE, (6000, 6000))
         events = []

@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
-from app.labels import FER2013_LABELS
-from app.palette import SURFACE_RGB, bgr, emotion_colour_rgb
-from app.results import FaceQuality, FaceResult, FrameResult, StageTimings
-from app.run_summary import RunTally, summary_text
-from app.sources import Frame
-from app.timeline_image import checked_plot_path, draw_timelines, write_image
+from app.face.quality import FaceQuality
+from app.output.palette import SURFACE_RGB, bgr, emotion_colour_rgb
+from app.output.run_summary import RunTally, summary_text
+from app.output.timeline_image import checked_plot_path, draw_timelines, write_image
+from app.results import FaceResult, Frame, FrameResult, StageTimings
 from tests.test_headless import emotion_app, read_rows
+from training.data.labels import FER2013_LABELS
 
 HAPPY, NEUTRAL = FER2013_LABELS.index("happy"), FER2013_LABELS.index("neutral")
 
@@ -112,7 +112,7 @@ def test_a_failed_write_leaves_the_earlier_plot_whole(tmp_path, monkeypatch):
     def fail(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("app.timeline_image.os.replace", fail)
+    monkeypatch.setattr("app.output.timeline_image.os.replace", fail)
     with pytest.raises(OSError, match="No space left"):
         write_image(path, np.zeros((8, 8, 3), np.uint8))
     assert path.read_bytes() == b"earlier" and sorted(tmp_path.iterdir()) == [path]

@@ -7,21 +7,23 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
-from app.inference import EmotionClassifier
-from app.labels import FER2013_LABELS
-from app.model_card import read_card
-from app.preprocess import PreprocessSpec, faces_to_batch, to_tensor
+from app.face.preprocess import PreprocessSpec, crop_face, crops_to_batch, to_tensor
+from app.model.card import read_card
+from app.model.inference import EmotionClassifier
+from tests.checkpoint_fixtures import OLD_LAYOUT, make_checkpoint, old_layout, settings_for
 from tests.conftest import REPO_ROOT
 from training import checkpoint as checkpoints
 from training import run_setup
-from training import train as train_command
 from training.cli import main
+from training.commands import train as train_command
 from training.data import DataOptions, load_split
+from training.data.labels import FER2013_LABELS
 from training.distributed import Context
 from training.export import MIRROR_AVERAGED, weights_sha256
 from training.models import ARCHITECTURES
@@ -44,19 +46,22 @@ def trained(fer2013_root, tmp_path_factory):
 def test_checkpoint_holds_everything_to_resume_and_export(trained):
     out, argv = trained
     last = checkpoints.load(out / checkpoints.LAST)
-    assert last["model"] == {"arch": "mini_xception", "num_classes": 7, "in_channels": 1, "input_size": 48}
-    assert last["labels"] == list(FER2013_LABELS) and last["stopped"] == "finished"
-    assert last["command"] == "emotion-train " + shlex.join(argv)
+    assert last.model.to_dict() == {"arch": "mini_xception", "num_classes": 7, "in_channels": 1,
+                                    "input_size": 48}
+    assert last.labels == FER2013_LABELS and last.stopped == "finished"
+    assert last.command == "emotion-train " + shlex.join(argv)
+    written = torch.load(out / checkpoints.LAST, map_location="cpu", weights_only=True)
     for key in ("state_dict", "optimiser", "scheduler", "scaler", "rng", "settings", "spec", "dataset"):
-        assert key in last
-    history = last["progress"]["history"]
+        assert key in written
+    history = last.progress.history
     assert [entry["epoch"] for entry in history] == [1, 2]
     assert set(history[0]) == {"epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr",
                                "seconds"}
-    assert last["dataset"]["train_images"] == 280 and last["spec"]["input_size"] == (48, 48)
-    assert last["settings"]["run"]["threads"] == 1
+    assert last.dataset.train_images == 280 and written["spec"]["input_size"] == (48, 48)
+    assert last.settings.run.threads == 1
     best = checkpoints.load(out / checkpoints.BEST)
-    assert "optimiser" not in best and best["run_totals"]["epochs"] == 2
+    assert best.optimisation is None and best.run_totals.epochs == 2
+    assert "optimiser" not in torch.load(out / checkpoints.BEST, map_location="cpu", weights_only=True)
     assert json.loads((out / "history.json").read_text()) == history
 
 
@@ -70,10 +75,10 @@ def test_export_evaluate_and_the_app_classifies_a_real_face(
     card = read_card(model_path)
     last = checkpoints.load(out / checkpoints.LAST)
     assert card.architecture == "mini_xception" and card.labels == FER2013_LABELS
-    assert card.training["command"] == last["command"] and card.training["epochs"] == 2
+    assert card.training["command"] == last.command and card.training["epochs"] == 2
     assert card.training["weights_sha256"] == weights_sha256(model_path)
-    assert card.training["parameters"] == last["parameters"]
-    assert tuple(card.mean) == tuple(last["spec"]["mean"]) and card.dataset.startswith("FER2013")
+    assert card.training["parameters"] == last.parameters
+    assert tuple(card.preprocess.mean) == tuple(last.spec.mean) and card.dataset.startswith("FER2013")
 
     reports = tmp_path / "reports"
     assert main(["evaluate", str(model_path), "--data", str(fer2013_root), *subset,
@@ -94,7 +99,8 @@ def test_export_evaluate_and_the_app_classifies_a_real_face(
 
     faces = landmarker.detect(single_face_image)
     assert faces, "the landmarker finds the face in single_face.jpg"
-    face_batch, _ = faces_to_batch(single_face_image, [faces[0].anchors], classifier.spec)
+    face_batch, _ = crops_to_batch([crop_face(single_face_image, faces[0].anchors, classifier.spec)],
+                                   classifier.spec)
     probabilities = classifier.probabilities(face_batch)
     assert probabilities.shape == (1, 7) and abs(probabilities.sum() - 1) < 1e-5
 
@@ -116,6 +122,36 @@ def test_mirror_average_exports_the_mean_of_both_views_and_says_so(trained, tmp_
     np.testing.assert_allclose(averaged.logits(faces[..., ::-1].copy()), averaged.logits(faces), atol=1e-4)
 
 
+def test_a_checkpoint_in_the_first_layout_still_loads_resumes_and_exports(trained, tmp_path):
+    """Checkpoints written before the options that added keys (``checkpoint.ADDED_SINCE``)
+    lack them: they read with those options' defaults, export the card a new one does, and
+    resume."""
+    out, _ = trained
+    old = tmp_path / "old"
+    old.mkdir()
+
+    def plain(checkpoint):  # the fields that are not tensors
+        return replace(checkpoint, state_dict={}, loss_state={}, rng={}, optimisation=None)
+
+    for name in (checkpoints.LAST, checkpoints.BEST):
+        written = torch.load(out / name, map_location="cpu", weights_only=True)
+        assert set(written) <= {*OLD_LAYOUT, "ema"}
+        torch.save(old_layout(written), old / name)
+        assert plain(checkpoints.load(old / name)) == plain(checkpoints.load(out / name))
+    cards = []
+    for folder in (out, old):
+        path = tmp_path / f"{folder.name}.onnx"
+        assert main(["export", str(folder), "--out", str(path), "--limit-per-class", "5"]) == 0
+        card = read_card(path)
+        cards.append(replace(card, training={key: value for key, value in card.training.items()
+                                             if key != "export_command"}))
+    assert cards[0] == cards[1]
+    assert main(["train", "--resume", "--out", str(old), "--epochs", "3", "--threads", "1"]) == 0
+    resumed = checkpoints.load(old / checkpoints.LAST)
+    assert resumed.progress.epoch == 3 and len(resumed.resumed) == 1
+    assert resumed.settings.recipe.name == "paper" and not resumed.settings.ablate
+
+
 def test_resume_reports_the_same_metrics_as_an_uninterrupted_run(fer2013_root, tmp_path):
     common = ["train", *QUICK, "--data", str(fer2013_root), "--limit-per-class", "20", "--epochs", "3",
               "--gamma", "--loss", "weighted_cross_entropy"]
@@ -123,20 +159,20 @@ def test_resume_reports_the_same_metrics_as_an_uninterrupted_run(fer2013_root, t
     assert main([*common, "--out", str(straight)]) == 0
     assert main([*common, "--out", str(paused), "--max-minutes", "0"]) == 75  # pauses after a batch
     saved = checkpoints.load(paused / checkpoints.LAST)
-    assert saved["stopped"] == "paused" and saved["progress"]["batches_done"] == 1
+    assert saved.stopped == "paused" and saved.progress.batches_done == 1
     resume = ["train", "--resume", "--out", str(paused), "--threads", "1", "--workers", "1"]
     assert main([*resume, "--max-minutes", "0"]) == 75  # mid-epoch again, now with a loader worker
     assert main(resume) == 0
     expected, resumed = (checkpoints.load(run / checkpoints.LAST) for run in (straight, paused))
     strip = [{key: value for key, value in entry.items() if key != "seconds"}
-             for entry in expected["progress"]["history"]]
+             for entry in expected.progress.history]
     assert [{key: value for key, value in entry.items() if key != "seconds"}
-            for entry in resumed["progress"]["history"]] == strip
-    for name, tensor in expected["state_dict"].items():
-        assert torch.equal(tensor, resumed["state_dict"][name]), name
-    assert resumed["command"] == expected["command"].replace(str(straight), str(paused)) + \
+            for entry in resumed.progress.history] == strip
+    for name, tensor in expected.state_dict.items():
+        assert torch.equal(tensor, resumed.state_dict[name]), name
+    assert resumed.command == expected.command.replace(str(straight), str(paused)) + \
         " --max-minutes 0"
-    assert len(resumed["resumed"]) == 2
+    assert len(resumed.resumed) == 2
 
 
 def test_ctrl_c_saves_and_exits_cleanly(fer2013_root, tmp_path):
@@ -154,7 +190,7 @@ def test_ctrl_c_saves_and_exits_cleanly(fer2013_root, tmp_path):
     assert process.returncode == 130, output
     assert "Traceback" not in output and "--resume --out" in output
     saved = checkpoints.load(out / checkpoints.LAST)
-    assert saved["stopped"] == "interrupted" and saved["progress"]["epoch"] >= 1
+    assert saved.stopped == "interrupted" and saved.progress.epoch >= 1
 
 
 def test_stop_signals_ask_once_then_abort():
@@ -231,17 +267,24 @@ def test_a_spec_that_cached_its_template_still_saves_a_safe_checkpoint(fer2013_r
     for name in (checkpoints.LAST, checkpoints.BEST):
         saved = torch.load(out / name, map_location="cpu", weights_only=True)
         assert list(saved["spec"]) == list(PreprocessSpec.__dataclass_fields__)
-        assert checkpoints.spec_of(saved).alignment_template == "fer2013-mesh-v1"
+        assert checkpoints.spec_from(saved["spec"]).alignment_template == "fer2013-mesh-v1"
 
 
 def test_a_stored_spec_ignores_keys_it_does_not_declare_and_names_missing_ones():
     spec = PreprocessSpec((48, 48), 1, "gray", (0.5,), (0.25,), True, "fer2013-mesh-v1")
     stored = {**checkpoints.spec_fields(spec), "input_size": [48, 48], "mean": [0.5], "std": [0.25],
               "written_by_another_version": 1}
-    assert checkpoints.spec_of({"spec": stored}) == spec
+    assert checkpoints.spec_from(stored) == spec
     del stored["gamma"]
     with pytest.raises(checkpoints.CheckpointError, match="lacks \\['gamma'\\]"):
-        checkpoints.spec_of({"spec": stored})
+        checkpoints.spec_from(stored)
+
+
+def test_a_checkpoint_without_a_key_no_version_wrote_is_refused_by_name(tmp_path):
+    written = make_checkpoint(settings_for(str(tmp_path))).to_dict()
+    del written["dataset"]
+    with pytest.raises(checkpoints.CheckpointError, match="'dataset'"):
+        checkpoints.Checkpoint.from_dict(written, "run/last.pt")
 
 
 def test_threads_default_to_the_cores_share_and_a_busy_machine_only_warns(monkeypatch, caplog):
@@ -265,8 +308,7 @@ def test_resume_keeps_the_runs_thread_count_unless_threads_is_given(tmp_path, mo
     assert main(new_run) == 0
     settings = TrainSettings.from_dict(json.loads(capsys.readouterr().out))
     assert settings.run.threads == 3  # resolved, so the checkpoint stores the count
-    checkpoints.save({"format": checkpoints.FORMAT, "settings": settings.to_dict(), "stopped": "paused",
-                      "progress": {"epoch": 0}}, out / checkpoints.LAST)
+    checkpoints.save(make_checkpoint(settings, stopped="paused"), out / checkpoints.LAST)
     monkeypatch.setattr(train_command, "default_threads", lambda context: 5)  # another machine state
     resume = ["train", "--resume", "--out", str(out), "--dry-run"]
     for extra, threads in (([], 3), (["--threads", "1"], 1)):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from app.model_card import read_card
-from app.preprocess import PreprocessSpec, to_tensor
+from app.face.preprocess import to_tensor
+from app.model.card import read_card
 from tests.conftest import REPO_ROOT
 from training import checkpoint as checkpoints
 from training.cli import main
@@ -29,15 +29,15 @@ def shipped(name: str):
 
 
 def crops_for(path, fer2013_root, count: int = 24) -> torch.Tensor:
-    spec = PreprocessSpec.from_card(read_card(path))
+    spec = read_card(path).preprocess
     crops = load_split("auto", fer2013_root, "val", spec, DataOptions(limit_per_class=4)).crops[:count]
     return torch.from_numpy(np.stack([to_tensor(crop, spec)[0] for crop in crops]))
 
 
 def model_for(path) -> torch.nn.Module:
     card = read_card(path)
-    return build_model(card.architecture, num_classes=card.num_classes, in_channels=card.channels,
-                       input_size=card.input_size[0])
+    return build_model(card.architecture, num_classes=card.num_classes, in_channels=card.preprocess.channels,
+                       input_size=card.preprocess.input_size[0])
 
 
 @pytest.mark.parametrize("name", SINGLE_MODELS)
@@ -97,9 +97,9 @@ def test_a_run_from_a_shipped_file_starts_at_its_accuracy_and_its_card_says_so(f
     saved = checkpoints.load(out / checkpoints.BEST)
     # A model from scratch is near chance (1/7) after one epoch on 140 images; the shipped
     # weights are not.
-    assert saved["progress"]["best_accuracy"] > 0.45
-    assert saved["settings"]["init"]["file"] == "mini_xception.onnx"
-    assert checkpoints.spec_of(saved) == PreprocessSpec.from_card(read_card(path))
+    assert saved.progress.best_accuracy > 0.45
+    assert saved.settings.init["file"] == "mini_xception.onnx"
+    assert saved.spec == read_card(path).preprocess
     exported = tmp_path / "continued.onnx"
     assert main(["export", str(out / checkpoints.BEST), "--out", str(exported)]) == 0
     card = read_card(exported)

@@ -1,6 +1,6 @@
 """Training-time augmentation of uint8 face crops, as each architecture's paper describes it.
 
-Augmentation runs on the crop that ``app.preprocess`` made (``prepare_crop`` or
+Augmentation runs on the crop that ``app.face.preprocess`` made (``prepare_crop`` or
 ``crop_face``) and before ``to_tensor``, so gamma and normalisation see an augmented
 image exactly as they see a live one. Geometric transforms (random crop, rotation,
 shear, zoom, shift) are composed into one affine matrix and applied by a single

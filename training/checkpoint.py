@@ -1,58 +1,260 @@
-"""Training checkpoints: written atomically, read safely, enough to resume or export.
+"""Training checkpoints: one typed record, written atomically, read safely, enough to resume or export.
 
-A checkpoint is a dict of plain values and tensors (readable with
-``torch.load(weights_only=True)``, so opening one runs no pickled code):
-
-- ``model``: arch, num_classes, in_channels, input_size (the builder's arguments), and
-  ``ablate`` (sorted names) for an ablated variant, absent for the full model;
-  ``spec``: the ``PreprocessSpec``'s declared fields only (not ``vars(spec)``: whatever
-  the spec caches, e.g. an ``AlignmentTemplate``, would make ``weights_only`` refuse
-  the file); ``labels``; ``dataset``: name, sizes;
-- ``settings``: the resolved ``TrainSettings``; ``command`` as typed, ``resumed``
-  commands, cumulative wall ``seconds``;
-- ``state_dict`` (model weights), ``loss_state`` (island centres), ``optimiser``,
-  ``scheduler``, ``scaler``, ``rng`` (torch generator states);
-- progress: ``epoch`` (epochs completed), ``batches_done`` and ``partial`` (sums of a
-  half-done epoch), ``best``, ``history`` (one dict per epoch), ``stopped``.
+``Checkpoint`` is what ``best.pt`` and ``last.pt`` hold. On disk it is a dict of plain
+values and tensors (``to_dict``), so ``torch.load(weights_only=True)`` reads it and
+opening one runs no pickled code; the spec is stored as its declared fields only (what
+it caches, e.g. an ``AlignmentTemplate``, would make ``weights_only`` refuse the file).
+``from_dict`` is the one place that knows which keys older checkpoints lack and what
+they default to (``ADDED_SINCE``), so every reader gets typed fields, never a missing key.
 
 ``last.pt`` is written every epoch (and mid-epoch on interruption); ``best.pt`` holds
-the same minus the optimiser state, at the epoch of the best validation accuracy.
+the same minus the optimisation state, at the epoch of the best validation accuracy,
+and a finished run stamps its totals into it.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
-from dataclasses import fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
 
-from app.preprocess import PreprocessSpec
+from app.face.preprocess import PreprocessSpec
 from training.models import build_model
 from training.models.base import EmotionModel
+from training.settings import TrainSettings
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 LAST, BEST = "last.pt", "best.pt"
-OPTIMISATION_KEYS = ("optimiser", "scheduler", "scaler")
+
+# Keys written since the first checkpoints, each with the value that reproduces how a run
+# without it trained (the option's default). Any other missing key makes a file unreadable.
+ADDED_SINCE = {
+    "ema": None,  # --ema
+    "model": {"ablate": []},  # --ablate
+    "settings": {
+        "init": None,  # --init
+        "ablate": [],  # --ablate
+        "recipe": {
+            "auxiliary_from": None, "auxiliary_weight": 0.0, "auxiliary_feature_extractor": False,
+            "mixup_alpha": 0.0, "cutmix_alpha": 0.0, "ema_decay": 0.0,
+            "teacher": None, "distill_weight": 0.0, "distill_temperature": 1.0,
+            "name": "paper",  # --recipe fast
+            "optimiser": {"nesterov": False, "weight_decay_on": "all"},
+            "schedule": {"warmup_epochs": 0.0},
+            "augment": {"erasing": 0.0},
+        },
+    },
+}
 
 
 class CheckpointError(ValueError):
     """A file is not a checkpoint of this training package."""
 
 
-def save(checkpoint: dict, path: Path) -> Path:
+@dataclass(frozen=True)
+class ModelArguments:
+    """The builder's arguments: what rebuilds the network before its weights load."""
+
+    arch: str
+    num_classes: int
+    in_channels: int
+    input_size: int
+    ablate: tuple[str, ...] = ()
+    """The modules an ablated variant switches off, sorted; empty for the full model."""
+
+    def build(self) -> EmotionModel:
+        return build_model(self.arch, num_classes=self.num_classes, in_channels=self.in_channels,
+                           input_size=self.input_size, ablate=self.ablate)
+
+    def to_dict(self) -> dict:
+        saved = {"arch": self.arch, "num_classes": self.num_classes, "in_channels": self.in_channels,
+                 "input_size": self.input_size}
+        return {**saved, "ablate": list(self.ablate)} if self.ablate else saved
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the run trained and selected on: for the card, and to measure an export."""
+
+    name: str
+    format: str
+    root: str
+    train_split: str
+    val_split: str
+    train_images: int
+    val_images: int
+    train_class_counts: tuple[float, ...]
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "train_class_counts": list(self.train_class_counts)}
+
+
+@dataclass
+class Progress:
+    """Where the run stands. The trainer updates its own as it goes; a checkpoint holds a copy."""
+
+    epoch: int = 0
+    """Epochs completed."""
+    batches_done: int = 0
+    """Batches of the current epoch already trained (non-zero only mid-epoch)."""
+    loss_sum: float = 0.0
+    samples: int = 0
+    best_epoch: int = 0
+    best_accuracy: float = -1.0
+    best_macro_f1: float = 0.0
+    seconds: float = 0.0
+    history: list = field(default_factory=list)
+    """One dict per epoch: train loss, val loss, accuracy, macro-F1, learning rate, seconds."""
+
+
+@dataclass(frozen=True)
+class Optimisation:
+    """What only continuing a run needs; ``last.pt`` holds it, ``best.pt`` does not."""
+
+    optimiser: dict
+    scheduler: dict
+    scaler: dict
+    ema: dict | None = None
+    """The weights' moving average (``--ema``); None without one."""
+
+    @property
+    def learning_rate(self) -> float:
+        return self.optimiser["param_groups"][0]["lr"]
+
+    def to_dict(self) -> dict:  # not ``asdict``: it would deep-copy every tensor
+        return {"optimiser": self.optimiser, "scheduler": self.scheduler, "scaler": self.scaler,
+                "ema": self.ema}
+
+
+@dataclass(frozen=True)
+class RunTotals:
+    """A finished run's totals, stamped into ``best.pt``, whose own progress stops at the best epoch."""
+
+    epochs: int
+    seconds: float
+    history: list
+    stopped: str
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a run saves: enough to continue it (``last.pt``) or to export it (``best.pt``)."""
+
+    model: ModelArguments
+    spec: PreprocessSpec
+    labels: tuple[str, ...]
+    dataset: DatasetInfo
+    settings: TrainSettings
+    command: str
+    """The command that started the run, as typed."""
+    resumed: tuple[str, ...]
+    """The command of each later session."""
+    parameters: int
+    precision: str
+    device: str
+    world_size: int
+    torch_version: str
+    state_dict: dict
+    """The model's weights (the moving average's in a ``best.pt`` of a run with ``--ema``)."""
+    loss_state: dict
+    """The loss's own state (island centres)."""
+    rng: dict
+    """Torch generator states, for a mid-epoch resume."""
+    progress: Progress
+    stopped: str | None
+    """How the session that wrote it ended (None: written at an epoch's end)."""
+    optimisation: Optimisation | None = None
+    run_totals: RunTotals | None = None
+    path: str | None = field(default=None, compare=False)
+    """The file it was read from; not written."""
+
+    def trained_model(self) -> EmotionModel:
+        """The trained model, in eval mode on the CPU."""
+        model = self.model.build()
+        model.load_state_dict(self.state_dict)
+        return model.eval()
+
+    def for_best(self) -> Checkpoint:
+        """What ``best.pt`` holds: no optimisation state, and the moving average's weights where
+        the run keeps one (they are the ones validated and exported)."""
+        average = self.optimisation.ema if self.optimisation is not None else None
+        return replace(self, optimisation=None,
+                       state_dict=average["weights"] if average is not None else self.state_dict)
+
+    def to_dict(self) -> dict:
+        """The dict ``torch.save`` writes, in the layout every version of this package reads."""
+        saved = {
+            "format": FORMAT, "model": self.model.to_dict(), "spec": spec_fields(self.spec),
+            "labels": list(self.labels), "dataset": self.dataset.to_dict(),
+            "settings": self.settings.to_dict(), "command": self.command, "resumed": list(self.resumed),
+            "parameters": self.parameters, "precision": self.precision, "device": self.device,
+            "world_size": self.world_size, "torch_version": self.torch_version,
+            "state_dict": self.state_dict, "loss_state": self.loss_state,
+        }
+        if self.optimisation is not None:
+            saved.update(self.optimisation.to_dict())
+        saved.update(rng=self.rng, progress=asdict(self.progress), stopped=self.stopped)
+        if self.run_totals is not None:
+            saved["run_totals"] = asdict(self.run_totals)
+        return saved
+
+    @classmethod
+    def from_dict(cls, data: dict, path: str | None = None) -> Checkpoint:
+        """A checkpoint from what ``torch.load`` read; keys older versions did not write get
+        their defaults (``ADDED_SINCE``)."""
+        where = path or "checkpoint"
+        saved = with_defaults(data, ADDED_SINCE)
+        try:
+            optimisation = (Optimisation(saved["optimiser"], saved["scheduler"], saved["scaler"],
+                                         saved["ema"]) if "optimiser" in saved else None)
+            totals = saved.get("run_totals")
+            return cls(
+                model=ModelArguments(**{**saved["model"], "ablate": tuple(saved["model"]["ablate"])}),
+                spec=spec_from(saved["spec"], where), labels=tuple(saved["labels"]),
+                dataset=DatasetInfo(**{**saved["dataset"],
+                                       "train_class_counts": tuple(saved["dataset"]["train_class_counts"])}),
+                settings=TrainSettings.from_dict(saved["settings"]), command=saved["command"],
+                resumed=tuple(saved["resumed"]), parameters=saved["parameters"],
+                precision=saved["precision"], device=saved["device"], world_size=saved["world_size"],
+                torch_version=saved["torch_version"], state_dict=saved["state_dict"],
+                loss_state=saved["loss_state"], rng=saved["rng"],
+                progress=Progress(**{**saved["progress"], "history": list(saved["progress"]["history"])}),
+                stopped=saved["stopped"], optimisation=optimisation,
+                run_totals=RunTotals(**totals) if totals is not None else None, path=path)
+        except (KeyError, TypeError) as error:
+            raise CheckpointError(f"{where}: not a complete checkpoint of emotion-train "
+                                  f"(missing or unexpected entries: {error})") from None
+
+
+def with_defaults(saved: dict, defaults: dict) -> dict:
+    """``saved`` with the keys of ``defaults`` it lacks, at every depth; a copy, ``saved`` is
+    left as read. A missing section stays missing, to be reported as such."""
+    merged = dict(saved)
+    for key, default in defaults.items():
+        if isinstance(default, dict):
+            if isinstance(merged.get(key), dict):
+                merged[key] = with_defaults(merged[key], default)
+        elif key not in merged:
+            merged[key] = copy.copy(default)
+    return merged
+
+
+def save(checkpoint: Checkpoint, path: Path) -> Path:
     """Write via a temporary file and an atomic rename: a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint, temporary)
+    torch.save(checkpoint.to_dict(), temporary)
     os.replace(temporary, path)
     return path
 
 
-def load(path: str | Path) -> dict:
+def load(path: str | Path) -> Checkpoint:
     """A checkpoint file, or ``best.pt`` / ``last.pt`` inside a run folder."""
     path = Path(path)
     if path.is_dir():
@@ -61,17 +263,12 @@ def load(path: str | Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises pickle, zip and runtime errors alike
         raise CheckpointError(f"{path}: not a readable checkpoint ({error})") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a checkpoint of emotion-train (format {FORMAT})")
-    checkpoint["path"] = str(path)
-    return checkpoint
-
-
-def without_optimisation(checkpoint: dict) -> dict:
-    return {key: value for key, value in checkpoint.items() if key not in OPTIMISATION_KEYS}
+    return Checkpoint.from_dict(saved, str(path))
 
 
 def spec_fields(spec: PreprocessSpec) -> dict:
@@ -79,13 +276,13 @@ def spec_fields(spec: PreprocessSpec) -> dict:
     return {field.name: getattr(spec, field.name) for field in fields(PreprocessSpec)}
 
 
-def spec_of(checkpoint: dict) -> PreprocessSpec:
+def spec_from(saved: dict, where: str = "checkpoint") -> PreprocessSpec:
     """The stored spec; keys that are not ``PreprocessSpec`` fields are ignored, so
     checkpoints written by older or newer versions still resume and export."""
-    saved, names = checkpoint["spec"], [field.name for field in fields(PreprocessSpec)]
+    names = [field.name for field in fields(PreprocessSpec)]
     missing = [name for name in names if name not in saved]
     if missing:
-        raise CheckpointError(f"{checkpoint.get('path', 'checkpoint')}: its spec lacks {missing}")
+        raise CheckpointError(f"{where}: its spec lacks {missing}")
     ignored = sorted(set(saved) - set(names))
     if ignored:
         log.debug("ignoring spec entries that PreprocessSpec does not declare: %s", ignored)
@@ -93,13 +290,3 @@ def spec_of(checkpoint: dict) -> PreprocessSpec:
     for name in ("input_size", "mean", "std"):
         spec[name] = tuple(spec[name])
     return PreprocessSpec(**spec)
-
-
-def model_of(checkpoint: dict) -> EmotionModel:
-    """The trained model, in eval mode on the CPU."""
-    arguments = checkpoint["model"]
-    model = build_model(arguments["arch"], num_classes=arguments["num_classes"],
-                        in_channels=arguments["in_channels"], input_size=arguments["input_size"],
-                        ablate=arguments.get("ablate", ()))
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval()

@@ -7,20 +7,24 @@ import importlib
 import logging
 import sys
 
-from app.cli_text import plain_text, version_text
+from app.system.cli_text import plain_text, version_text
 
-# Subcommand -> module with ``add_arguments(parser)`` and ``run(args) -> int``.
+# Subcommand -> module in ``training.commands`` with ``add_arguments(parser)`` and ``run(args) -> int``.
 COMMANDS = {
-    "models": ("training.model_table", "list the architectures with parameters and MACs"),
-    "train": ("training.train", "train an architecture on a dataset"),
-    "ablate": ("training.ablate", "rerun a paper's ablation table: its variants over seeds, one budget"),
-    "evaluate": ("training.evaluate", "evaluate an exported ONNX model on a dataset split"),
-    "compare": ("training.compare", "test whether two ONNX models differ on the same split"),
-    "soft-labels": ("training.teacher", "score teacher models once over a split for distillation"),
-    "export": ("training.export_command", "export a checkpoint to ONNX with its model card"),
-    "ensemble": ("training.ensemble", "build one ONNX model that averages several, with its card"),
-    "cards": ("training.model_cards", "generate the models table (README) from the ONNX model cards"),
-    "derive-template": ("training.derive_template", "derive the alignment template from FER2013"),
+    "models": ("training.commands.models", "list the architectures with parameters and MACs"),
+    "train": ("training.commands.train", "train an architecture on a dataset"),
+    "ablate": ("training.commands.ablate",
+               "rerun a paper's ablation table: its variants over seeds, one budget"),
+    "evaluate": ("training.commands.evaluate", "evaluate an exported ONNX model on a dataset split"),
+    "compare": ("training.commands.compare", "test whether two ONNX models differ on the same split"),
+    "soft-labels": ("training.commands.soft_labels",
+                    "score teacher models once over a split for distillation"),
+    "export": ("training.commands.export", "export a checkpoint to ONNX with its model card"),
+    "ensemble": ("training.commands.ensemble",
+                 "build one ONNX model that averages several, with its card"),
+    "cards": ("training.commands.cards", "generate the models table (README) from the ONNX model cards"),
+    "derive-template": ("training.commands.derive_template",
+                        "derive the alignment template from FER2013"),
 }
 
 

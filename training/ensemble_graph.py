@@ -7,7 +7,7 @@ preprocessing needs beyond the ensemble's (a Resize to its input size, a rescale
 its mean and std), and the members' softmax probabilities are averaged with weights.
 ``logits`` is the log of that average, so softmax, argmax and every consumer of
 ``logits`` behave as for one model; ``member_probabilities`` [N, M, K] carries each
-member's own probabilities (``app.model_card.MEMBER_OUTPUT_NAME``).
+member's own probabilities (``app.model.card.MEMBER_OUTPUT_NAME``).
 
 Members must agree on what cannot be folded into a graph: the emotions (their order
 may differ: it is folded with a Gather), the colour space and channels, adaptive gamma
@@ -25,7 +25,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, compose, helper, numpy_helper, version_converter
 
-from app.model_card import INPUT_NAME, MEMBER_OUTPUT_NAME, OUTPUT_NAME, ModelCard, ModelCardError, read_card
+from app.model.card import INPUT_NAME, MEMBER_OUTPUT_NAME, OUTPUT_NAME, ModelCard, ModelCardError, read_card
 
 ENSEMBLE_PREFIX = "ensemble/"
 MIN_OPSET = 18
@@ -80,23 +80,25 @@ def check_compatible(members: Sequence[Member]) -> None:
     folded into the graph, compared with the first member."""
     first = members[0]
     reference = first.card
+    wanted = reference.preprocess
     for member in members[1:]:
         card = member.card
+        spec = card.preprocess
         why = None
         if set(card.labels) != set(reference.labels):
             why = (f"its labels {list(card.labels)} are not those of {first.name} "
                    f"{list(reference.labels)}; averaging needs the same emotions")
-        elif (card.color_space, card.channels) != (reference.color_space, reference.channels):
-            why = (f"it takes {card.channels}-channel {card.color_space} crops, {first.name} "
-                   f"{reference.channels}-channel {reference.color_space}; the colour conversion "
+        elif (spec.color_space, spec.channels) != (wanted.color_space, wanted.channels):
+            why = (f"it takes {spec.channels}-channel {spec.color_space} crops, {first.name} "
+                   f"{wanted.channels}-channel {wanted.color_space}; the colour conversion "
                    "happens before the graph and cannot be folded into it")
-        elif card.gamma != reference.gamma:
-            why = (f"its adaptive gamma is {'on' if card.gamma else 'off'}, {first.name}'s "
-                   f"{'on' if reference.gamma else 'off'}; gamma is applied to the crop before "
+        elif spec.gamma != wanted.gamma:
+            why = (f"its adaptive gamma is {'on' if spec.gamma else 'off'}, {first.name}'s "
+                   f"{'on' if wanted.gamma else 'off'}; gamma is applied to the crop before "
                    "the graph and cannot be folded into it")
-        elif card.alignment_template != reference.alignment_template:
-            why = (f"it was trained on crops aligned to {card.alignment_template!r}, {first.name} "
-                   f"to {reference.alignment_template!r}; one crop cannot be aligned to both")
+        elif spec.alignment_template != wanted.alignment_template:
+            why = (f"it was trained on crops aligned to {spec.alignment_template!r}, {first.name} "
+                   f"to {wanted.alignment_template!r}; one crop cannot be aligned to both")
         if why:
             raise EnsembleError(f"member {member.path} cannot join the ensemble: {why}")
 
@@ -115,11 +117,11 @@ def build_graph(members: Sequence[Member], weights: Sequence[float],
     if len(weights) != len(members) or (weights < 0).any() or weights.sum() <= 0:
         raise EnsembleError(f"need one weight of at least 0 per member ({len(members)}), not all 0; "
                             f"got {list(weights)}")
-    sizes = [member.card.input_size[0] for member in members]
+    sizes = [member.card.preprocess.input_size[0] for member in members]
     side = max(sizes) if input_size is None else int(input_size)
     if side < 8:
         raise EnsembleError(f"input size must be at least 8, got {side}")
-    base = next((m.card for m in members if m.card.input_size[0] == side), members[0].card)
+    base = next((m.card for m in members if m.card.preprocess.input_size[0] == side), members[0].card)
     opset = max(MIN_OPSET, *(_default_opset(member.model) for member in members))
     nodes, initializers, functions, outputs = [], [], [], []
     for member in members:
@@ -147,7 +149,7 @@ def build_graph(members: Sequence[Member], weights: Sequence[float],
                          [ENSEMBLE_PREFIX + "clamped"], name=ENSEMBLE_PREFIX + "clamp"),
         helper.make_node("Log", [ENSEMBLE_PREFIX + "clamped"], [OUTPUT_NAME], name=ENSEMBLE_PREFIX + "log"),
     ]
-    classes, channels = len(base.labels), base.channels
+    classes, channels = len(base.labels), base.preprocess.channels
     graph = helper.make_graph(
         nodes, "ensemble",
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", channels, side, side])],
@@ -190,8 +192,9 @@ def _at_opset(member: Member, opset: int) -> onnx.ModelProto:
 
 def _scale_and_shift(card: ModelCard, base: ModelCard) -> tuple[np.ndarray, np.ndarray] | None:
     """(a, b) with ``member_input = a * ensemble_input + b``, or None when they are equal."""
-    mean, std = np.asarray(card.mean, np.float64), np.asarray(card.std, np.float64)
-    base_mean, base_std = np.asarray(base.mean, np.float64), np.asarray(base.std, np.float64)
+    mean, std = np.asarray(card.preprocess.mean, np.float64), np.asarray(card.preprocess.std, np.float64)
+    base_mean = np.asarray(base.preprocess.mean, np.float64)
+    base_std = np.asarray(base.preprocess.std, np.float64)
     if np.allclose(mean, base_mean, rtol=0, atol=1e-7) and np.allclose(std, base_std, rtol=0, atol=1e-7):
         return None
     return base_std / std, (base_mean - mean) / std
@@ -202,7 +205,7 @@ def _adapter(prefix: str, card: ModelCard, base: ModelCard, side: int) -> list[o
     member's size (antialiased linear when shrinking, like OpenCV's area resize; cubic when
     enlarging, like the dataset loader's), then the normalisation change."""
     current, nodes = INPUT_NAME, []
-    size = card.input_size[0]
+    size = card.preprocess.input_size[0]
     target = prefix + INPUT_NAME
     if size != side:
         shrinking = size < side
@@ -223,8 +226,8 @@ def _adapter(prefix: str, card: ModelCard, base: ModelCard, side: int) -> list[o
 
 def _adapter_constants(prefix: str, card: ModelCard, base: ModelCard, side: int) -> list[onnx.TensorProto]:
     constants = []
-    if card.input_size[0] != side:
-        constants.append(numpy_helper.from_array(np.array(card.input_size, np.int64),
+    if card.preprocess.input_size[0] != side:
+        constants.append(numpy_helper.from_array(np.array(card.preprocess.input_size, np.int64),
                                                  prefix + "adapter/sizes"))
     folded = _scale_and_shift(card, base)
     if folded is not None:

@@ -19,7 +19,7 @@ from functools import reduce
 
 import numpy as np
 
-from app.inference import EmotionClassifier
+from app.model.inference import EmotionClassifier
 from training.data import CropSet
 from training.evaluate import model_targets, tensor_batches
 

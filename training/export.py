@@ -1,9 +1,11 @@
 """PyTorch model -> self-describing ONNX file (the training-to-app contract).
 
 The graph has one input ``input`` [N, C, H, W] with a dynamic batch axis and one
-output ``logits`` [N, K]; the model card (``app.model_card``) goes into the file's
+output ``logits`` [N, K]; the model card (``app.model.card``) goes into the file's
 metadata; the ONNX checker must pass; ONNX Runtime must agree with PyTorch. A card is
-rewritten later (``write_card``) without touching the weights.
+rewritten later (``write_card``) without touching the weights. A file is measured through
+the app's code (``measure_file``) and moved into place with its weights' SHA-256 on its
+card (``install``), for an export as for an ensemble.
 """
 
 from __future__ import annotations
@@ -15,28 +17,32 @@ import logging
 import os
 import shutil
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
 
-from app.model_card import INPUT_NAME, OUTPUT_NAME, ModelCard, read_card
+from app.model.card import INPUT_NAME, OUTPUT_NAME, ModelCard, read_card
+from training.data import CropSet
+from training.evaluate import classifier_for, evaluate
+from training.fp16 import with_fp16_weights
 
 log = logging.getLogger(__name__)
 
 OPSET = 18
 
 MIRROR_AVERAGED = "logits averaged over the face and its mirror image, inside the graph"
+FP16_WEIGHTS = "float16 (computed in float32)"
 
 
 class MirrorAveraged(torch.nn.Module):
     """Test-time flip: the mean of a model's logits for each face and its left-right mirror.
 
     Facial expressions are close to symmetric, and both views were seen in training, so
-    averaging them removes part of the noise of a single view (0.6 to 1.8 points of
-    FER2013 val accuracy for the shipped models: ``emotion-train export --mirror-average``
-    prints both figures). One forward pass over a doubled batch, so the exported graph
+    averaging them removes part of the noise of a single view (``emotion-train export
+    --mirror-average`` prints both figures). One forward pass over a doubled batch, so the exported graph
     keeps the contract (``input`` [N, C, H, W] -> ``logits`` [N, K]) and the app needs
     no change; twice the compute per face, far less than twice the latency at batch 1.
     """
@@ -56,8 +62,8 @@ def export_onnx(model: torch.nn.Module, card: ModelCard, path: str | Path) -> Pa
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval().float()
-    height, width = card.input_size
-    example = torch.randn(2, card.channels, height, width)
+    height, width = card.preprocess.input_size
+    example = torch.randn(2, card.preprocess.channels, height, width)
     with torch.no_grad(), _quiet_exporter():
         program = torch.onnx.export(
             model,
@@ -153,3 +159,29 @@ def parity_error(model: torch.nn.Module, path: str | Path, batch_sizes=(1, 8), s
         actual = session.run([OUTPUT_NAME], {INPUT_NAME: images.numpy()})[0]
         worst = max(worst, float(np.abs(actual - expected).max()))
     return worst
+
+
+def measure_file(path: Path, crops: CropSet, provider: str, fp16: bool) -> tuple[dict, int]:
+    """Validation accuracy and macro-F1 of the ONNX file at ``path`` and the images scored;
+    with ``fp16`` its weights are stored in float16 in place and measured again, and the
+    metrics also say what that cost (``fp32_val_accuracy``, ``fp16_accuracy_change``)."""
+    evaluation = evaluate(classifier_for(path, provider), crops)
+    metrics = {"val_accuracy": evaluation.report.accuracy, "val_macro_f1": evaluation.report.macro_f1}
+    if fp16:
+        onnx.save_model(with_fp16_weights(onnx.load(str(path))), str(path))
+        half = evaluate(classifier_for(path, provider), crops)
+        metrics = {"val_accuracy": half.report.accuracy, "val_macro_f1": half.report.macro_f1,
+                   "fp32_val_accuracy": evaluation.report.accuracy,
+                   "fp16_accuracy_change": half.report.accuracy - evaluation.report.accuracy}
+    return metrics, evaluation.report.total
+
+
+def install(partial: Path, out: Path, card: ModelCard, fp16: bool) -> ModelCard:
+    """Finish a measured file: the card gains the weights' SHA-256 (and says when they are
+    float16), is written into ``partial``, and ``partial`` replaces ``out``."""
+    training = dict(card.training, **({"weights": FP16_WEIGHTS} if fp16 else {}))
+    training["weights_sha256"] = weights_sha256(partial)
+    card = replace(card, training=training)
+    write_card(partial, card)
+    os.replace(partial, out)
+    return card

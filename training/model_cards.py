@@ -1,8 +1,6 @@
-"""``emotion-train cards``: the shipped-models table, generated from the cards in the ONNX files.
+"""The shipped-models README, generated from the cards in the ONNX files (``emotion-train cards``).
 
-    emotion-train cards models_onnx --figures docs --write     # -> models_onnx/README.md
-
-Every figure comes from a model's own card (``app.model_card.read_card``), so the
+Every figure comes from a model's own card (``app.model.card.read_card``), so the
 README cannot disagree with the files it describes: an accuracy and a macro-F1 column
 for every split the cards hold figures of (``val`` from ``emotion-train export``, others
 from ``emotion-train evaluate --write-card``). Confusion-matrix images named
@@ -11,14 +9,10 @@ from ``emotion-train evaluate --write-card``). Confusion-matrix images named
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 from pathlib import Path
 
-from app.model_card import ModelCard, ModelCardError, read_card
-
-log = logging.getLogger(__name__)
+from app.model.card import ModelCard, read_card
 
 HEADER = ("Model", "Architecture", "Input", "Gamma", "Parameters", "File", "Epochs", "Training time",
           "Dataset")
@@ -73,8 +67,8 @@ def table_row(path: Path, card: ModelCard, splits: list[str], link_prefix: str =
                     f"{f1:.4f}" if isinstance(f1, (int, float)) else "-"]
     return (
         f"[{path.name}]({link_prefix}{path.name})", card.architecture, *figures,
-        f"{card.channels}x{card.input_size[0]}x{card.input_size[1]} {card.color_space}",
-        "on" if card.gamma else "off",
+        card.preprocess.input_text,
+        "on" if card.preprocess.gamma else "off",
         f"{parameters / 1e6:.2f} M" if isinstance(parameters, int) else "-",
         f"{path.stat().st_size / 1e6:.1f} MB", str(training.get("epochs", "-")),
         _duration(training.get("seconds")), card.dataset.split(" (")[0],
@@ -82,12 +76,12 @@ def table_row(path: Path, card: ModelCard, splits: list[str], link_prefix: str =
 
 
 def model_section(path: Path, card: ModelCard, readme_dir: Path, figures: Path | None) -> list[str]:
-    training = card.training
+    training, spec = card.training, card.preprocess
     lines = [f"## {path.name}", "",
              f"- Labels (output order): {', '.join(card.labels)}",
              f"- Dataset: {card.dataset}",
-             f"- Preprocessing: alignment template `{card.alignment_template}`, mean "
-             f"{list(card.mean)}, std {list(card.std)}, adaptive gamma {'on' if card.gamma else 'off'}"]
+             f"- Preprocessing: alignment template `{spec.alignment_template}`, mean "
+             f"{list(spec.mean)}, std {list(spec.std)}, adaptive gamma {'on' if spec.gamma else 'off'}"]
     if "command" in training:
         lines.append(f"- Trained with: `{training['command']}`")
     lines += [f"- Resumed with: `{command}`" for command in training.get("resumed", [])]
@@ -145,26 +139,3 @@ def render(models_dir: Path, figures: Path | None = None) -> str:
     for path, card in cards:
         lines += model_section(path, card, models_dir, figures)
     return "\n".join(lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("models_dir", type=Path, help="folder of exported ONNX models")
-    parser.add_argument("--figures", type=Path, help="folder of confusion-matrix PNGs to link")
-    parser.add_argument("--write", action="store_true", help="write MODELS_DIR/README.md")
-
-
-def run(args: argparse.Namespace) -> int:
-    if not args.models_dir.is_dir():
-        log.error("%s is not a folder", args.models_dir)
-        return 2
-    try:
-        text = render(args.models_dir, args.figures)
-    except ModelCardError as error:
-        log.error("%s", error)
-        return 2
-    if args.write:
-        (args.models_dir / "README.md").write_text(text)
-        log.info("wrote %s", args.models_dir / "README.md")
-    else:
-        print(text, end="")
-    return 0

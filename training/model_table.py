@@ -1,8 +1,6 @@
-"""``emotion-train models``: every architecture with its size and cost."""
+"""Every architecture with its size and cost: parameters and MACs (``emotion-train models``)."""
 
 from __future__ import annotations
-
-import argparse
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -56,14 +54,3 @@ def format_table(rows: list[dict], markdown: bool = False) -> str:
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines
     )
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--channels", type=int, default=1, choices=(1, 3), help="input channels")
-    parser.add_argument("--classes", type=int, default=7, help="number of classes")
-    parser.add_argument("--markdown", action="store_true", help="print a markdown table")
-
-
-def run(args: argparse.Namespace) -> int:
-    print(format_table(table_rows(args.channels, args.classes), markdown=args.markdown))
-    return 0

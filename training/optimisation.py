@@ -110,7 +110,8 @@ class Precision:
 
 
 def choose_precision(device: torch.device, amp: bool, cpu_bf16: bool = True) -> Precision:
-    """bf16 on CPUs with AVX-512 (about 3x fp32 with channels-last), bf16 or fp16 on CUDA.
+    """bf16 on CPUs with AVX-512 (faster than fp32 there: ``benchmarks/train_speed.py``),
+    bf16 or fp16 on CUDA.
 
     ``cpu_bf16=False`` keeps an architecture in fp32 on the CPU where its layers run
     slower under bf16 autocast (the recipe says which; ``benchmarks/train_speed.py``).

@@ -117,7 +117,7 @@ class Recipe:
     color_space: str = "gray"
     cpu_bf16: bool = True
     cpu_channels_last: bool = True
-    """bf16 autocast and channels-last memory on the CPU (about 3x fp32 for plain
+    """bf16 autocast and channels-last memory on the CPU (faster than fp32 for plain
     convolutions on AVX-512); switched off where an architecture's layers run slower with
     them, as measured with ``benchmarks/train_speed.py``."""
     name: str = "paper"
@@ -254,8 +254,9 @@ class FastSettings:
     (``benchmarks/train_throughput.py``), and the usual batch for SGD at lr 0.05-0.1."""
 
 
-# Learning rates: mini_xception's measured (0.1 beat 0.05 in 10-epoch runs); the others'
-# are Goyal et al.'s linear rule (0.1 per 256 images) until measured for them.
+# Learning rates: mini_xception's chosen by benchmarks/recipe_experiments.py (its lr rows in
+# docs/results/recipe-experiments.md); the others' are Goyal et al.'s linear rule (0.1 per
+# 256 images) until measured for them.
 FAST = {
     "mini_xception": FastSettings(lr=0.1, epochs=30),
     "mobilenetv3_dilated_simam": FastSettings(lr=0.05, epochs=40),

@@ -16,11 +16,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from app.alignment import DEFAULT_TEMPLATE_ID
-from app.gamma import adaptive_gamma
-from app.preprocess import PreprocessSpec, to_tensor
+from app.face.alignment import DEFAULT_TEMPLATE_ID
+from app.face.gamma import adaptive_gamma
+from app.face.preprocess import PreprocessSpec, to_tensor
 from training import ablations, warm_start
 from training.augment import Augmenter
+from training.checkpoint import DatasetInfo
 from training.data import CropSet, load_split, resolve_format
 from training.data.torch_dataset import CropDataset, EvalBatches, TrainBatches, ignore_interrupts
 from training.distributed import Context
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 class RunParts:
     labels: tuple[str, ...]
     spec: PreprocessSpec
-    dataset_info: dict
+    dataset_info: DatasetInfo
     objective: TrainingObjective
     precision: Precision
     memory_format: torch.memory_format
@@ -84,8 +85,9 @@ def warn_if_busy(threads: int, context: Context) -> None:
     """Log a warning when other work keeps busy the cores these threads need.
 
     OpenMP threads wait for each other at every operation, so one thread descheduled by
-    other work stalls them all: on a shared 2-core machine two threads ran a training step
-    20x slower than one. The 1-minute load average tells how many cores are busy.
+    other work stalls them all: on a busy machine more threads can be far slower than one
+    (``python benchmarks/train_throughput.py --threads N`` measures it). The 1-minute
+    load average tells how many cores are busy.
     """
     if not context.is_main:  # one warning for the run, not one per process
         return
@@ -180,12 +182,9 @@ def build_parts(settings: TrainSettings, context: Context, saved_spec: Preproces
     val_loader = DataLoader(CropDataset(val_set, spec),
                             batch_sampler=EvalBatches(len(val_set), run.eval_batch_size,
                                                       context.rank, context.world_size))
-    dataset_info = {
-        "name": train_set.dataset, "format": dataset_format.name, "root": data.root,
-        "train_split": data.train_split, "val_split": data.val_split,
-        "train_images": len(train_set), "val_images": len(val_set),
-        "train_class_counts": [float(count) for count in class_counts(train_set)],
-    }
+    dataset_info = DatasetInfo(train_set.dataset, dataset_format.name, data.root, data.train_split,
+                               data.val_split, len(train_set), len(val_set),
+                               tuple(float(count) for count in class_counts(train_set)))
     return RunParts(train_set.labels, spec, dataset_info, objective,
                     choose_precision(context.device, run.amp, recipe.cpu_bf16), memory_format, train_batches,
                     train_loader, val_loader)

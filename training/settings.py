@@ -65,6 +65,8 @@ class TrainSettings:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainSettings:
+        """Settings as ``to_dict`` gives them; a checkpoint's older layouts are completed
+        first (``training.checkpoint.ADDED_SINCE``)."""
         recipe = dict(data["recipe"])
         augment = dict(recipe["augment"])
         augment["crop_area"] = tuple(augment["crop_area"])
@@ -85,8 +87,8 @@ class TrainSettings:
             run=RunSettings(**data["run"]),
             input_size=int(data["input_size"]),
             seed=int(data["seed"]),
-            init=data.get("init"),  # absent from checkpoints before --init
-            ablate=tuple(data.get("ablate", ())),  # absent from checkpoints before --ablate
+            init=data["init"],
+            ablate=tuple(data["ablate"]),
         )
 
     def with_run(self, **changes) -> TrainSettings:

@@ -14,7 +14,6 @@ and a cache made for another split or subset is refused instead of silently misa
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -22,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.model_card import ModelCardError
-from training.data import FORMAT_CHOICES, CropSet, DataOptions, DatasetLayoutError
+from training.data import CropSet, DataOptions
 from training.evaluate import classifier_for, load_for, tensor_batches
 from training.export import weights_sha256
 
@@ -158,28 +156,3 @@ def make_teacher(paths: list[Path], data: Path, split: str = "train", dataset: s
             crops.labels, probabilities, (path.name,), (sha,), (1.0,), probabilities[None].astype(np.float16),
             split_fingerprint(crops), crops.targets))
     return TeacherProbabilities.average(members, weights)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("teachers", nargs="+", type=Path,
-                        help="exported ONNX models, or .npz files of an earlier pass to join")
-    parser.add_argument("--data", type=Path, required=True, help="dataset root")
-    parser.add_argument("--split", default="train", help="split the student trains on")
-    parser.add_argument("--dataset", default="auto", choices=FORMAT_CHOICES)
-    parser.add_argument("--limit-per-class", type=int, help="as the student's run will use it")
-    parser.add_argument("--seed", type=int, default=0, help="as the student's run will use it")
-    parser.add_argument("--weights", type=float, nargs="+", help="one per teacher (default: equal)")
-    parser.add_argument("--out", type=Path, required=True, help="soft-label file (.npz)")
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        options = DataOptions(limit_per_class=args.limit_per_class, seed=args.seed)
-        teacher = make_teacher(args.teachers, args.data, args.split, args.dataset, options, args.weights)
-    except (ModelCardError, DatasetLayoutError, ValueError) as error:
-        log.error("%s", error)
-        return 2
-    teacher.save(args.out)
-    print(f"wrote {args.out}: {teacher.describe()} over {teacher.fingerprint}, "
-          f"{100 * teacher.accuracy:.2f} % on its targets")
-    return 0

@@ -16,7 +16,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from training import checkpoint as checkpoints
+from training.checkpoint import Checkpoint, ModelArguments, Optimisation, Progress, RunTotals
 from training.distributed import Context
 from training.ema import WeightAverage
 from training.metrics import ClassificationReport, confusion_matrix
@@ -41,24 +42,6 @@ log = logging.getLogger(__name__)
 FINISHED, INTERRUPTED, PAUSED = "finished", "interrupted", "paused"
 
 
-@dataclass
-class Progress:
-    """Where the run stands; saved in every checkpoint."""
-
-    epoch: int = 0
-    """Epochs completed."""
-    batches_done: int = 0
-    """Batches of the current epoch already trained (non-zero only mid-epoch)."""
-    loss_sum: float = 0.0
-    samples: int = 0
-    best_epoch: int = 0
-    best_accuracy: float = -1.0
-    best_macro_f1: float = 0.0
-    seconds: float = 0.0
-    history: list = field(default_factory=list)
-    """One dict per epoch: train loss, val loss, accuracy, macro-F1, learning rate, seconds."""
-
-
 class Trainer:
     """Runs ``fit`` on the parts of a run, on one rank of possibly several.
 
@@ -68,7 +51,7 @@ class Trainer:
     """
 
     def __init__(self, settings: TrainSettings, context: Context, parts: RunParts, command: str,
-                 resume_from: dict | None = None, started: float | None = None) -> None:
+                 resume_from: Checkpoint | None = None, started: float | None = None) -> None:
         self.settings, self.context, self.parts = settings, context, parts
         self.out = Path(settings.run.out)
         self.command, self.resumed = command, []
@@ -91,25 +74,25 @@ class Trainer:
         self.last_save = time.monotonic()
 
     # -- state ---------------------------------------------------------------------------
-    def _restore(self, saved: dict) -> None:
-        self.objective.model.load_state_dict(saved["state_dict"])
-        self.objective.loss.load_state_dict(saved["loss_state"])
-        self.optimiser.load_state_dict(saved["optimiser"])
-        self.scheduler.load_state_dict(saved["scheduler"])
-        self.scaler.load_state_dict(saved["scaler"])
+    def _restore(self, saved: Checkpoint) -> None:
+        self.objective.model.load_state_dict(saved.state_dict)
+        self.objective.loss.load_state_dict(saved.loss_state)
+        optimisation = saved.optimisation  # a last.pt always holds it
+        self.optimiser.load_state_dict(optimisation.optimiser)
+        self.scheduler.load_state_dict(optimisation.scheduler)
+        self.scaler.load_state_dict(optimisation.scaler)
         if self.average is not None:
-            self.average.load_state_dict(saved["ema"])
-        progress = dict(saved["progress"])
+            self.average.load_state_dict(optimisation.ema)
+        self.progress = replace(saved.progress, history=list(saved.progress.history))
         if not self.context.is_main:  # rank 0 alone carries the half-done epoch's sums
-            progress.update(loss_sum=0.0, samples=0)
-        self.progress = Progress(**progress)
+            self.progress.loss_sum, self.progress.samples = 0.0, 0
         if self.progress.batches_done:
-            self.restored_rng = saved["rng"]
-        self.command, self.resumed = saved["command"], list(saved["resumed"])
+            self.restored_rng = saved.rng
+        self.command, self.resumed = saved.command, list(saved.resumed)
 
-    def checkpoint(self, stopped: str | None = None) -> dict:
+    def checkpoint(self, stopped: str | None = None) -> Checkpoint:
         """The run's state; call on every rank (the half-done epoch's sums are reduced)."""
-        parts, model = self.parts, self.objective.model
+        parts, model, settings = self.parts, self.objective.model, self.settings
         progress = replace(self.progress, seconds=self.seconds())
         reduced = self.context.all_reduce(torch.tensor([progress.loss_sum, float(progress.samples)],
                                                        dtype=torch.float64))
@@ -117,32 +100,19 @@ class Trainer:
         rng = {"torch": torch.get_rng_state()}
         if self.context.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.context.device)
-        return {
-            "format": checkpoints.FORMAT,
-            "model": {"arch": self.settings.arch, "num_classes": len(parts.labels),
-                      "in_channels": parts.spec.channels, "input_size": self.settings.input_size,
-                      **({"ablate": list(self.settings.ablate)} if self.settings.ablate else {})},
-            "spec": checkpoints.spec_fields(parts.spec),
-            "labels": list(parts.labels),
-            "dataset": parts.dataset_info,
-            "settings": self.settings.to_dict(),
-            "command": self.command,
-            "resumed": self.resumed,
-            "parameters": sum(parameter.numel() for parameter in model.parameters()),
-            "precision": parts.precision.name,
-            "device": str(self.context.device),
-            "world_size": self.context.world_size,
-            "torch_version": str(torch.__version__),
-            "state_dict": {name: tensor.contiguous() for name, tensor in model.state_dict().items()},
-            "loss_state": self.objective.loss.state_dict(),
-            "optimiser": self.optimiser.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "ema": self.average.state_dict() if self.average is not None else None,
-            "rng": rng,
-            "progress": vars(progress),
-            "stopped": stopped,
-        }
+        return Checkpoint(
+            model=ModelArguments(settings.arch, len(parts.labels), parts.spec.channels,
+                                 settings.input_size, settings.ablate),
+            spec=parts.spec, labels=parts.labels, dataset=parts.dataset_info, settings=settings,
+            command=self.command, resumed=tuple(self.resumed),
+            parameters=sum(parameter.numel() for parameter in model.parameters()),
+            precision=parts.precision.name, device=str(self.context.device),
+            world_size=self.context.world_size, torch_version=str(torch.__version__),
+            state_dict={name: tensor.contiguous() for name, tensor in model.state_dict().items()},
+            loss_state=self.objective.loss.state_dict(), rng=rng, progress=progress, stopped=stopped,
+            optimisation=Optimisation(self.optimiser.state_dict(), self.scheduler.state_dict(),
+                                      self.scaler.state_dict(),
+                                      self.average.state_dict() if self.average is not None else None))
 
     def save(self, stopped: str | None = None, best: bool = False) -> None:
         """Write ``last.pt`` (and ``best.pt``) from rank 0; every rank must call it."""
@@ -150,11 +120,7 @@ class Trainer:
         if self.context.is_main:
             checkpoints.save(state, self.out / checkpoints.LAST)
             if best:
-                best_state = checkpoints.without_optimisation(state)
-                average = best_state.pop("ema")
-                if average is not None:  # the averaged weights are the ones validated and exported
-                    best_state["state_dict"] = average["weights"]
-                checkpoints.save(best_state, self.out / checkpoints.BEST)
+                checkpoints.save(state.for_best(), self.out / checkpoints.BEST)
         self.last_save = time.monotonic()
 
     def seconds(self) -> float:
@@ -313,11 +279,8 @@ class Trainer:
         """Give ``best.pt`` the run's final totals (epochs run, seconds, how it ended)."""
         best_path = self.out / checkpoints.BEST
         if self.context.is_main and best_path.is_file():
-            best = checkpoints.load(best_path)
-            best.pop("path")
-            best["run_totals"] = {"epochs": self.progress.epoch, "seconds": self.seconds(),
-                                  "history": self.progress.history, "stopped": FINISHED}
-            checkpoints.save(best, best_path)
+            totals = RunTotals(self.progress.epoch, self.seconds(), self.progress.history, FINISHED)
+            checkpoints.save(replace(checkpoints.load(best_path), run_totals=totals), best_path)
 
     @property
     def show_progress(self) -> bool:

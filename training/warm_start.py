@@ -28,8 +28,8 @@ import onnxruntime
 import torch
 from onnx import numpy_helper
 
-from app.model_card import ModelCard, ModelCardError, read_card
-from app.preprocess import PreprocessSpec
+from app.face.preprocess import PreprocessSpec
+from app.model.card import ModelCard, ModelCardError, read_card
 from training.models.layers.dynamic_conv import DynamicConv
 
 log = logging.getLogger(__name__)
@@ -87,21 +87,21 @@ def provenance(path: Path, arch: str | None) -> dict:
 def fit_recipe(recipe, input_size: int, init: dict, args) -> tuple:
     """The recipe with the started-from model's input: its size, channels, colour space and
     gamma are part of its weights, so an option that contradicts them is refused."""
-    card = read_init_card(init["path"])
-    wanted = {"input_size": card.input_size[0], "channels": card.channels,
-              "color_space": card.color_space, "gamma": card.gamma}
+    spec = read_init_card(init["path"]).preprocess
+    wanted = {"input_size": spec.input_size[0], "channels": spec.channels,
+              "color_space": spec.color_space, "gamma": spec.gamma}
     clashes = [f"--{name.replace('_', '-')} {getattr(args, name)} (the file has {value})"
                for name, value in wanted.items()
                if getattr(args, name, None) is not None and getattr(args, name) != value]
     if clashes:
         raise WarmStartError(f"--init {init['path']}: {', '.join(clashes)}")
-    return replace(recipe, channels=card.channels, color_space=card.color_space,
-                   gamma=card.gamma), card.input_size[0]
+    return replace(recipe, channels=spec.channels, color_space=spec.color_space,
+                   gamma=spec.gamma), spec.input_size[0]
 
 
 def spec_of(init: dict) -> PreprocessSpec:
     """The preprocessing the started-from weights were trained with, normalisation included."""
-    return PreprocessSpec.from_card(read_init_card(init["path"]))
+    return read_init_card(init["path"]).preprocess
 
 
 def exported_weights(graph: onnx.GraphProto) -> dict[str, np.ndarray]:

@@ -14,16 +14,17 @@ import os
 import sys
 from pathlib import Path
 
+from app.arguments import LOG_LEVELS, add_analysis_arguments, non_negative_int, positive_int
 from app.batch.inputs import BatchInput, find_inputs
 from app.batch.local import available_cores, run_locally, threads_per_worker
 from app.batch.manifest import FAILED, Manifest, ManifestRow, file_sha256, now_text
 from app.batch.progress import BatchProgress
 from app.batch.work import Outcome, Task
-from app.cli import LOG_LEVELS, add_analysis_arguments, non_negative_int, positive_int
-from app.cli_text import installed_version, version_text
-from app.headless import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, UsageError, model_argument
-from app.logs import LOG_ENV, log_file, setup_logging
-from app.quiet import native_stderr_to
+from app.headless import UsageError, model_argument
+from app.system.cli_text import installed_version, version_text
+from app.system.exit_codes import ExitCode
+from app.system.logs import LOG_ENV, log_file, setup_logging
+from app.system.quiet import native_stderr_to
 
 PROGRAM = "emotion-app batch"
 
@@ -70,10 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_batch(args)
         except (UsageError, ValueError) as error:
             print(f"{PROGRAM}: error: {error}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return ExitCode.BAD_INPUT
         except KeyboardInterrupt:  # while planning: nothing started yet
             print(f"{PROGRAM}: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return ExitCode.INTERRUPTED
 
 
 def run_batch(args: argparse.Namespace) -> int:
@@ -122,8 +123,8 @@ def run_batch(args: argparse.Namespace) -> int:
     if interrupted:
         print(f"{PROGRAM}: interrupted; run the same command again to continue "
               f"({len(tasks) - len(outcomes)} files left)", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return EXIT_FAILED if any(outcome.status == FAILED for outcome in outcomes) else 0
+        return ExitCode.INTERRUPTED
+    return ExitCode.FAILED if any(outcome.status == FAILED for outcome in outcomes) else ExitCode.OK
 
 
 def settings_text(args: argparse.Namespace) -> str:
@@ -148,9 +149,9 @@ def _output_folder(text: str) -> Path:
 def _checked_model(args: argparse.Namespace) -> tuple[Path, str]:
     """The model file every worker will load (``args.model`` set to it) and its SHA-256;
     raises UsageError for no model, a bad one, or a ``--provider`` that cannot run here."""
-    from app.model_card import ModelCardError, read_card
-    from app.model_library import resolve_model
-    from app.providers import probe
+    from app.model.card import ModelCardError, read_card
+    from app.model.library import resolve_model
+    from app.model.providers import probe
 
     if not args.ray:  # a cluster's nodes may have the GPU this machine lacks
         unmet = probe(args.provider).unmet
@@ -172,7 +173,7 @@ def _bytes(item: BatchInput) -> int:
             return item.path.stat().st_size
         return sum(entry.stat().st_size for entry in os.scandir(item.path) if entry.is_file())
     except OSError:
-        return 0
+        return ExitCode.OK
 
 
 def _shown_name(item: BatchInput) -> str:

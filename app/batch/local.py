@@ -27,7 +27,7 @@ from multiprocessing.connection import Connection, wait
 
 from app.batch.manifest import FAILED
 from app.batch.work import FrameProgress, Outcome, Task, Worker, partial_path
-from app.logs import FORMAT, log_file
+from app.system.logs import FORMAT, log_file
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
-from app.csv_cells import plain_cell, safe_cell
+from app.output.csv_cells import plain_cell, safe_cell
 
 log = logging.getLogger(__name__)
 

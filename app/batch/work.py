@@ -65,7 +65,7 @@ def limit_threads(threads: int) -> None:
     processes share the cores instead of each taking all of them."""
     import cv2
 
-    from app.model_card import set_session_threads
+    from app.model.card import set_session_threads
 
     cv2.setNumThreads(threads)
     set_session_threads(threads)
@@ -91,11 +91,11 @@ class Worker:
         return dataclasses.replace(outcome, seconds=time.monotonic() - started)
 
     def _analyse(self, task: Task, on_frames: FrameProgress | None) -> Outcome:
-        from app.capture import open_reader
         from app.headless import UsageError, analyse, build_pipeline
-        from app.recorder import RecordingError
+        from app.output.timeline_csv import RecordingError
         from app.results import EventKind
-        from app.sources import CaptureError
+        from app.sources.base import CaptureError
+        from app.sources.capture import open_reader
 
         try:
             pipeline = build_pipeline(self.args, self._classifier)

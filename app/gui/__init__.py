@@ -22,10 +22,11 @@ def run(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
-    from app.gui.launch import EXIT_NO_DISPLAY, LaunchOptions, display_problem, has_no_display
+    from app.gui.launch import LaunchOptions, display_problem, has_no_display
     from app.gui.main_window import MainWindow
     from app.gui.settings import APPLICATION, ORGANISATION, AppSettings
     from app.gui.theme import apply_theme
+    from app.system.exit_codes import ExitCode
 
     options = LaunchOptions.from_args(args)
     if not QApplication.instance():  # before Qt aborts on a display it cannot find
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             log.info("not opening the window: %s", problem.splitlines()[0])
             print(problem, file=sys.stderr)
-            return EXIT_NO_DISPLAY
+            return ExitCode.NO_DISPLAY
         if has_no_display():  # a scripted run: it ends by itself, nobody needs to see it
             print("emotion-app: no display; running the window offscreen.", file=sys.stderr)
             os.environ["QT_QPA_PLATFORM"] = "offscreen"

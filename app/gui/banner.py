@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 Action = tuple[str, Callable[[], None]]
 """A button's text and what it does."""
+KEY_PROPERTY = "banner_key"
+"""The key of the message a dismiss button belongs to."""
 
 
 class BannerArea(QWidget):
@@ -64,7 +66,8 @@ class BannerArea(QWidget):
         close.setText("\u2715")
         close.setAutoRaise(True)
         close.setToolTip("Dismiss")
-        close.clicked.connect(lambda: self.clear(key))
+        close.setProperty(KEY_PROPERTY, key)
+        close.clicked.connect(self._dismiss)
         layout.addWidget(close)
         self._layout.addWidget(row)
         self._rows[key] = row
@@ -79,3 +82,8 @@ class BannerArea(QWidget):
             row.hide()
             row.deleteLater()
         self.setVisible(bool(self._rows))
+
+    def _dismiss(self) -> None:
+        """A method, not a lambda holding this banner: a row deleted later must never hold
+        the banner's last reference (it would be destroyed from inside its own child)."""
+        self.clear(self.sender().property(KEY_PROPERTY))

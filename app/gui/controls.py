@@ -9,10 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -22,14 +20,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.cameras import CameraInfo
-from app.gui.plain import plain_label, plain_tip
+from app.face.steady import MAX_TIME_CONSTANT_S
+from app.gui.combo import add_disabled, fit_popup, placeholder_combo
+from app.gui.plain import plain_note, plain_tip
 from app.gui.status import recording_text
-from app.model_library import ModelEntry, RefusedModel
+from app.model.library import ModelEntry, RefusedModel
 from app.results import RecordingStatus
-from app.sources import IMAGE_EXTENSIONS
-from app.steady import MAX_TIME_CONSTANT_S
-from app.video_sources import without_credentials
+from app.sources.base import IMAGE_EXTENSIONS
+from app.sources.cameras import CameraInfo
+from app.sources.video import without_credentials
 
 SMOOTHING_STEP_S = 0.01
 """The smoothing slider counts hundredths of a second."""
@@ -37,6 +36,7 @@ SMOOTHING_STEP_S = 0.01
 SOURCE_ACTIONS = (("video", "Open video\u2026"), ("folder", "Open image folder\u2026"),
                   ("stream", "Open stream URL\u2026"))
 OPEN_MODEL = "Open ONNX file\u2026"
+"""The model box's last item, and the button of the model's messages (``ModelActions``)."""
 OPEN, ASK = "open:", "ask:"
 """Source items' data: a source to open, or a kind of source to ask the user for."""
 OPEN_MODEL_DATA = "\x00open-model"
@@ -65,11 +65,11 @@ class ControlPanel(QWidget):
         self.cameras: list[CameraInfo] | None = None
         """None until the cameras were looked for."""
         self.recent_sources: list[str] = []
-        self.source_box = _combo("Choose a source\u2026")
+        self.source_box = placeholder_combo("Choose a source\u2026")
         self.stop_button = QPushButton("Stop")
-        self.source_state = _note("Nothing playing")
-        self.model_box = _combo("No model")
-        self.model_state = _note("")
+        self.source_state = plain_note("Nothing playing")
+        self.model_box = placeholder_combo("No model")
+        self.model_state = plain_note("")
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, round(MAX_TIME_CONSTANT_S / SMOOTHING_STEP_S))
         self.smoothing.setSingleStep(5)
@@ -79,7 +79,7 @@ class ControlPanel(QWidget):
         self.gamma = QCheckBox("Adaptive gamma")
         self.record_button = QPushButton("\u25cf  Record")
         self.marker_button = QPushButton("Add marker")
-        self.recording_state = _note("Not recording")
+        self.recording_state = plain_note("Not recording")
         self.gpu_button = QPushButton("GPU check\u2026")
         self._layout_sections()
         self._connect()
@@ -129,13 +129,13 @@ class ControlPanel(QWidget):
         for path, label in (extra or {}).items():
             box.addItem(label, path)
         if not entries and not extra:
-            _add_disabled(box, "No models installed in models_onnx/",
+            add_disabled(box, "No models installed in models_onnx/",
                           "Train and export one with emotion-train, or open an ONNX file.")
         for item in refused:
-            _add_disabled(box, f"{item.path.name} (not usable)", item.reason)
+            add_disabled(box, f"{item.path.name} (not usable)", item.reason)
         box.insertSeparator(box.count())
         box.addItem(OPEN_MODEL, OPEN_MODEL_DATA)
-        _fit_popup(box)
+        fit_popup(box)
         self.select_model(current)
 
     def select_model(self, path: str | None) -> None:
@@ -219,9 +219,9 @@ class ControlPanel(QWidget):
         box = self.source_box
         box.clear()
         if self.cameras is None:
-            _add_disabled(box, "Looking for cameras\u2026", "")
+            add_disabled(box, "Looking for cameras\u2026", "")
         elif not self.cameras:
-            _add_disabled(box, "No camera found", "No camera delivered a frame on this machine; "
+            add_disabled(box, "No camera found", "No camera delivered a frame on this machine; "
                           "open a video, an image folder or a stream instead.")
         for camera in self.cameras or ():
             box.addItem(camera.label, OPEN + str(camera.index))
@@ -233,7 +233,7 @@ class ControlPanel(QWidget):
         box.insertSeparator(box.count())
         for kind, text in SOURCE_ACTIONS:
             box.addItem(text, ASK + kind)
-        _fit_popup(box)
+        fit_popup(box)
         box.setCurrentIndex(box.findData(selected) if selected else -1)
 
     def _on_source_activated(self, index: int) -> None:
@@ -249,35 +249,6 @@ class ControlPanel(QWidget):
             self.open_model_clicked.emit()
         elif isinstance(data, str):
             self.model_chosen.emit(data)
-
-
-def _combo(placeholder: str) -> QComboBox:
-    box = QComboBox()
-    box.setPlaceholderText(placeholder)
-    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    box.setMinimumContentsLength(20)
-    return box
-
-
-def _note(text: str) -> QLabel:
-    label = plain_label(text)  # may quote a model card: shown as written, never as HTML
-    label.setWordWrap(True)
-    label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-    return label
-
-
-def _add_disabled(box: QComboBox, text: str, tooltip: str) -> None:
-    box.addItem(text)
-    item = box.model().item(box.count() - 1)
-    item.setEnabled(False)
-    item.setToolTip(plain_tip(tooltip))
-
-
-def _fit_popup(box: QComboBox) -> None:
-    """Let the list open wider than the box, so long model labels are not cut."""
-    metrics = box.fontMetrics()
-    widest = max((metrics.horizontalAdvance(box.itemText(i)) for i in range(box.count())), default=0)
-    box.view().setMinimumWidth(widest + 48)
 
 
 def source_name(spec: str) -> str:

@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.capture import STREAM_PATTERN
-from app.providers import ProviderReport
-from app.sources import IMAGE_EXTENSIONS
+from app.model.providers import ProviderReport
+from app.sources.base import IMAGE_EXTENSIONS
+from app.sources.capture import STREAM_PATTERN
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.avi *.mkv *.m4v *.webm *.wmv *.mpg *.mpeg);;All files (*)"
 

@@ -21,20 +21,26 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QWidget
 
-from app.cli import build_parser
-from app.landmarks import DEFAULT_MAX_FACES
-from app.steady import DEFAULT_SWITCH_HOLD_S, DEFAULT_SWITCH_MARGIN
+from app.face.landmarks import DEFAULT_MAX_FACES
+from app.face.steady import DEFAULT_SWITCH_HOLD_S, DEFAULT_SWITCH_MARGIN, DEFAULT_TIME_CONSTANT_S
+from app.results import Event, EventKind
+from app.system.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from app.gui.session import Session, Startup
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NO_DISPLAY = 0, 1, 2, 69
 HEADLESS_COMMAND = "emotion-app --headless --source FILE --csv out.csv"
 INVISIBLE_PLATFORMS = ("offscreen", "minimal")
 """Qt platforms that draw nowhere anyone can see (``QT_QPA_PLATFORM``)."""
+FAILURES = (EventKind.SOURCE_LOST, EventKind.RECORDING_FAILED, EventKind.ERROR)
+"""Events that fail a run part-way (``ExitCode.FAILED``); a scripted run stops at them."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ class LaunchOptions:
     """Smoothing time constant in seconds; None: the value remembered from the last run."""
     switch_margin: float = DEFAULT_SWITCH_MARGIN
     switch_hold_s: float = DEFAULT_SWITCH_HOLD_S
-    """The hysteresis of the emotion shown (``app.steady``)."""
+    """The hysteresis of the emotion shown (``app.face.steady``)."""
     gamma: bool | None = None
     """None: remembered; False: ``--no-gamma``."""
     csv: str | None = None
@@ -57,17 +63,17 @@ class LaunchOptions:
     quit_after_frames: int = 0
     screenshot: str | None = None
     model_dirs: tuple[Path, ...] | None = None
-    """Folders the model menu lists (None: ``app.model_library.model_dirs()``)."""
+    """Folders the model menu lists (None: ``app.model.library.model_dirs()``)."""
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> LaunchOptions:
         # argparse cannot tell "--smoothing 0.1" from no flag; a value other than the
-        # default was typed, and the default leaves the remembered value in place.
-        default_smoothing = build_parser().get_default("smoothing")
+        # default (the parser's, app.cli) was typed, and the default leaves the remembered
+        # value in place.
         return cls(
             source=args.source, model=args.model, provider=args.provider,
             max_faces=args.max_faces,
-            smoothing=None if args.smoothing == default_smoothing else args.smoothing,
+            smoothing=None if args.smoothing == DEFAULT_TIME_CONSTANT_S else args.smoothing,
             switch_margin=args.switch_margin, switch_hold_s=args.switch_hold,
             gamma=False if args.no_gamma else None, csv=args.csv, overwrite=args.overwrite,
             quit_after_frames=max(args.quit_after_frames, 0), screenshot=args.screenshot,
@@ -121,28 +127,41 @@ def save_screenshot(widget: QWidget, path: str | Path) -> str | None:
 
 
 class Automation:
-    """Ends a scripted run by itself: saves the screenshot, then closes the window.
+    """The run's exit code, and the end of a scripted run: saves the screenshot, then
+    closes the window.
 
-    The window reports failures as they happen (``fail``) and calls ``finish`` when the
-    run is over; the window's exit code is the worst failure reported, else 0.
+    It watches the session's signals: what failed (the exit code is the worst failure
+    seen, else 0), the frames analysed (``--quit-after-frames`` ends the run), and when
+    the run is over. Made after the window connected its own slots, so it sees what they
+    made of each signal (the ``--csv`` recording the window starts once ready).
     """
 
-    def __init__(self, window: QWidget, options: LaunchOptions) -> None:
+    def __init__(self, window: QWidget, options: LaunchOptions, session: Session) -> None:
         self.window = window
         self.options = options
-        self.exit_code = EXIT_OK
+        self.session = session
+        self.exit_code = ExitCode.OK
         self.finished = False
         self.screenshot_saved: Path | None = None
         """Where ``--screenshot`` went, once saved."""
+        self._ready = self._cameras_known = False
+        session.stop_after_frames = options.quit_after_frames
+        for signal, slot in ((session.ready, self._on_ready),
+                             (session.startup_failed, self._on_startup_failed),
+                             (session.cameras_found, self._on_cameras),
+                             (session.event, self._on_event),
+                             (session.run_failed, lambda _message: self._fail(ExitCode.BAD_INPUT)),
+                             (session.run_finished, self._on_run_finished)):
+            signal.connect(slot)
 
     @property
     def active(self) -> bool:
         return self.options.automated
 
-    def fail(self, code: int) -> None:
+    def _fail(self, code: ExitCode) -> None:
         self.exit_code = max(self.exit_code, code)
 
-    def finish(self) -> None:
+    def _finish(self) -> None:
         """Take the screenshot once what was just shown is laid out, then close."""
         if self.active and not self.finished:
             self.finished = True
@@ -154,7 +173,45 @@ class Automation:
             error = save_screenshot(self.window, self.options.screenshot)
             if error:
                 log.error("%s", error)
-                self.fail(EXIT_FAILED)
+                self._fail(ExitCode.FAILED)
             else:
                 self.screenshot_saved = Path(self.options.screenshot).expanduser().resolve()
         self.window.close()
+
+    # Session signals.
+
+    def _on_ready(self, startup: Startup) -> None:
+        """Bad input: a --provider that cannot run, a model that does not load, a --csv
+        refused. A scripted run stops at the last two, as --headless does."""
+        csv_refused = bool(self.options.csv) and self.session.recording is None
+        if startup.report.unmet or startup.model_error or csv_refused:
+            self._fail(ExitCode.BAD_INPUT)
+        if startup.model_error or csv_refused:
+            self._finish()
+        self._ready = True
+        self._finish_when_idle()
+
+    def _on_startup_failed(self, _message: str) -> None:
+        self._fail(ExitCode.BAD_INPUT)
+        self._finish()
+
+    def _on_cameras(self, _cameras: list) -> None:
+        self._cameras_known = True
+        self._finish_when_idle()
+
+    def _finish_when_idle(self) -> None:
+        """A scripted run without a source ends once the window says what to do next."""
+        if self._ready and self._cameras_known and not self.options.source:
+            self._finish()
+
+    def _on_event(self, event: Event) -> None:
+        if event.kind is EventKind.SOURCE_ENDED and event.details.get("ended_early"):
+            self._fail(ExitCode.FAILED)  # decoding stopped before the last frame
+        if event.kind in FAILURES:
+            self._fail(ExitCode.FAILED)
+            if self.active:
+                self.session.stop_source()
+
+    def _on_run_finished(self, _frames: int) -> None:
+        if self.options.source:
+            self._finish()

@@ -2,9 +2,11 @@
 timeline below, messages above the video and figures in the status bar.
 
 A thin view: the pipeline and its threads live in ``Session``; this class wires the
-widgets to it, turns its signals into what the user sees, and remembers choices. What a
-menu or button does without a dialog can be called directly, as the tests do:
-``open_source``, ``models.choose``, ``recording.start``, ``recording.add_marker``.
+widgets to it, turns its signals into what the user sees, and remembers choices. The
+model and recording controllers get the session and the widgets they fill, never the
+window, and ``Automation`` ends a scripted run by watching the session. What a menu or
+button does without a dialog can be called directly, as the tests do: ``open_source``,
+``models.choose``, ``recording.start``, ``recording.add_marker``.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
 
+from app.face.steady import MAX_TIME_CONSTANT_S, Steadiness
 from app.gui import dialogs
 from app.gui.banner import BannerArea
 from app.gui.controls import ControlPanel, source_name
-from app.gui.launch import EXIT_BAD_INPUT, EXIT_FAILED, Automation, LaunchOptions
+from app.gui.launch import Automation, LaunchOptions
 from app.gui.menus import build_menus
 from app.gui.model_actions import ModelActions
 from app.gui.recording_actions import RecordingActions
@@ -27,13 +30,11 @@ from app.gui.settings import AppSettings
 from app.gui.status import StatusPanel, recording_text
 from app.gui.timeline_panel import TimelinePanel
 from app.gui.video_view import VideoView
-from app.logs import log_file
-from app.providers import ProviderReport
-from app.results import Event, EventKind, FrameResult
-from app.steady import MAX_TIME_CONSTANT_S, Steadiness
+from app.model.providers import ProviderReport
+from app.results import Event, EventKind, FrameResult, RecordingStatus
+from app.system.logs import log_file
 
 TITLE = "Emotion Live"
-FAILURES = (EventKind.SOURCE_LOST, EventKind.RECORDING_FAILED, EventKind.ERROR)
 SCRIPTED_SIZE = (1280, 800)
 """Scripted runs ignore the remembered geometry, so screenshots come out alike."""
 
@@ -54,18 +55,19 @@ class MainWindow(QMainWindow):
                             0.0), MAX_TIME_CONSTANT_S)
         gamma = settings.gamma if options.gamma is None else options.gamma
         steadiness = Steadiness(smoothing, options.switch_margin, options.switch_hold_s)
-        self.session = Session(options.provider, options.max_faces, steadiness, gamma, self)
-        self.session.stop_after_frames = options.quit_after_frames
+        self.session = session = Session(options.provider, options.max_faces, steadiness, gamma, self)
         self.view, self.banner, self.controls = VideoView(), BannerArea(), ControlPanel()
         self.timeline = TimelinePanel()
         self.status = StatusPanel(self.statusBar())
-        self.models, self.recording = ModelActions(self), RecordingActions(self)
-        self.automation = Automation(self, options)
+        self.models = ModelActions(session, settings, self.controls, self.banner, dialog_parent=self,
+                                   model=options.model, model_dirs=options.model_dirs)
+        self.recording = RecordingActions(session, settings, self.banner, dialog_parent=self)
         self.controls.set_smoothing(smoothing)
         self.controls.gamma.setChecked(gamma)
         self._layout()
         build_menus(self)
         self._connect()
+        self.automation = Automation(self, options, session)  # after _connect: see Automation
         self.setWindowTitle(TITLE)
         self.resize(*SCRIPTED_SIZE)
         if not options.automated:
@@ -111,7 +113,7 @@ class MainWindow(QMainWindow):
         if self.report is None:
             self.statusBar().showMessage("Still probing the providers; try again in a moment.", 4000)
             return
-        model = self.session.pipeline.model if self.session.pipeline else None
+        model = self.session.model
         self.gpu_dialog = dialogs.GpuCheckDialog(self.report, model and model.provider, self)
         self.gpu_dialog.show()
 
@@ -119,28 +121,19 @@ class MainWindow(QMainWindow):
 
     def _on_ready(self, startup: Startup) -> None:
         self._ready = True
-        self.report = startup.pipeline.provider_report
+        self.report = startup.report
         self.status.show_provider(self.report)
         if self.report.unmet:  # --provider cuda on a machine where it cannot run
             self.banner.show_message("provider", f"{self.report.unmet}. The models run on the CPU.",
                                      "error", ("GPU check\u2026", self.show_gpu_check))
-            self.automation.fail(EXIT_BAD_INPUT)
-        if startup.model is not None:
-            self.models.loaded(startup.model)
-        elif startup.model_error:
-            self.models.failed(startup.model_error)
-            self.automation.fail(EXIT_BAD_INPUT)
-            if self.automation.active:  # a scripted run stops at bad input, as --headless does
-                self.view.set_placeholder("The model could not be loaded", "See the message above.")
-                self.automation.finish()
-                return
-        else:
-            self.models.none_installed()
-        if self.options.csv and not self.recording.start(self.options.csv, self.options.overwrite):
-            self.automation.fail(EXIT_BAD_INPUT)
-            if self.automation.active:
-                self.automation.finish()
-                return
+        self.models.show_startup(startup)
+        scripted = self.options.automated  # a scripted run stops at bad input, as --headless does
+        if startup.model_error and scripted:
+            self.view.set_placeholder("The model could not be loaded", "See the message above.")
+            return
+        refused = self.options.csv and not self.recording.start(self.options.csv, self.options.overwrite)
+        if refused and scripted:
+            return
         if self.options.source:
             self.open_source(self.options.source)
         self._show_idle()
@@ -148,8 +141,6 @@ class MainWindow(QMainWindow):
     def _on_startup_failed(self, message: str) -> None:
         self.banner.show_message("startup", f"The analysis could not start: {message} "
                                  f"(details in {log_file()})", "error")
-        self.automation.fail(EXIT_BAD_INPUT)
-        self.automation.finish()
 
     def _on_cameras(self, cameras: list) -> None:
         self._cameras_known = True
@@ -167,8 +158,7 @@ class MainWindow(QMainWindow):
         self.view.show_result(result)
         self.status.show_result(result, self.report)
         if result.recording is not None:
-            self.controls.set_recording(result.recording)
-            self.view.set_recording_text(recording_text(result.recording))
+            self._show_recording(result.recording)
 
     def _on_event(self, event: Event) -> None:
         kind = event.kind
@@ -179,7 +169,6 @@ class MainWindow(QMainWindow):
             if event.details.get("ended_early"):  # failed part-way, as --headless says with 1
                 self.banner.show_message("source", f"{event.message}.", "warning",
                                          ("Open video\u2026", self.ask_source))
-                self.automation.fail(EXIT_FAILED)
         elif kind is EventKind.SOURCE_LOST:
             self.banner.show_message("source", f"{event.message}. Reconnect it, then press "
                                      "Reconnect.", "warning", ("Reconnect", self.session.restart_source))
@@ -188,15 +177,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(event.message, 4000)
         elif kind is EventKind.MODEL_CHANGED:
             self.statusBar().showMessage(event.message[:1].upper() + event.message[1:], 5000)
-        elif kind is EventKind.RECORDING_FAILED:
-            self.recording.failed(event)
         elif kind is EventKind.ERROR:
             self.banner.show_message("source", f"The analysis stopped: {event.message} "
                                      f"(details in {log_file()})", "error")
-        if kind in FAILURES:
-            self.automation.fail(EXIT_FAILED)
-            if self.automation.active:
-                self.session.stop_source()
 
     def _on_run_started(self, name: str) -> None:
         self.controls.set_running(True, f"Playing {source_name(name)}")
@@ -209,13 +192,10 @@ class MainWindow(QMainWindow):
         if self.result is None:
             self.view.set_placeholder("Cannot open the source",
                                       "Choose another one in the Source box or the File menu.")
-        self.automation.fail(EXIT_BAD_INPUT)
 
     def _on_run_finished(self, frames: int) -> None:
         if not self.session.running:
             self.controls.set_running(False)
-        if self.options.source:
-            self.automation.finish()
 
     def _on_restart_failed(self, message: str) -> None:
         self.banner.show_message("source", f"Still no frames: {message}", "warning",
@@ -245,12 +225,10 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["Controls"]], [360], Qt.Orientation.Horizontal)
 
     def _connect(self) -> None:
-        session, controls = self.session, self.controls
+        session, controls, recording = self.session, self.controls, self.recording
         for signal, slot in ((session.ready, self._on_ready),
                              (session.startup_failed, self._on_startup_failed),
                              (session.cameras_found, self._on_cameras),
-                             (session.model_loaded, self.models.loaded),
-                             (session.model_failed, self.models.failed),
                              (session.result_ready, self._on_result), (session.event, self._on_event),
                              (session.run_started, self._on_run_started),
                              (session.run_failed, self._on_run_failed),
@@ -258,13 +236,15 @@ class MainWindow(QMainWindow):
                              (session.restart_failed, self._on_restart_failed),
                              (controls.source_chosen, self.open_source),
                              (controls.stop_clicked, self.stop_source),
-                             (controls.model_chosen, self.models.choose),
-                             (controls.open_model_clicked, self.models.ask_file),
                              (controls.smoothing_changed, self._set_smoothing),
                              (controls.gamma_toggled, self._set_gamma),
-                             (controls.record_clicked, self.recording.toggle),
-                             (controls.marker_clicked, lambda: self.recording.add_marker()),
+                             (controls.record_clicked, recording.toggle),
+                             (controls.marker_clicked, lambda: recording.add_marker()),
                              (controls.gpu_check_clicked, self.show_gpu_check),
+                             (recording.status_changed, self._show_recording),
+                             (recording.note, self.statusBar().showMessage),
+                             (recording.marker_added, self.timeline.add_marker),
+                             (recording.recorded, self.timeline.show_recording),
                              (self.view.face_clicked, self.timeline.select_face),
                              (self.timeline.face_selected, self.view.set_selected_face)):
             signal.connect(slot)
@@ -278,14 +258,17 @@ class MainWindow(QMainWindow):
         self.session.set_gamma(enabled)
         self.settings.gamma = enabled
 
+    def _show_recording(self, status: RecordingStatus | None) -> None:
+        self.controls.set_recording(status)
+        self.view.set_recording_text(recording_text(status) if status else None)
+
     def _show_idle(self) -> None:
-        """Say what to do next while nothing plays; a scripted run without a source ends."""
+        """Say what to do next while nothing plays."""
         if not (self._ready and self._cameras_known) or self.source_spec is not None:
             return
         title = "No camera found" if self.controls.cameras == [] else "Choose a source"
         self.view.set_placeholder(title, "Pick a camera, or open a video, an image folder or a "
                                   "stream URL, in the Source box on the right or the File menu.")
-        self.automation.finish()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         """Stop the worker cooperatively and close the CSV before the window goes."""

@@ -1,4 +1,8 @@
-"""The main window's menu bar and its shortcuts (see docs/gui.md)."""
+"""The main window's menu bar and its shortcuts (see docs/gui.md).
+
+The window's own entries are made here; the model and recording entries come from the
+controllers that carry them out (``ModelActions.fill_menu``, ``RecordingActions.fill_menu``).
+"""
 
 from __future__ import annotations
 
@@ -13,30 +17,27 @@ if TYPE_CHECKING:
 
 
 def build_menus(window: MainWindow) -> None:
-    """File, Recording, View (the docks) and Help, each action calling the window."""
+    """File, Recording, View (the docks) and Help."""
     bar = window.menuBar()
     file = bar.addMenu("&File")
-    _add(file, "Open &video\u2026", lambda: window.ask_source("video"), QKeySequence.StandardKey.Open)
-    _add(file, "Open image &folder\u2026", lambda: window.ask_source("folder"))
-    _add(file, "Open &stream URL\u2026", lambda: window.ask_source("stream"))
-    _add(file, "S&top source", window.stop_source)
+    add_action(file, "Open &video\u2026", lambda: window.ask_source("video"), QKeySequence.StandardKey.Open)
+    add_action(file, "Open image &folder\u2026", lambda: window.ask_source("folder"))
+    add_action(file, "Open &stream URL\u2026", lambda: window.ask_source("stream"))
+    add_action(file, "S&top source", window.stop_source)
     file.addSeparator()
-    _add(file, "Open ONNX &model\u2026", window.models.ask_file)
-    _add(file, "&Refresh model list", lambda: window.models.refresh())
+    window.models.fill_menu(file)
     file.addSeparator()
-    _add(file, "&Quit", window.close, QKeySequence.StandardKey.Quit)
-    record = bar.addMenu("&Recording")
-    _add(record, "Start / stop &recording", window.recording.toggle, "Ctrl+R")
-    _add(record, "Add &marker", lambda: window.recording.add_marker(), "M")
-    _add(record, "Add marker with &label\u2026", window.recording.ask_marker, "Shift+M")
+    add_action(file, "&Quit", window.close, QKeySequence.StandardKey.Quit)
+    window.recording.fill_menu(bar.addMenu("&Recording"))
     view = bar.addMenu("&View")
     for dock in window.docks.values():
         view.addAction(dock.toggleViewAction())
-    _add(bar.addMenu("&Help"), "&GPU check\u2026", window.show_gpu_check)
+    add_action(bar.addMenu("&Help"), "&GPU check\u2026", window.show_gpu_check)
 
 
-def _add(menu: QMenu, text: str, slot: Callable[[], object],
-         shortcut: str | QKeySequence.StandardKey | None = None) -> None:
+def add_action(menu: QMenu, text: str, slot: Callable[[], object],
+               shortcut: str | QKeySequence.StandardKey | None = None) -> None:
+    """An entry calling ``slot()`` (never with ``triggered``'s checked argument)."""
     action = menu.addAction(text)
     action.triggered.connect(lambda _checked=False: slot())
     if shortcut is not None:

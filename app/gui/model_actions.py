@@ -5,53 +5,69 @@ Listing reads every file's card, which opens an ONNX Runtime session per file (a
 second or more for large models), so it runs on the thread pool, like loading: a model
 loads and test-runs there and analyses frames from the next one on (``MODEL_CHANGED``
 follows). A file that fails (corrupt, foreign, not runnable) leaves the running model in
-place and says why in the window.
+place and says why in the window. It fills the Controls dock's model box and the File
+menu's model entries, and talks to the pipeline only through ``Session``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QMenu, QWidget
 
 from app.gui import dialogs
-from app.inference import EmotionClassifier
-from app.model_library import HOW_TO_GET_ONE, ModelEntry, RefusedModel, default_model, scan_models
-
-if TYPE_CHECKING:
-    from app.gui.main_window import MainWindow
-
-OPEN_FILE = "Open ONNX file\u2026"
+from app.gui.banner import BannerArea
+from app.gui.controls import OPEN_MODEL, ControlPanel
+from app.gui.menus import add_action
+from app.gui.session import Session, Startup
+from app.gui.settings import AppSettings
+from app.model.inference import EmotionClassifier
+from app.model.library import HOW_TO_GET_ONE, ModelEntry, RefusedModel, default_model, scan_models
 
 
 class ModelActions:
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
+    def __init__(self, session: Session, settings: AppSettings, controls: ControlPanel,
+                 banner: BannerArea, dialog_parent: QWidget, model: str | None = None,
+                 model_dirs: Sequence[Path] | None = None) -> None:
+        self.session, self.settings, self.controls, self.banner = session, settings, controls, banner
+        self.dialog_parent = dialog_parent
+        """What the file dialog opens over."""
+        self.requested = model
+        """``--model``: started with instead of the model used last."""
+        self.model_dirs = list(model_dirs) if model_dirs is not None else None
+        """The folders listed (None: ``app.model.library.model_dirs()``)."""
         self.path: str | None = None
         """The model loaded last: running, or running from the next frame."""
         self.entries: list[ModelEntry] = []
         self.refused: list[RefusedModel] = []
         self.opened: dict[str, str] = {}
         """Files the user opened from elsewhere: path -> menu label."""
+        for signal, slot in ((session.model_loaded, self.loaded), (session.model_failed, self.failed),
+                             (controls.model_chosen, self.choose),
+                             (controls.open_model_clicked, self.ask_file)):
+            signal.connect(slot)
+
+    def fill_menu(self, menu: QMenu) -> None:
+        """The File menu's model entries."""
+        add_action(menu, "Open ONNX &model\u2026", self.ask_file)
+        add_action(menu, "&Refresh model list", lambda: self.refresh())
 
     def start(self) -> None:
         """List the models and start the pipeline with the first one: at once for
         ``--model`` or the model used last (if still there), else with the most accurate
         once the list is known."""
-        window = self.window
-        chosen = window.options.model or (
-            window.settings.model if window.settings.model and Path(window.settings.model).is_file()
-            else None)
+        remembered = self.settings.model
+        chosen = self.requested or (remembered if remembered and Path(remembered).is_file() else None)
         if chosen:
-            window.session.start(chosen)
+            self.session.start(chosen)
             self.refresh()
         else:
-            self.refresh(then=lambda: window.session.start(self.most_accurate()))
+            self.refresh(then=lambda: self.session.start(self.most_accurate()))
 
     def refresh(self, then: Callable[[], None] | None = None) -> None:
         """List the models folders' files again, on the pool; ``then`` runs once listed."""
-        dirs = self.window.options.model_dirs
-        dirs = list(dirs) if dirs is not None else None
+        dirs = self.model_dirs
 
         def listed(found: tuple[list[ModelEntry], list[RefusedModel]]) -> None:
             self.entries, self.refused = found
@@ -59,30 +75,38 @@ class ModelActions:
             if then is not None:
                 then()
 
-        self.window.session.background.call(lambda: scan_models(dirs), listed,
-                                            lambda error: listed(([], [])), what="listing models")
+        self.session.background.call(lambda: scan_models(dirs), listed,
+                                     lambda error: listed(([], [])), what="listing models")
 
     def most_accurate(self) -> str | None:
-        """The default model's path (``app.model_library.default_model``), None without one."""
+        """The default model's path (``app.model.library.default_model``), None without one."""
         best = default_model(self.entries)
         return None if best is None else str(best.path)
 
     def choose(self, path: str | Path) -> None:
         """Load ``path``; ``loaded`` or ``failed`` follows."""
-        controls = self.window.controls
-        controls.model_box.setEnabled(False)
-        controls.set_model_state(f"Loading {Path(path).name}\u2026")
-        self.window.session.choose_model(str(path))
+        self.controls.model_box.setEnabled(False)
+        self.controls.set_model_state(f"Loading {Path(path).name}\u2026")
+        self.session.choose_model(str(path))
 
     def ask_file(self) -> None:
-        path = dialogs.choose_onnx_file(self.window, str(Path(self.path or ".").parent))
+        path = dialogs.choose_onnx_file(self.dialog_parent, str(Path(self.path or ".").parent))
         if path:
             self.choose(path)
         else:
-            self.window.controls.select_model(self.path)
+            self.controls.select_model(self.path)
+
+    def show_startup(self, startup: Startup) -> None:
+        """The model the pipeline started with, why it could not load, or that none is installed."""
+        if startup.model is not None:
+            self.loaded(startup.model)
+        elif startup.model_error:
+            self.failed(startup.model_error)
+        else:
+            self.none_installed()
 
     def loaded(self, model: EmotionClassifier) -> None:
-        window, controls = self.window, self.window.controls
+        controls = self.controls
         path = self.path = str(model.path)
         if controls.model_box.findData(path) < 0:
             self.opened[path] = ModelEntry(model.path, model.card).label
@@ -93,26 +117,26 @@ class ModelActions:
         controls.set_model_state(f"{model.card.architecture}, {entry.input_text} input; runs on "
                                  f"{model.provider.removesuffix('ExecutionProvider')}",
                                  f"{entry.accuracy_text}\n{model.card.dataset}\n{model.path}")
-        window.settings.model = path
-        window.banner.clear("model")
+        self.settings.model = path
+        self.banner.clear("model")
 
     def failed(self, message: str) -> None:
-        controls = self.window.controls
+        controls = self.controls
         controls.model_box.setEnabled(True)
         controls.select_model(self.path)
         running = f"{Path(self.path).name} keeps running." if self.path else "No model is running."
         controls.set_model_state(running)
-        self.window.banner.show_message("model", f"Cannot use this model: {message.rstrip('.')}. {running}",
-                                        "error", (OPEN_FILE, self.ask_file))
+        self.banner.show_message("model", f"Cannot use this model: {message.rstrip('.')}. {running}",
+                                 "error", (OPEN_MODEL, self.ask_file))
 
     def _show(self) -> None:
         """The menu: the listed models, then the files opened by hand that are not listed."""
         listed = {str(entry.path) for entry in self.entries}
         self.opened = {path: label for path, label in self.opened.items() if path not in listed}
-        self.window.controls.set_models(self.entries, self.refused, self.opened)
-        self.window.controls.select_model(self.path)
+        self.controls.set_models(self.entries, self.refused, self.opened)
+        self.controls.select_model(self.path)
 
     def none_installed(self) -> None:
-        self.window.banner.show_message(
+        self.banner.show_message(
             "model", f"No emotion model installed: frames are shown without analysis. {HOW_TO_GET_ONE}",
-            "warning", (OPEN_FILE, self.ask_file))
+            "warning", (OPEN_MODEL, self.ask_file))

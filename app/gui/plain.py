@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel
 
 
@@ -19,6 +20,14 @@ def plain_label(text: str = "") -> QLabel:
     label = QLabel()
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setText(text)
+    return label
+
+
+def plain_note(text: str) -> QLabel:
+    """A ``plain_label`` for a note under a control: wrapped, in the placeholder colour."""
+    label = plain_label(text)
+    label.setWordWrap(True)
+    label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
     return label
 
 

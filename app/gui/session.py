@@ -1,10 +1,13 @@
 """The pipeline's side of the window, and all of its threading.
 
-The pipeline is built on the thread pool (the provider probe can take seconds), one
+The pipeline is built on the thread pool (the provider probe is slow), one
 source at a time runs on the worker's QThread, models load on the pool, and the window
 only ever sees signals on its own thread. A new source stops the running one first and
 starts when the worker reports it ended. ``shutdown()`` stops the worker cooperatively,
 waits for it and closes the pipeline, which closes a recording's CSV.
+
+This is the window's only door to the pipeline and the worker: sources, models,
+settings and recording all go through the methods and signals here.
 """
 
 from __future__ import annotations
@@ -15,15 +18,17 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from app.cameras import list_cameras
+from app.face.landmarks import DEFAULT_MAX_FACES
+from app.face.steady import Steadiness
 from app.gui.tasks import Background
 from app.gui.worker import PipelineWorker
-from app.inference import EmotionClassifier
-from app.landmarks import DEFAULT_MAX_FACES
-from app.model_card import ModelCardError
+from app.model.card import ModelCardError
+from app.model.inference import EmotionClassifier
+from app.model.providers import ProviderReport
+from app.output.timeline_csv import RecordingError
 from app.pipeline import Pipeline
-from app.results import FrameResult
-from app.steady import Steadiness
+from app.results import FrameResult, RecordingStatus
+from app.sources.cameras import list_cameras
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +38,9 @@ SLOW_STOP_MS = 3000
 
 @dataclass(frozen=True)
 class Startup:
-    """What building the pipeline gave: the pipeline, the model loaded (or why not)."""
+    """What building the pipeline gave: the providers' report, the model loaded (or why not)."""
 
-    pipeline: Pipeline
+    report: ProviderReport
     model: EmotionClassifier | None
     model_error: str | None
 
@@ -67,9 +72,10 @@ class Session(QObject):
         self._settings = dict(provider=provider, max_faces=max_faces,
                               steadiness=steadiness or Steadiness(), gamma=gamma)
         self.background = Background(self)
-        self.pipeline: Pipeline | None = None
-        self.worker: PipelineWorker | None = None
         self.stop_after_frames = 0
+        """End each run after this many analysed frames (0: never); for scripted runs."""
+        self._pipeline: Pipeline | None = None
+        self._worker: PipelineWorker | None = None
         self._thread = QThread(self)
         self._thread.setObjectName("pipeline-worker")
         self._running = False
@@ -79,13 +85,24 @@ class Session(QObject):
         self._closed = False
 
     @property
-    def worker_thread(self) -> QThread:
-        return self._thread
-
-    @property
     def running(self) -> bool:
         """A source is being analysed (or is about to be)."""
         return self._running
+
+    @property
+    def is_ready(self) -> bool:
+        """The pipeline is built (``ready`` was sent): recording can start."""
+        return self._pipeline is not None
+
+    @property
+    def model(self) -> EmotionClassifier | None:
+        """The model analysing frames; None without one (and once shut down)."""
+        return self._pipeline.model if self._pipeline is not None else None
+
+    @property
+    def recording(self) -> RecordingStatus | None:
+        """The recording in progress, None when nothing records."""
+        return self._pipeline.recording if self._pipeline is not None else None
 
     def start(self, model: str | Path | None) -> None:
         """Build the pipeline off this thread, with ``model`` when one is given."""
@@ -104,20 +121,20 @@ class Session(QObject):
         """Analyse ``spec`` (camera index, file, folder, URL) instead of what runs now."""
         self._pending_source = spec
         if self._running:
-            self.worker.request_stop()
-        elif self.worker is not None:
+            self._worker.request_stop()
+        elif self._worker is not None:
             self._start_pending()
 
     def stop_source(self) -> None:
         self._pending_source = None
         if self._running:
-            self.worker.request_stop()
+            self._worker.request_stop()
 
     def choose_model(self, path: str | Path) -> None:
         """Load ``path`` on the pool; ``model_loaded`` or ``model_failed`` follows for the
         last choice only. Loads run side by side and a large model takes longer, so one
         chosen earlier may finish later: it is dropped, never used."""
-        pipeline = self.pipeline
+        pipeline = self._pipeline
         if pipeline is None:
             self.model_failed.emit("the pipeline is still starting; try again in a moment")
             return
@@ -139,21 +156,40 @@ class Session(QObject):
     def set_smoothing(self, seconds: float) -> None:
         """The smoothing time constant, now and for a pipeline still being built."""
         self._settings["steadiness"] = replace(self._settings["steadiness"], time_constant_s=seconds)
-        if self.pipeline is not None:
-            self.pipeline.steadiness = self._settings["steadiness"]
+        if self._pipeline is not None:
+            self._pipeline.steadiness = self._settings["steadiness"]
 
     def set_gamma(self, enabled: bool) -> None:
         self._settings["gamma"] = enabled
-        if self.pipeline is not None:
-            self.pipeline.gamma_enabled = enabled
+        if self._pipeline is not None:
+            self._pipeline.gamma_enabled = enabled
 
     def restart_source(self) -> None:
         """Reopen a lost camera or stream on the pool; ``restart_failed`` says why not."""
-        pipeline = self.pipeline
+        pipeline = self._pipeline
         if pipeline is not None and self._running:
             self.background.call(pipeline.restart_source, lambda _: None,
                                  lambda error: self.restart_failed.emit(str(error)),
                                  what="reopening the source")
+
+    def start_recording(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Record the timeline to a new CSV at ``path``; the path opened. The file is opened
+        on this thread, so a refusal (a model needed, an unwritable or existing file) raises
+        ``RecordingError`` with its reason at once; ``is_ready`` first."""
+        if self._pipeline is None:
+            raise RecordingError("the analysis is still starting")
+        return self._pipeline.start_recording(path, overwrite)
+
+    def stop_recording(self) -> RecordingStatus | None:
+        """Close the CSV; its final status, None when nothing was recording."""
+        return self._pipeline.stop_recording() if self._pipeline is not None else None
+
+    def add_marker(self, label: str) -> None:
+        """A marker row in the CSV now; ``RecordingError`` when nothing records (a recording
+        that just failed: its ``RECORDING_FAILED`` event follows)."""
+        if self._pipeline is None:
+            raise RecordingError("not recording")
+        self._pipeline.add_marker(label)
 
     def shutdown(self) -> None:
         """Stop the run, wait for the worker, close the pipeline (and any CSV).
@@ -165,35 +201,36 @@ class Session(QObject):
         self._closed = True
         self._pending_source = None
         if self._running:
-            self.worker.request_stop()
+            self._worker.request_stop()
         self._thread.quit()
         if not self._thread.wait(SLOW_STOP_MS):
             log.warning("waiting for the source to let go (a stream or camera driver can take "
                         "a while to time out)")
             self._thread.wait()
         self.background.wait(-1)  # and its threads end
-        if self.pipeline is not None:
-            self.pipeline.close()  # and lets go of its model
+        if self._pipeline is not None:
+            self._pipeline.close()  # and lets go of its model
 
     # Internals (GUI thread).
 
-    def _on_built(self, startup: Startup) -> None:
+    def _on_built(self, built: tuple[Pipeline, Startup]) -> None:
+        pipeline, startup = built
         if self._closed:
-            startup.pipeline.close()
+            pipeline.close()
             return
-        self.pipeline = startup.pipeline
-        self.pipeline.steadiness = self._settings["steadiness"]  # changed while it was built
-        self.pipeline.gamma_enabled = self._settings["gamma"]
-        self.worker = PipelineWorker(startup.pipeline)
-        self.worker.stop_after_frames = self.stop_after_frames
-        self.worker.moveToThread(self._thread)
-        self._run_requested.connect(self.worker.run)
-        self.worker.result_ready.connect(self._deliver_result)
-        self.worker.event.connect(self.event)
-        self.worker.source_opened.connect(self.run_started)
-        self.worker.source_failed.connect(self.run_failed)
-        self.worker.run_finished.connect(self._on_run_finished)
-        self._thread.finished.connect(self.worker.deleteLater)
+        self._pipeline = pipeline
+        pipeline.steadiness = self._settings["steadiness"]  # changed while it was built
+        pipeline.gamma_enabled = self._settings["gamma"]
+        worker = self._worker = PipelineWorker(pipeline)
+        worker.stop_after_frames = self.stop_after_frames
+        worker.moveToThread(self._thread)
+        self._run_requested.connect(worker.run)
+        worker.result_ready.connect(self._deliver_result)
+        worker.event.connect(self.event)
+        worker.source_opened.connect(self.run_started)
+        worker.source_failed.connect(self.run_failed)
+        worker.run_finished.connect(self._on_run_finished)
+        self._thread.finished.connect(worker.deleteLater)
         self._thread.start()
         self.ready.emit(startup)
         if self._pending_source is not None:
@@ -202,14 +239,14 @@ class Session(QObject):
     def _start_pending(self) -> None:
         spec, self._pending_source = self._pending_source, None
         self._running = True
-        self.worker.prepare_run()
+        self._worker.prepare_run()
         self._run_requested.emit(spec)
 
     @Slot()
     def _deliver_result(self) -> None:
-        if self._closed or self.worker is None:
+        if self._closed or self._worker is None:
             return
-        result: FrameResult | None = self.worker.take_result()
+        result: FrameResult | None = self._worker.take_result()
         if result is not None:
             self.result_ready.emit(result)
 
@@ -223,13 +260,14 @@ class Session(QObject):
             self._start_pending()
 
 
-def _build(model: str | Path | None, settings: dict) -> Startup:
+def _build(model: str | Path | None, settings: dict) -> tuple[Pipeline, Startup]:
     """On the pool: probe the providers, make the pipeline, load ``model`` if any."""
     pipeline = Pipeline(None, **dict(settings))
-    if model is None:
-        return Startup(pipeline, None, None)
-    try:
-        return Startup(pipeline, pipeline.set_model(model), None)
-    except ModelCardError as error:
-        return Startup(pipeline, None, str(error))
+    loaded, error = None, None
+    if model is not None:
+        try:
+            loaded = pipeline.set_model(model)
+        except ModelCardError as refused:
+            error = str(refused)
+    return pipeline, Startup(pipeline.provider_report, loaded, error)
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from app.steady import DEFAULT_TIME_CONSTANT_S
-from app.video_sources import without_credentials
+from app.face.steady import DEFAULT_TIME_CONSTANT_S
+from app.sources.video import without_credentials
 
 ORGANISATION = "emotion-live"
 APPLICATION = "emotion-app"

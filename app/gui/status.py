@@ -10,7 +10,7 @@ import re
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar
 
 from app.gui.plain import plain_label
-from app.providers import CPU, NO_GPU, TENSORRT, ProviderReport
+from app.model.providers import CPU, NO_GPU, TENSORRT, ProviderReport
 from app.results import STAGES, FrameResult, RecordingStatus, StageTimings
 
 

@@ -1,6 +1,6 @@
 """Blocking calls off the GUI thread, with their outcome delivered back on it.
 
-Loading a model (up to a second), building the pipeline (the provider probe), listing
+Loading a model, building the pipeline (the provider probe), listing
 cameras, reopening a lost camera and reading a recorded CSV all block; the window hands
 them to ``Background.call`` and gets ``on_done(value)`` or ``on_error(exception)`` later,
 on its own thread, so it never freezes.

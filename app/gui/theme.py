@@ -3,7 +3,7 @@
 A dark Fusion palette (video and coloured bars read best on a dark surround, and Fusion
 looks the same on every platform), one colour per emotion, the same in the overlay,
 the timeline and its legend, and one colour per face ID, so a face keeps its colour
-while it keeps its ID (both from ``app.palette``, which headless plots use too).
+while it keeps its ID (both from ``app.output.palette``, which headless plots use too).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from app.palette import MUTED_TEXT_RGB, SURFACE_RGB, TEXT_RGB, emotion_colour_rgb, face_colour_rgb
+from app.output.palette import MUTED_TEXT_RGB, SURFACE_RGB, TEXT_RGB, emotion_colour_rgb, face_colour_rgb
 
 SURFACE = QColor(SURFACE_RGB)
 """Behind the video and the plots."""
@@ -30,7 +30,7 @@ def emotion_colour(label: str, index: int) -> QColor:
 
 
 def face_colour(face_id: int) -> QColor:
-    """The face ID's colour from ``app.palette``, as annotated videos draw it too."""
+    """The face ID's colour from ``app.output.palette``, as annotated videos draw it too."""
     return QColor(face_colour_rgb(face_id))
 
 

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from app.csv_cells import plain_cell
+from app.output.csv_cells import plain_cell
+from app.output.timeline_columns import FACE_ID, FACE_ROW, MARKER, MARKER_ROW, ROW_TYPE, SMOOTHED, T_SECONDS
 from app.results import FrameResult
-
-SMOOTHED_PREFIX = "smoothed_"
 
 
 @dataclass(frozen=True)
@@ -100,31 +99,30 @@ class LiveTimeline:
 
 
 def read_timeline_csv(path: str | Path) -> Timeline:
-    """A timeline CSV written by ``app.recorder``; ValueError when the file is not one."""
+    """A timeline CSV written by ``app.output.timeline_csv``; ValueError when the file is not one."""
     path = Path(path)
     with open(path, newline="", encoding="utf-8") as file:
         reader = csv.DictReader(file)
         columns = reader.fieldnames or []
-        labels = tuple(name.removeprefix(SMOOTHED_PREFIX) for name in columns
-                       if name.startswith(SMOOTHED_PREFIX))
-        missing = {"row_type", "t_seconds", "face_id"} - set(columns)
+        labels = tuple(label for label in map(SMOOTHED.item, columns) if label is not None)
+        missing = {ROW_TYPE.name, T_SECONDS.name, FACE_ID.name} - set(columns)
         if missing or not labels:
             raise ValueError(f"{path} is not an emotion timeline (no "
-                             f"{', '.join(sorted(missing)) or 'smoothed_<emotion>'} column)")
+                             f"{', '.join(sorted(missing)) or SMOOTHED.name} column)")
         times: dict[int, list[float]] = {}
         values: dict[int, list[list[float]]] = {}
         markers, rows, last_time = [], 0, 0.0
         for row in reader:
             rows += 1
-            time = _number(row["t_seconds"])
+            time = _number(row[T_SECONDS.name])
             last_time = max(last_time, time)
-            if row["row_type"] == "marker":
-                markers.append((time, plain_cell(row.get("marker") or "")))
-            elif row["row_type"] == "face" and row["face_id"]:
-                face_id = int(row["face_id"])
+            if row[ROW_TYPE.name] == MARKER_ROW:
+                markers.append((time, plain_cell(row.get(MARKER.name) or "")))
+            elif row[ROW_TYPE.name] == FACE_ROW and row[FACE_ID.name]:
+                face_id = int(row[FACE_ID.name])
                 times.setdefault(face_id, []).append(time)
                 values.setdefault(face_id, []).append(
-                    [_number(row[SMOOTHED_PREFIX + label]) for label in labels])
+                    [_number(row[SMOOTHED.named(label)]) for label in labels])
     faces = {face_id: Series(np.array(times[face_id]), np.array(values[face_id], np.float64))
              for face_id in times}
     return Timeline(path, labels, faces, tuple(markers), last_time, rows)

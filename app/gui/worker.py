@@ -20,10 +20,10 @@ import threading
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.capture import FrameReader, open_reader
 from app.pipeline import Pipeline
 from app.results import Event, EventKind, FrameResult
-from app.sources import CaptureError
+from app.sources.base import CaptureError
+from app.sources.capture import FrameReader, open_reader
 
 log = logging.getLogger(__name__)
 

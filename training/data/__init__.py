@@ -1,7 +1,7 @@
 """Dataset loaders by format name, and format detection from a folder's layout.
 
 ``load_split(format, root, split, spec, options)`` returns a ``CropSet``: the split
-decoded once into uint8 crops through ``app.preprocess``. ``format`` is one of
+decoded once into uint8 crops through ``app.face.preprocess``. ``format`` is one of
 ``FORMATS`` (or ``auto``, which recognises each release by its files).
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.preprocess import PreprocessSpec
+from app.face.preprocess import PreprocessSpec
 from training.data import ckplus, fer_csv, image_tree, rafdb
 from training.data.base import CropSet, DataOptions, DatasetLayoutError
 

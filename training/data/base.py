@@ -1,8 +1,8 @@
 """What every dataset loader returns, and the decoding steps they share.
 
 A loader reads one split of a dataset in its native layout and returns a ``CropSet``:
-every image decoded once, put through ``app.preprocess`` (``prepare_crop`` for sources
-that already are face crops, ``crop_face`` after ``app.landmarks`` for full frames) and
+every image decoded once, put through ``app.face.preprocess`` (``prepare_crop`` for sources
+that already are face crops, ``crop_face`` after ``app.face.landmarks`` for full frames) and
 kept in memory as uint8 crops of the model's size and colour space. FER2013 is 28,709
 crops of 48x48: 66 MB, so epochs cost only augmentation and the model, never decoding.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.preprocess import PreprocessSpec, crop_face, prepare_crop
+from app.face.preprocess import PreprocessSpec, crop_face, prepare_crop
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def align_frames(
     ``items`` are (path, class index); frames without a face are skipped and counted.
     Returns the crops and the class indices of the frames kept.
     """
-    from app.landmarks import FaceLandmarker
+    from app.face.landmarks import FaceLandmarker
 
     crops, targets, missed = [], [], []
     with FaceLandmarker(max_faces=1) as landmarker:

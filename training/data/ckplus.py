@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.preprocess import PreprocessSpec
+from app.face.preprocess import PreprocessSpec
 from training.data.base import (
     IMAGE_SUFFIXES,
     CropSet,

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from app.labels import FER2013_LABELS
-from app.preprocess import PreprocessSpec, prepare_crop
+from app.face.preprocess import PreprocessSpec, prepare_crop
 from training.data.base import CropSet, DataOptions, DatasetLayoutError, choose_per_class, stack_crops
+from training.data.labels import FER2013_LABELS
 
 log = logging.getLogger(__name__)
 

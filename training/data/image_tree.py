@@ -1,7 +1,7 @@
 """Image trees ``<root>/<split>/<class>/<image>``: FER2013's Kaggle release and any like it.
 
 Class folders named as FER2013's classes (or a common synonym: ``happiness``,
-``anger``, ``scared`` ...) take FER2013's canonical order, ``app.labels.FER2013_LABELS``,
+``anger``, ``scared`` ...) take FER2013's canonical order, ``training.data.labels.FER2013_LABELS``,
 so a model trained on the tree has the output order of every other FER2013 model.
 Other trees take the sorted union of the class folders of all splits, so every split
 of one root shares one order. Images are face crops already: ``prepare_crop``.
@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.labels import FER2013_LABELS
-from app.preprocess import PreprocessSpec
+from app.face.preprocess import PreprocessSpec
 from training.data.base import (
     IMAGE_SUFFIXES,
     CropSet,
@@ -23,6 +22,7 @@ from training.data.base import (
     choose_per_class,
     decode_crops,
 )
+from training.data.labels import FER2013_LABELS
 
 LAYOUT = "<root>/<split>/<class>/<image>, e.g. fer2013/train/happy/Training_1.jpg"
 SYNONYMS = {

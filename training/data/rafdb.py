@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.preprocess import PreprocessSpec
+from app.face.preprocess import PreprocessSpec
 from training.data.base import CropSet, DataOptions, DatasetLayoutError, choose_per_class, decode_crops
 
 LABEL_FILE = "EmoLabel/list_patition_label.txt"

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from app.preprocess import PreprocessSpec, to_tensor
+from app.face.preprocess import PreprocessSpec, to_tensor
 from training.augment import Augmenter
 from training.data.base import CropSet
 

@@ -1,5 +1,8 @@
-"""DCRNet (Abdeldayem et al., "Improving Facial Expression Recognition in real-world
-Environments", Stat., Optim. Inf. Comput. 2025; papers/dcrnet-densenet121-cbam-residual.md).
+"""DCRNet, after Mohamed A. Abdeldayem, Wael Badawy, Hesham F. A. Hamed and Amr M. Nagy,
+"Improving Facial Expression Recognition in real-world Environments", Statistics,
+Optimization & Information Computing, 2025, DOI 10.19139/soic-2310-5070-3171. Built on
+DenseNet121 (Huang, Liu, van der Maaten and Weinberger, "Densely Connected Convolutional
+Networks", CVPR 2017, DOI 10.1109/CVPR.2017.243) and CBAM (``layers.cbam``).
 
 DenseNet121 features, then (the paper's Sec. 3 "Experimental Details"):
 
@@ -23,8 +26,8 @@ Choices where the paper is vague, and why:
   stride 16; ``backbones.densenet121``): a 48x48 face leaves DenseNet at 3x3, which the
   first CBAM still weighs spatially, at 0.55 G multiply-accumulates per face. The
   paper's geometry (6x6 after DenseNet, 3x3 after the max-pool) is one flag away,
-  ``--input-size 96``, at 2.2 G MACs: four times the CPU time per face and per
-  training epoch (about 35 minutes per FER2013 epoch on a 2-core CPU), which is why it
+  ``--input-size 96``, at 2.2 G MACs: four times the compute per face and per training
+  epoch (measured epoch times: ``docs/results/train-throughput.md``), which is why it
   is not the default. From 192 pixels up the stock stem is used.
 - Convolutions are 3x3 with "same" padding, max-pooling 2x2 (Keras' defaults; the paper
   writes Keras layer names and gives no sizes). CBAM uses reduction 16 and a 7x7

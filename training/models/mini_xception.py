@@ -1,5 +1,10 @@
-"""Mini-Xception (Arriaga et al. 2017; Wang, "Research on Facial Emotion Recognition
-Based on Deep Learning", papers/mini-xception.md).
+"""Mini-Xception, after Meilu Wang, "Research on Facial Emotion Recognition Based on Deep
+Learning", Journal of Computing and Electronic Information Management, DOI
+10.54097/kyr70z32 (the copy the project follows prints no year). The network is Arriaga,
+Valdenegro-Toro and Plöger's, "Real-time Convolutional Neural Networks for Emotion and
+Gender Classification", arXiv:1710.07557, 2017, itself a reduced Xception (Chollet,
+"Xception: Deep Learning with Depthwise Separable Convolutions", CVPR 2017,
+DOI 10.1109/CVPR.2017.195).
 
 Two 3x3 convolutions of 8 filters, four residual modules of depthwise-separable
 convolutions (16, 32, 64, 128 filters; each halves the resolution with a 3x3 max-pool,

@@ -1,13 +1,16 @@
-"""Improved MobileNetV3-Large (Jiang et al., "Research on facial expression recognition
-algorithm based on improved MobileNetV3", EURASIP J. Image Video Process. 2024;
-papers/mobilenetv3-dilated-simam-groupnorm.md).
+"""Improved MobileNetV3-Large, after Bin Jiang, Nanxing Li, Xiaomei Cui, Qiuwen Zhang,
+Huanlong Zhang, Zuhe Li and Weihua Liu, "Research on facial expression recognition
+algorithm based on improved MobileNetV3", EURASIP Journal on Image and Video Processing,
+2024, DOI 10.1186/s13640-024-00638-z. Its parts: MobileNetV3 (Howard et al., "Searching
+for MobileNetV3", ICCV 2019, DOI 10.1109/ICCV.2019.00140), SimAM (``layers.simam``) and
+Group Normalization (Wu and He, "Group Normalization", ECCV 2018, arXiv:1803.08494).
 
-MobileNetV3-Large (Howard et al. 2019) laid out row by row as the paper's Table 2
-(``FIRST_CONV``, ``BNECKS``, ``LAST_CONV``), with its three changes: GroupNorm instead
-of every BatchNorm, parameter-free SimAM instead of SE where the table says Y, and
-dilated convolutions in the first convolution and in the shortcuts, with max-pooling
-in the shortcut of downsampling blocks (the "first-conv + shortcut + maxpool" variant
-of its Table 4, the one proposed). Choices where the paper is vague:
+MobileNetV3-Large laid out row by row as the paper's Table 2 (``FIRST_CONV``,
+``BNECKS``, ``LAST_CONV``), with its three changes: GroupNorm instead of every
+BatchNorm, parameter-free SimAM instead of SE where the table says Y, and dilated
+convolutions in the first convolution and in the shortcuts, with max-pooling in the
+shortcut of downsampling blocks (the "first-conv + shortcut + maxpool" variant of its
+Table 4, the one proposed). Choices where the paper is vague:
 
 - Strides follow Table 2's ``s`` column. It moves MobileNetV3's last downsampling from
   the 672 -> 160 bneck to the first 960 bneck, while the ``Input`` column still shows
@@ -32,12 +35,12 @@ of its Table 4, the one proposed). Choices where the paper is vague:
   size works (adaptive pooling). No ImageNet weights: trained from scratch. The paper
   gives no parameter count ("reduces the number of network parameters").
 
-Ablations (``ABLATIONS``, ``--ablate``; DOI 10.1186/s13640-024-00638-z) undo each change:
-the dilations and the max-pool shortcut one by one as the rows of Table 4 ("Training
-recognition rates on RaFD data set"), SimAM back to MobileNetV3's SE (or to nothing),
-GroupNorm back to BatchNorm (MobileNetV3's eps 1e-3, momentum 0.01). With both shortcut
-changes off a block gets MobileNetV3's own shortcut: the identity where it keeps size
-and width, none elsewhere; all five off give Table 4's "Base", the stock network.
+Ablations (``ABLATIONS``, ``--ablate``) undo each change: the dilations and the max-pool
+shortcut one by one as the rows of Table 4 ("Training recognition rates on RaFD data
+set"), SimAM back to MobileNetV3's SE (or to nothing), GroupNorm back to BatchNorm
+(MobileNetV3's eps 1e-3, momentum 0.01). With both shortcut changes off a block gets
+MobileNetV3's own shortcut: the identity where it keeps size and width, none elsewhere;
+all five off give Table 4's "Base", the stock network.
 """
 
 from __future__ import annotations

@@ -1,6 +1,12 @@
-"""VGG16 + GCCA + partial decoder + reverse attention (Chen & Chen, "A Framework for
-Facial Expression Recognition Combining Contextual Information and Attention
-Mechanism", JIPS 2024; papers/vgg16-gcca-partial-decoder-reverse-attention.md).
+"""VGG16 + GCCA + partial decoder + reverse attention, after Jianzeng Chen and Ningning
+Chen, "A Framework for Facial Expression Recognition Combining Contextual Information and
+Attention Mechanism", Journal of Information Processing Systems (JIPS), 2024,
+DOI 10.3745/JIPS.01.0107. Its parts: VGG16 (Simonyan and Zisserman, "Very Deep
+Convolutional Networks for Large-Scale Image Recognition", ICLR 2015, arXiv:1409.1556),
+GCCA (``layers.gcca``), the partial decoder (``layers.partial_decoder``), reverse
+attention (``layers.reverse_attention``) and the island loss (Cai, Meng, Khan, Li,
+O'Reilly and Tong, "Island Loss for Learning Discriminative Features in Facial
+Expression Recognition", IEEE FG 2018, DOI 10.1109/FG.2018.00051).
 
 - Backbone: VGG16's five convolution blocks without the last max-pool and the fully
   connected layers (Sec. 2.2), with a GCCA module closing every block (Sec. 2.3).
@@ -32,12 +38,12 @@ Choices where the paper is vague, and why:
 - Input 48x48 (FER2013's own size): blocks 1-5 run at 48, 24, 12, 6 and 3 pixels. Any
   side that is a multiple of 16 keeps every pooling exact.
 
-Ablations (``ABLATIONS``, ``--ablate``; DOI 10.3745/JIPS.01.0107) are the columns of
-Table 1 ("Comparison of the experimental results for various improvement strategies"):
-multi-feature fusion, GCCA, partial decoder (PD), reverse attention (RA), joint loss.
-Where the decoder is off but reverse attention on, the first reverse attention starts
-from a 1x1 side output of block 5, as in the reverse-attention paper, whose deepest side
-output comes from the top layer. ``island_loss`` is a recipe switch (``--island-weight 0``).
+Ablations (``ABLATIONS``, ``--ablate``) are the columns of Table 1 ("Comparison of the
+experimental results for various improvement strategies"): multi-feature fusion, GCCA,
+partial decoder (PD), reverse attention (RA), joint loss. Where the decoder is off but
+reverse attention on, the first reverse attention starts from a 1x1 side output of
+block 5, as in the reverse-attention paper, whose deepest side output comes from the top
+layer. ``island_loss`` is a recipe switch (``--island-weight 0``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
-"""Improved YOLOv8 classifier (Wang, Yin, Xie and Gu, "Research on Expression Recognition
-Algorithm Based on Deep Learning", 2025; papers/yolov8-dynamic-conv-gam.md).
+"""Improved YOLOv8 classifier, after Ziyue Wang, Hang Yin, Honghe Xie and Jiaqi Gu,
+"Research on Expression Recognition Algorithm Based on Deep Learning", journal article,
+2025 (manuscript received May 2025; the project's copy names no journal, and the paper
+prints no DOI). YOLOv8 itself has no paper: it is Ultralytics' software (Jocher,
+Chaurasia and Qiu, "Ultralytics YOLOv8", 2023, https://github.com/ultralytics/ultralytics).
 
 The YOLOv8 classification network (Ultralytics ``yolov8-cls.yaml``: Conv, C2f and the
 Classify head, laid out below as ``BACKBONE``) with the paper's two changes: every
@@ -25,9 +28,9 @@ every C2f. Input 64x64 as in the paper. Choices where the paper is vague:
 - No ImageNet weights: trained from scratch. The paper gives no parameter count.
 
 Ablations (``ABLATIONS``, ``--ablate``) rebuild the rows of the paper's Table V
-("Ablation experiments on the CK+, FER2013, RAF-DB dataset"; the paper prints no DOI):
-``dynamic_conv`` puts YOLOv8's plain convolution back in every Conv, ``gam`` drops the
-GAM blocks; both give the plain YOLOv8n-cls row.
+("Ablation experiments on the CK+, FER2013, RAF-DB dataset"): ``dynamic_conv`` puts
+YOLOv8's plain convolution back in every Conv, ``gam`` drops the GAM blocks; both give
+the plain YOLOv8n-cls row.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""DenseNet121 feature extractor (Huang et al., "Densely Connected Convolutional
-Networks", CVPR 2017), written out because torchvision is not a dependency.
+"""DenseNet121 feature extractor (Huang, Liu, van der Maaten and Weinberger, "Densely
+Connected Convolutional Networks", CVPR 2017, DOI 10.1109/CVPR.2017.243), written out
+because torchvision is not a dependency.
 
 Growth rate 32, dense blocks of 6, 12, 24 and 16 layers, bottleneck layers
 (BN-ReLU-1x1 conv to 4 x growth, BN-ReLU-3x3 conv to growth) whose outputs are

@@ -1,4 +1,5 @@
-"""Convolutional Block Attention Module (Woo et al., "CBAM", ECCV 2018).
+"""Convolutional Block Attention Module (Woo, Park, Lee and Kweon, "CBAM: Convolutional
+Block Attention Module", ECCV 2018, arXiv:1807.06521): DCRNet's attention.
 
 Channel attention first, then spatial attention, each a gate in (0, 1) multiplied into
 the features: ``F' = Mc(F) * F`` and ``F'' = Ms(F') * F'``. The channel gate is a shared

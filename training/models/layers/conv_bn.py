@@ -1,5 +1,7 @@
 """Convolution + BatchNorm (+ ReLU), "same" padding unless told otherwise: the unit most
-blocks are built of."""
+blocks are built of. Batch normalisation: Ioffe and Szegedy, "Batch Normalization:
+Accelerating Deep Network Training by Reducing Internal Covariate Shift", ICML 2015,
+arXiv:1502.03167."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Dynamic convolution (Chen et al., "Dynamic Convolution: Attention over Convolution
-Kernels", CVPR 2020).
+"""Dynamic convolution (Yinpeng Chen, Xiyang Dai, Mengchen Liu, Dongdong Chen, Lu Yuan and
+Zicheng Liu, "Dynamic Convolution: Attention over Convolution Kernels", CVPR 2020,
+arXiv:1912.03458): the improved YOLOv8's convolution.
 
 ``K`` parallel kernels ``W_k, b_k`` share one layer; an input-dependent attention
 ``pi(x) = softmax(z(x) / tau)``, with ``z`` global average pooling -> FC (C/4) -> ReLU

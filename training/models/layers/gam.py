@@ -1,4 +1,6 @@
-"""GAM, the Global Attention Mechanism (Liu, Shao and Hoffmann, arXiv:2112.05561, 2021).
+"""GAM, the Global Attention Mechanism (Liu, Shao and Hoffmann, "Global Attention
+Mechanism: Retain Information to Enhance Channel-Spatial Interactions", arXiv preprint,
+2021, arXiv:2112.05561): the improved YOLOv8's attention after every C2f.
 
 Channel attention then spatial attention, each a multiplicative gate with no residual::
 
@@ -13,7 +15,7 @@ between and a sigmoid after; GAM drops CBAM's spatial max-pooling for the same r
 
 The YOLOv8 paper (Wang et al. eq. 3-5) writes the channel branch with global average
 pooling first, which is SE rather than GAM; the project follows GAM's own definition
-(DESIGN.md: "channel MLP and 7x7 spatial convolutions").
+(channel MLP and 7x7 spatial convolutions), the module that paper cites and names.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
-"""Group Convolutional Channel Attention (Chen & Chen, "A Framework for Facial Expression
-Recognition Combining Contextual Information and Attention Mechanism", 2024, Sec. 2.3).
+"""Group Convolutional Channel Attention (GCCA), introduced with the VGG16 network by
+Jianzeng Chen and Ningning Chen, "A Framework for Facial Expression Recognition Combining
+Contextual Information and Attention Mechanism", Journal of Information Processing
+Systems, 2024, DOI 10.3745/JIPS.01.0107, Sec. 2.3. It builds on SE
+(``layers.squeeze_excitation``) and group convolution (the paper cites Zhang, Qi, Xiao
+and Wang, "Interleaved Group Convolutions", ICCV 2017, DOI 10.1109/ICCV.2017.469).
 
 An SE-style channel gate that squeezes each channel three ways: average pooling, max
 pooling and stochastic ("random") pooling. The three descriptors of one channel are
@@ -12,13 +16,14 @@ convolutions (C -> C/16 -> C) learn the channel weights (the paper's Eq. 1):
 
 The residual ``+ F`` keeps the gate from weakening the response (the paper's reason).
 
-Stochastic pooling (Zeiler & Fergus 2013) over the whole map: with non-negative
-activations ``a_i`` and ``p_i = a_i / sum_j a_j``, training draws one location per
-channel with probability ``p_i`` and passes its activation on; evaluation uses the
-expected value ``sum_i p_i a_i`` (deterministic, so the exported graph is fixed). The
-paper places the module after ReLU convolutions; negative inputs are clamped to zero
-for the probabilities, as stochastic pooling assumes. A channel that is zero everywhere
-pools to zero.
+Stochastic pooling (Zeiler and Fergus, "Stochastic Pooling for Regularization of Deep
+Convolutional Neural Networks", ICLR 2013, arXiv:1301.3557) over the whole map: with
+non-negative activations ``a_i`` and ``p_i = a_i / sum_j a_j``, training draws one
+location per channel with probability ``p_i`` and passes its activation on; evaluation
+uses the expected value ``sum_i p_i a_i`` (deterministic, so the exported graph is
+fixed). The paper places the module after ReLU convolutions; negative inputs are clamped
+to zero for the probabilities, as stochastic pooling assumes. A channel that is zero
+everywhere pools to zero.
 """
 
 from __future__ import annotations

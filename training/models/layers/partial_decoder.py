@@ -1,5 +1,6 @@
-"""Partial decoder (Wu et al., "Cascaded Partial Decoder for Fast and Accurate Salient
-Object Detection", CVPR 2019; as used by Chen & Chen 2024, Sec. 2.4).
+"""Partial decoder (Wu, Su and Huang, "Cascaded Partial Decoder for Fast and Accurate
+Salient Object Detection", CVPR 2019, DOI 10.1109/CVPR.2019.00403; as used by Chen and
+Chen, JIPS 2024, DOI 10.3745/JIPS.01.0107, Sec. 2.4).
 
 Only the three high-level blocks are decoded, ``P_d = pd(C_3, C_4, C_5)``: the shallow,
 high-resolution blocks are dropped because they cost much and add little. Each input is

@@ -1,5 +1,6 @@
-"""Reverse attention (Chen et al., "Reverse Attention for Salient Object Detection",
-ECCV 2018; as used by Chen & Chen 2024, Sec. 2.5, Eqs. 3-4).
+"""Reverse attention (Chen, Tan, Wang and Hu, "Reverse Attention for Salient Object
+Detection", ECCV 2018, DOI 10.1007/978-3-030-01240-3_15; as used by Chen and Chen,
+JIPS 2024, DOI 10.3745/JIPS.01.0107, Sec. 2.5, Eqs. 3-4).
 
 The deeper side-output map says where the network already looks; reverse attention
 erases that region from a block's features so the next side output learns what is
@@ -9,9 +10,10 @@ missing:
     R_i = C_i * A_i                          (Eq. 3)
 
 A small convolution stack turns ``R_i`` into a residual that is added to the resized
-deeper map, giving ``map_i`` for the next, shallower block (the side-output layout of
-the RA paper and of PraNet: a 1x1 reduction to 64 channels, a 3x3 convolution, and a
-3x3 convolution to one channel).
+deeper map, giving ``map_i`` for the next, shallower block. The stack is the side-output
+layout of the RA paper and of PraNet (Fan et al., "PraNet: Parallel Reverse Attention
+Network for Polyp Segmentation", MICCAI 2020, arXiv:2006.11392): a 1x1 reduction to 64
+channels, a 3x3 convolution, and a 3x3 convolution to one channel.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""SimAM, the Simple parameter-free Attention Module (Yang et al., ICML 2021).
+"""SimAM (Yang, Zhang, Li and Xie, "SimAM: A Simple, Parameter-Free Attention Module for
+Convolutional Neural Networks", ICML 2021, PMLR 139; no DOI or arXiv id): the improved
+MobileNetV3's attention.
 
 Every neuron ``t`` of a channel gets the minimal energy of separating it from the other
 neurons of that channel (Jiang et al. eq. 6, SimAM eq. 5)::

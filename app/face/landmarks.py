@@ -1,0 +1,225 @@
+"""Face landmarks for every face in a frame, offline, from MediaPipe's bundled models.
+
+MediaPipe's full-range face detector finds the faces (it sees faces far smaller than
+the face mesh's own short-range detector does); the 478-point refined face mesh then
+runs on a square region around each detection, upscaled when the face is small. When
+the mesh finds nothing in a region, the detector's own keypoints (eyes, nose tip,
+mouth centre) still give the anchors for alignment, so a small or blurred face is
+coarsely aligned rather than lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from app.face.alignment import DETECTOR_ANCHOR_NAMES
+from app.face.mediapipe_import import import_mediapipe
+from app.system.quiet import CapturedOutput, native_output_captured
+
+log = logging.getLogger(__name__)
+
+# Face-mesh indices (refined topology: 468 + 10 iris points).
+MESH_ANCHOR_INDICES: dict[str, tuple[int, ...]] = {
+    "right_eye": (468,),  # iris centre
+    "left_eye": (473,),
+    "nose_tip": (1,),
+    "mouth_right": (61,),
+    "mouth_left": (291,),
+}
+MESH_POINTS = 478
+_MESH_INPUT_SIDE = 256  # regions smaller than this are upscaled before the mesh runs
+_REGION_SCALE = 1.8  # region side / detection box side
+DEFAULT_MAX_FACES = 10
+"""Faces analysed per frame unless the user says otherwise: a classroom row, a group photo."""
+QUIET_START_S = 2.0
+"""How long ``QuietLandmarker`` keeps MediaPipe's output captured after its graphs start."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face in a frame, in frame pixel coordinates (continuous: a pixel spans [i, i+1))."""
+
+    box: tuple[float, float, float, float]
+    """x, y, width, height of the face."""
+    score: float
+    anchors: dict[str, np.ndarray]
+    """Anchor name -> (x, y); see ``app.face.alignment`` for the names."""
+    mesh: np.ndarray | None = None
+    """(478, 3) face-mesh points: x, y in pixels, z in pixels relative to the face centre."""
+
+    @property
+    def source(self) -> str:
+        return "mesh" if self.mesh is not None else "detector"
+
+
+class FaceLandmarker:
+    """Finds up to ``max_faces`` faces per frame and their landmarks.
+
+    Not thread-safe: MediaPipe graphs belong to the thread that uses them, so each
+    worker makes its own. Use as a context manager or call ``close()``.
+    """
+
+    def __init__(
+        self,
+        max_faces: int = DEFAULT_MAX_FACES,
+        min_detection_confidence: float = 0.5,
+        min_mesh_confidence: float = 0.5,
+    ) -> None:
+        if max_faces < 1:
+            raise ValueError(f"max_faces must be at least 1, got {max_faces}")
+        mp = import_mediapipe()  # imported here: it is slow and logs on import
+
+        self.max_faces = max_faces
+        self._detector = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=min_detection_confidence
+        )
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True,
+            max_num_faces=1,
+            refine_landmarks=True,
+            min_detection_confidence=min_mesh_confidence,
+        )
+
+    def __enter__(self) -> FaceLandmarker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._detector.close()
+        self._mesh.close()
+
+    def detect(self, frame_bgr: np.ndarray) -> list[Face]:
+        """All faces in a BGR (or gray) uint8 frame, largest first."""
+        rgb = _to_rgb(frame_bgr)
+        height, width = rgb.shape[:2]
+        detections = self._detector.process(rgb).detections or []
+        faces = [self._landmark(rgb, detection, width, height) for detection in detections]
+        faces.sort(key=lambda face: face.box[2] * face.box[3], reverse=True)
+        return faces[: self.max_faces]
+
+    def _landmark(self, rgb: np.ndarray, detection, width: int, height: int) -> Face:
+        relative = detection.location_data.relative_bounding_box
+        box = (relative.xmin * width, relative.ymin * height, relative.width * width,
+               relative.height * height)
+        score = float(detection.score[0]) if detection.score else 0.0
+        mesh = self._mesh_in_region(rgb, box)
+        if mesh is not None:
+            anchors = {
+                name: mesh[list(indices), :2].mean(axis=0)
+                for name, indices in MESH_ANCHOR_INDICES.items()
+            }
+            return Face(_box_of(mesh), score, anchors, mesh)
+        keypoints = detection.location_data.relative_keypoints
+        anchors = {
+            name: np.array([keypoints[index].x * width, keypoints[index].y * height])
+            for index, name in enumerate(DETECTOR_ANCHOR_NAMES)
+        }
+        return Face(box, score, anchors, None)
+
+    def _mesh_in_region(self, rgb: np.ndarray, box: tuple[float, float, float, float]):
+        """Run the mesh on a square region around ``box``; points mapped back to the frame."""
+        x, y, box_width, box_height = box
+        side = max(box_width, box_height) * _REGION_SCALE
+        if side < 4:
+            return None
+        zoom = max(1.0, _MESH_INPUT_SIDE / side)
+        output_side = int(round(side * zoom))
+        left, top = x + box_width / 2 - side / 2, y + box_height / 2 - side / 2
+        # frame (continuous) -> region (continuous): scale by zoom after shifting the corner.
+        # frame pixel index -> region pixel index (continuous u = (X - left) * zoom).
+        shift = 0.5 * zoom - 0.5
+        to_region = np.array([[zoom, 0.0, shift - left * zoom], [0.0, zoom, shift - top * zoom]])
+        region = cv2.warpAffine(
+            rgb, to_region, (output_side, output_side),
+            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+        )
+        result = self._mesh.process(region)
+        if not result.multi_face_landmarks:
+            return None
+        points = np.array(
+            [(point.x, point.y, point.z) for point in result.multi_face_landmarks[0].landmark],
+            dtype=np.float64,
+        ) * output_side
+        points[:, 0] = points[:, 0] / zoom + left
+        points[:, 1] = points[:, 1] / zoom + top
+        points[:, 2] = points[:, 2] / zoom
+        return points
+
+
+class QuietLandmarker(FaceLandmarker):
+    """A ``FaceLandmarker`` whose start-up lines go to the log, not the terminal.
+
+    MediaPipe's C++ prints straight to the file descriptors while its graphs start: when
+    they are built, at the first frame, and when the face mesh first runs, which is only
+    once a face is seen (its graph threads may print a moment later). So output is
+    captured while the landmarker is built, during the first ``quiet_s`` seconds of
+    detection, and for ``quiet_s`` seconds from the first mesh run; never otherwise,
+    because the capture is process-wide and what other threads print meanwhile only
+    reaches the log.
+    """
+
+    def __init__(self, max_faces: int = DEFAULT_MAX_FACES, quiet_s: float = QUIET_START_S,
+                 **options: float) -> None:
+        with native_output_captured() as captured:
+            super().__init__(max_faces, **options)
+        _log_native(captured)
+        self._quiet_s = quiet_s
+        self._quiet_until: float | None = None
+        """Capture until then; set at the first frame and again at the mesh's first run."""
+        self._mesh_started = False
+        self._capturing = False
+
+    def detect(self, frame_bgr: np.ndarray) -> list[Face]:
+        now = time.monotonic()
+        if self._quiet_until is None:
+            self._quiet_until = now + self._quiet_s
+        if now >= self._quiet_until:
+            return super().detect(frame_bgr)
+        return self._captured(super().detect, frame_bgr)
+
+    def _mesh_in_region(self, rgb: np.ndarray, box: tuple[float, float, float, float]):
+        if self._mesh_started:
+            return super()._mesh_in_region(rgb, box)
+        self._mesh_started = True
+        self._quiet_until = time.monotonic() + self._quiet_s
+        return self._captured(super()._mesh_in_region, rgb, box)
+
+    def _captured(self, function, *args):
+        if self._capturing:  # already inside a capture (the mesh runs within detect)
+            return function(*args)
+        self._capturing = True
+        try:
+            with native_output_captured() as captured:
+                value = function(*args)
+        finally:
+            self._capturing = False
+        _log_native(captured)
+        return value
+
+
+def _log_native(captured: CapturedOutput) -> None:
+    if captured.text.strip():
+        log.debug("MediaPipe said:\n%s", captured.text.rstrip())
+
+
+def _box_of(points: np.ndarray) -> tuple[float, float, float, float]:
+    left, top = points[:, 0].min(), points[:, 1].min()
+    return (float(left), float(top), float(points[:, 0].max() - left), float(points[:, 1].max() - top))
+
+
+def _to_rgb(frame: np.ndarray) -> np.ndarray:
+    if frame.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8, got {frame.dtype}")
+    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
+    if frame.ndim == 3 and frame.shape[2] == 3:
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    raise ValueError(f"frames must be gray (H, W) or BGR (H, W, 3), got shape {frame.shape}")
+

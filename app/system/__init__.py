@@ -1,0 +1,1 @@
+"""The process around the app: logging, quiet native libraries, exit codes, terminal text."""
