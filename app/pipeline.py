@@ -1,10 +1,15 @@
 """The real-time engine: frames in, per-face emotions, IDs, quality and a CSV out.
 
-Per frame: MediaPipe landmarks for every face; for each face the similarity-aligned
+Per frame: MediaPipe landmarks for every face (tracked from the frame before in a
+continuous source, ``app.face.landmarks``); for each face the similarity-aligned
 crop (``app.face.preprocess.crop_face``) and its quality measures, then adaptive gamma and
 normalisation of all crops (``app.face.preprocess.crops_to_batch``; two steps, because
 the quality measures need the crop before gamma); one batched ONNX Runtime call for all
 faces; tracking and smoothing; the CSV.
+
+``frames`` overlaps the stages: the landmarks run a frame ahead on a thread of their own
+(``app.landmark_thread``), the rest (``app.face_reading``) on the worker; ``process``
+runs every stage of one frame on the calling thread.
 
 Threading contract. One worker thread drives ``frames(reader, stop)`` (or ``run``),
 yielding a ``FrameResult`` per analysed frame and ``Event``s for what happens on the way
@@ -28,11 +33,12 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from app.face.landmarks import DEFAULT_MAX_FACES, FaceLandmarker, QuietLandmarker
-from app.face.preprocess import PreprocessSpec, crop_face, crops_to_batch
-from app.face.quality import measure_face
+from app.face.landmarks import DEFAULT_MAX_FACES, Face, FaceLandmarker, QuietLandmarker
+from app.face.preprocess import PreprocessSpec
 from app.face.steady import Steadiness
 from app.face.tracking import FaceTracker, FrameRate
+from app.face_reading import read_faces
+from app.landmark_thread import Landmarked, LandmarkFailure, LandmarkThread
 from app.model.inference import EmotionClassifier
 from app.model.library import resolve_model
 from app.model.providers import ProviderReport, probe
@@ -184,27 +190,32 @@ class Pipeline:
         self._reader, self._run_stop, self._continuous = reader, stop, reader.source.continuous
         self._tracker.reset()
         self._frame_rate.clear()
+        landmarks = LandmarkThread(reader, self._landmarks_if_analysed, stop, self.close_landmarker)
         try:
-            yield from self._analysed(reader, stop)
+            yield from self._analysed(landmarks, stop)
             yield from self.drain_events()
         finally:
+            landmarks.close()
             self._reader = self._run_stop = None
             self.close_landmarker()
 
-    def _analysed(self, reader: FrameReader, stop: threading.Event) -> Iterator[FrameResult | Event]:
+    def _analysed(self, landmarks: LandmarkThread,
+                  stop: threading.Event) -> Iterator[FrameResult | Event]:
         while not stop.is_set():
             yield from self.drain_events()
-            item = reader.next(timeout=0.1)
+            item = landmarks.next()
             if isinstance(item, Event):
                 yield item
                 if item.kind is EventKind.SOURCE_ENDED:
                     return
             elif item is not None:
                 try:
-                    result = self.process(item, reader.dropped_frames)
+                    if isinstance(item, LandmarkFailure):
+                        raise item.error
+                    result = self._classify(item)
                 except Exception as error:  # reported as a value, not raised on the worker
-                    log.exception("analysing frame %d failed", item.index)
-                    yield Event(EventKind.ERROR, f"analysing frame {item.index} failed: {error}")
+                    log.exception("analysing frame %d failed", item.frame.index)
+                    yield Event(EventKind.ERROR, f"analysing frame {item.frame.index} failed: {error}")
                     return
                 yield from self.drain_events()
                 yield result
@@ -228,14 +239,32 @@ class Pipeline:
         return RunSummary(frames, faces, ended_by)
 
     def process(self, frame: Frame, dropped_frames: int = 0) -> FrameResult:
-        """Analyse one frame (on the worker thread)."""
+        """Analyse one frame, all stages on the calling thread (``frames`` overlaps them)."""
+        start = time.perf_counter()
+        faces = self._landmarks_if_analysed(frame)
+        landmarks_ms = (time.perf_counter() - start) * 1000.0
+        return self._classify(Landmarked(frame, faces, landmarks_ms, dropped_frames))
+
+    def _landmarks_if_analysed(self, frame: Frame) -> list[Face] | None:
+        """The frame's faces, or None while no model is loaded (nothing to analyse them)."""
+        if self._model is None and self._pending_model is None:
+            return None
+        landmarker = self._landmarker()
+        return landmarker.follow(frame.image) if self._continuous else landmarker.detect(frame.image)
+
+    def _classify(self, landmarked: Landmarked) -> FrameResult:
+        """Everything after the landmarks: crops, quality, the model, tracking, the CSV."""
         self._apply_pending_model()
+        frame, dropped_frames = landmarked.frame, landmarked.dropped_frames
         self._last_frame = frame
         model = self._model
-        timings = StageTimings(decode=frame.decode_ms)
+        timings = StageTimings(decode=frame.decode_ms, landmarks=landmarked.landmarks_ms)
         faces: tuple[FaceResult, ...] = ()
         if model is not None:
-            faces, timings = self._analyse(frame, model, timings)
+            if not self._continuous:
+                self._tracker.reset()
+            faces, timings = read_faces(frame, landmarked.faces or [], model,
+                                        self._specs[bool(self.gamma_enabled)], self._tracker, timings)
         result = FrameResult(frame, faces, model.path.stem if model else "",
                              model.labels if model else (),
                              model.provider if model else self.provider_report.provider,
@@ -243,43 +272,11 @@ class Pipeline:
                              steadiness=self._tracker.steadiness)
         return self._recording.write(result)
 
-    def _analyse(self, frame: Frame, model: EmotionClassifier,
-                 timings: StageTimings) -> tuple[tuple[FaceResult, ...], StageTimings]:
-        image = frame.image
-        landmarker = self._landmarker()
-        start = time.perf_counter()
-        faces = landmarker.detect(image)
-        landmarked = time.perf_counter()
-        spec = self._specs[bool(self.gamma_enabled)]
-        crops = [crop_face(image, face.anchors, spec) for face in faces]
-        batch, gammas = crops_to_batch(crops, spec)
-        qualities = [measure_face(face.anchors, face.mesh, crop, gamma, (image.shape[1], image.shape[0]))
-                     for face, crop, gamma in zip(faces, crops, gammas)]
-        aligned = time.perf_counter()
-        prediction = model.predict(batch)
-        inferred = time.perf_counter()
-        if not self._continuous:
-            self._tracker.reset()
-        tracked = self._tracker.update([face.box for face in faces], prediction.probabilities,
-                                       _track_time(frame))
-        members = prediction.members if prediction.members is not None else [None] * len(faces)
-        results = tuple(
-            FaceResult(read.face_id, face.box, {name: (float(point[0]), float(point[1]))
-                                                for name, point in face.anchors.items()},
-                       face.source, model.labels, probs, read.smoothed, quality, read.shown,
-                       model.member_names, member_probabilities)
-            for face, probs, read, quality, member_probabilities
-            in zip(faces, prediction.probabilities, tracked, qualities, members)
-        )
-        timings = dataclasses.replace(
-            timings, landmarks=_ms(start, landmarked), align=_ms(landmarked, aligned),
-            infer=_ms(aligned, inferred), track=_ms(inferred, time.perf_counter()))
-        return results, timings
-
     def reset_tracking(self) -> None:
         """Forget the faces seen so far, before a frame unrelated to the last (another
         photo); IDs go on counting. On the worker thread, between frames."""
         self._tracker.reset()
+        self._landmarker().forget()
 
     def close_landmarker(self) -> None:
         landmarker, self._local.landmarker = getattr(self._local, "landmarker", None), None
@@ -307,12 +304,3 @@ class Pipeline:
         if getattr(local, "landmarker", None) is None:  # graphs belong to their thread
             local.landmarker = self._landmarker_factory(self.max_faces)
         return local.landmarker
-
-
-def _track_time(frame: Frame) -> float:
-    """Video time for files (so batch runs track in the video's time), else capture time."""
-    return frame.source_ms / 1000.0 if frame.source_ms is not None else frame.monotonic_s
-
-
-def _ms(start: float, end: float) -> float:
-    return (end - start) * 1000.0

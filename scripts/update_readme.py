@@ -38,13 +38,23 @@ RESULTS: dict[str, list[tuple[str, str]]] = {
         ("pipeline-cpu.md", "python benchmarks/pipeline.py --providers cpu > docs/results/pipeline-cpu.md"),
         ("pipeline-cuda.md",
          "python benchmarks/pipeline.py --providers cuda > docs/results/pipeline-cuda.md"),
+        ("tracking-cpu.md", "python benchmarks/pipeline.py --providers cpu --architectures "
+                            "mini_xception vgg16_gcca_pdra dcrnet --modes 0:sequential 3:overlapped "
+                            "> docs/results/tracking-cpu.md"),
+        ("tracking-interval.md", "python benchmarks/pipeline.py --providers cpu --architectures "
+                                 "mini_xception --modes 1:overlapped 3:overlapped 5:overlapped "
+                                 "10:overlapped > docs/results/tracking-interval.md"),
     ],
     "training": [
         ("train-throughput.md", "python benchmarks/train_throughput.py > docs/results/train-throughput.md"),
         ("recipe-experiments.md", "python benchmarks/recipe_experiments.py table --runs RUNS "
                                   "> docs/results/recipe-experiments.md"),
     ],
-    "startup": [("startup.md", "python benchmarks/startup.py > docs/results/startup.md")],
+    "startup": [
+        ("first-frame.md", "python benchmarks/first_frame.py --baseline OLDER_CHECKOUT "
+                           "> docs/results/first-frame.md"),
+        ("startup.md", "python benchmarks/startup.py > docs/results/startup.md"),
+    ],
     "batch": [("batch.md", "python benchmarks/batch.py > docs/results/batch.md")],
     "steadiness": [("steadiness.md", "python benchmarks/steadiness.py > docs/results/steadiness.md")],
     "setup-times": [("setup-times.md", "bash scripts/measure_setup.sh > docs/results/setup-times.md")],

@@ -15,6 +15,7 @@ LAYERS = (
     {"results"},
     {"sources", "model"},
     {"output"},
+    {"landmark_thread", "face_reading"},
     {"pipeline"},
     {"arguments"},
     {"api", "headless", "gui"},

@@ -67,6 +67,7 @@ def test_a_failed_gpu_probe_says_why_and_logs_the_raw_messages(caplog, monkeypat
         pytest.skip("CUDA works here; nothing fails")
     assert report.provider == CPU and attempt.reason
     assert attempt.reason in report.text() and "CUDA 13" in report.text()
+    assert "bash scripts/bootstrap.sh gpu" in report.text()  # the one command that fixes it
     assert any("ONNX Runtime said while probing" in r.message for r in caplog.records)
 
 
@@ -89,9 +90,9 @@ def test_tensorrt_gets_one_profile_for_every_batch_up_to_the_most_faces(mini_xce
 
     opened, real_open = [], inference.open_session
 
-    def open_on_the_cpu(path, session_providers, optimize=True):
+    def open_on_the_cpu(path, session_providers):
         opened.append(session_providers)
-        return real_open(path, [CPU], optimize)
+        return real_open(path, [CPU])
 
     monkeypatch.setattr(inference, "open_session", open_on_the_cpu)
     EmotionClassifier(mini_xception_onnx, [(TENSORRT, {"trt_fp16_enable": True}), CUDA, CPU],
@@ -124,3 +125,14 @@ def test_native_output_is_captured_at_the_file_descriptor(capfd):
         os.write(1, b"and on stdout\n")
     assert captured.lines() == ["from C, on stderr", "and on stdout"]
     assert capfd.readouterr() == ("", "")
+
+
+def test_the_gpu_extra_brings_cuda_and_cudnn_as_wheels():
+    """The command the report names installs what ``onnxruntime.preload_dlls()`` loads."""
+    import tomllib
+
+    from tests.conftest import REPO_ROOT
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    (requirement,) = project["optional-dependencies"]["gpu"]
+    assert requirement.startswith("onnxruntime-gpu[cuda,cudnn]")

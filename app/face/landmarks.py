@@ -6,6 +6,13 @@ runs on a square region around each detection, upscaled when the face is small. 
 the mesh finds nothing in a region, the detector's own keypoints (eyes, nose tip,
 mouth centre) still give the anchors for alignment, so a small or blurred face is
 coarsely aligned rather than lost.
+
+In a continuous source (a camera, a video), ``follow`` tracks: each face's next region
+comes from its mesh in the frame before, and the full-range detector runs only every
+``detect_every`` frames (to find faces that came into view), when a tracked face is
+lost, or while a face has detector anchors only. A tracked face therefore also survives
+frames where the detector would have missed it (a face turned or looking down), and the
+frames between detections cost the mesh alone.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import numpy as np
 
 from app.face.alignment import DETECTOR_ANCHOR_NAMES
 from app.face.mediapipe_import import import_mediapipe
+from app.face.tracking import iou
 from app.system.quiet import CapturedOutput, native_output_captured
 
 log = logging.getLogger(__name__)
@@ -34,6 +42,12 @@ MESH_ANCHOR_INDICES: dict[str, tuple[int, ...]] = {
 MESH_POINTS = 478
 _MESH_INPUT_SIDE = 256  # regions smaller than this are upscaled before the mesh runs
 _REGION_SCALE = 1.8  # region side / detection box side
+_TRACK_REGION_SCALE = 1.4  # region side / mesh box side (a mesh box spans brow to chin)
+_SAME_FACE_IOU = 0.3  # a detection overlapping a tracked face this much is that face
+DETECT_EVERY = 3
+"""Frames per full-range detection while every face is tracked: a face coming into view is
+found within that many frames. ``benchmarks/pipeline.py --modes`` measures the choice
+(docs/results/tracking-interval.md): speed against the faces found."""
 DEFAULT_MAX_FACES = 10
 """Faces analysed per frame unless the user says otherwise: a classroom row, a group photo."""
 QUIET_START_S = 2.0
@@ -69,12 +83,19 @@ class FaceLandmarker:
         max_faces: int = DEFAULT_MAX_FACES,
         min_detection_confidence: float = 0.5,
         min_mesh_confidence: float = 0.5,
+        detect_every: int = DETECT_EVERY,
     ) -> None:
         if max_faces < 1:
             raise ValueError(f"max_faces must be at least 1, got {max_faces}")
+        if detect_every < 1:
+            raise ValueError(f"detect_every must be at least 1, got {detect_every}")
         mp = import_mediapipe()  # imported here: it is slow and logs on import
 
         self.max_faces = max_faces
+        self.detect_every = detect_every
+        self._followed: list[Face] = []
+        """The faces of the last frame ``follow`` saw."""
+        self._since_detection = 0
         self._detector = mp.solutions.face_detection.FaceDetection(
             model_selection=1, min_detection_confidence=min_detection_confidence
         )
@@ -96,26 +117,53 @@ class FaceLandmarker:
         self._mesh.close()
 
     def detect(self, frame_bgr: np.ndarray) -> list[Face]:
-        """All faces in a BGR (or gray) uint8 frame, largest first."""
+        """All faces in a BGR (or gray) uint8 frame, largest first; the frame on its own."""
         rgb = _to_rgb(frame_bgr)
+        return self._largest(self._detected(rgb, []))
+
+    def follow(self, frame_bgr: np.ndarray) -> list[Face]:
+        """All faces in the next frame of a continuous source, largest first, tracked from
+        the frame before (see the module docstring); ``forget`` before an unrelated frame."""
+        rgb = _to_rgb(frame_bgr)
+        faces = []
+        for previous in self._followed:
+            if previous.mesh is None:
+                continue
+            mesh = self._mesh_in_region(rgb, previous.box, _TRACK_REGION_SCALE)
+            if mesh is not None:
+                faces.append(_mesh_face(mesh, previous.score))
+        self._since_detection += 1
+        lost = len(faces) < len(self._followed)  # detector-only faces count as lost: re-detect
+        if lost or not faces or self._since_detection >= self.detect_every:
+            faces = self._detected(rgb, faces)
+            self._since_detection = 0
+        self._followed = self._largest(faces)
+        return list(self._followed)
+
+    def forget(self) -> None:
+        """Drop the tracked faces: the next ``follow`` starts from a detection."""
+        self._followed, self._since_detection = [], 0
+
+    def _detected(self, rgb: np.ndarray, tracked: list[Face]) -> list[Face]:
+        """``tracked`` and every detection that is not one of them, landmarked."""
         height, width = rgb.shape[:2]
-        detections = self._detector.process(rgb).detections or []
-        faces = [self._landmark(rgb, detection, width, height) for detection in detections]
+        faces = list(tracked)
+        for detection in self._detector.process(rgb).detections or []:
+            box = _detection_box(detection, width, height)
+            if not any(iou(box, face.box) >= _SAME_FACE_IOU for face in tracked):
+                faces.append(self._landmark(rgb, detection, box))
+        return faces
+
+    def _largest(self, faces: list[Face]) -> list[Face]:
         faces.sort(key=lambda face: face.box[2] * face.box[3], reverse=True)
         return faces[: self.max_faces]
 
-    def _landmark(self, rgb: np.ndarray, detection, width: int, height: int) -> Face:
-        relative = detection.location_data.relative_bounding_box
-        box = (relative.xmin * width, relative.ymin * height, relative.width * width,
-               relative.height * height)
+    def _landmark(self, rgb: np.ndarray, detection, box: tuple[float, float, float, float]) -> Face:
+        height, width = rgb.shape[:2]
         score = float(detection.score[0]) if detection.score else 0.0
         mesh = self._mesh_in_region(rgb, box)
         if mesh is not None:
-            anchors = {
-                name: mesh[list(indices), :2].mean(axis=0)
-                for name, indices in MESH_ANCHOR_INDICES.items()
-            }
-            return Face(_box_of(mesh), score, anchors, mesh)
+            return _mesh_face(mesh, score)
         keypoints = detection.location_data.relative_keypoints
         anchors = {
             name: np.array([keypoints[index].x * width, keypoints[index].y * height])
@@ -123,10 +171,12 @@ class FaceLandmarker:
         }
         return Face(box, score, anchors, None)
 
-    def _mesh_in_region(self, rgb: np.ndarray, box: tuple[float, float, float, float]):
-        """Run the mesh on a square region around ``box``; points mapped back to the frame."""
+    def _mesh_in_region(self, rgb: np.ndarray, box: tuple[float, float, float, float],
+                        scale: float = _REGION_SCALE):
+        """Run the mesh on a square region ``scale`` times ``box``; points mapped back to
+        the frame."""
         x, y, box_width, box_height = box
-        side = max(box_width, box_height) * _REGION_SCALE
+        side = max(box_width, box_height) * scale
         if side < 4:
             return None
         zoom = max(1.0, _MESH_INPUT_SIDE / side)
@@ -177,19 +227,26 @@ class QuietLandmarker(FaceLandmarker):
         self._capturing = False
 
     def detect(self, frame_bgr: np.ndarray) -> list[Face]:
+        return self._quietly(super().detect, frame_bgr)
+
+    def follow(self, frame_bgr: np.ndarray) -> list[Face]:
+        return self._quietly(super().follow, frame_bgr)
+
+    def _quietly(self, function, frame_bgr: np.ndarray) -> list[Face]:
         now = time.monotonic()
         if self._quiet_until is None:
             self._quiet_until = now + self._quiet_s
         if now >= self._quiet_until:
-            return super().detect(frame_bgr)
-        return self._captured(super().detect, frame_bgr)
+            return function(frame_bgr)
+        return self._captured(function, frame_bgr)
 
-    def _mesh_in_region(self, rgb: np.ndarray, box: tuple[float, float, float, float]):
+    def _mesh_in_region(self, rgb: np.ndarray, box: tuple[float, float, float, float],
+                        scale: float = _REGION_SCALE):
         if self._mesh_started:
-            return super()._mesh_in_region(rgb, box)
+            return super()._mesh_in_region(rgb, box, scale)
         self._mesh_started = True
         self._quiet_until = time.monotonic() + self._quiet_s
-        return self._captured(super()._mesh_in_region, rgb, box)
+        return self._captured(super()._mesh_in_region, rgb, box, scale)
 
     def _captured(self, function, *args):
         if self._capturing:  # already inside a capture (the mesh runs within detect)
@@ -207,6 +264,17 @@ class QuietLandmarker(FaceLandmarker):
 def _log_native(captured: CapturedOutput) -> None:
     if captured.text.strip():
         log.debug("MediaPipe said:\n%s", captured.text.rstrip())
+
+
+def _mesh_face(mesh: np.ndarray, score: float) -> Face:
+    anchors = {name: mesh[list(indices), :2].mean(axis=0) for name, indices in MESH_ANCHOR_INDICES.items()}
+    return Face(_box_of(mesh), score, anchors, mesh)
+
+
+def _detection_box(detection, width: int, height: int) -> tuple[float, float, float, float]:
+    relative = detection.location_data.relative_bounding_box
+    return (relative.xmin * width, relative.ymin * height, relative.width * width,
+            relative.height * height)
 
 
 def _box_of(points: np.ndarray) -> tuple[float, float, float, float]:

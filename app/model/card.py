@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from app.face.preprocess import PreprocessSpec
 from app.model.card_text import MAX_NAME, MAX_TEXT, label_problems, quoted, text_problems
+from app.model.onnx_header import OnnxHeaderError, OnnxTextError, read_header
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +155,23 @@ _TEXT_KEYS = ("architecture", "color_space", "alignment_template", "dataset", "v
 def read_card(path: str | Path) -> ModelCard:
     """The card of an ONNX file, checked against the model's real inputs and outputs.
 
-    Raises ModelCardError with a readable reason for a missing, corrupt or foreign file.
+    Read from the file's header (``app.model.onnx_header``), not through an ONNX Runtime
+    session, which would load every weight. Raises ModelCardError with a readable reason
+    for a missing, corrupt or foreign file.
     """
-    session = open_session(path, ["CPUExecutionProvider"], optimize=False)
-    return card_of_session(session, str(path))
+    path = Path(path)
+    if not path.is_file():
+        raise ModelCardError(f"{path}: no such model file")
+    try:
+        header = read_header(path)
+    except OnnxTextError as error:
+        raise ModelCardError(f"{path}: its ONNX metadata is not valid UTF-8 text ({error}), so it "
+                             "carries no readable model card") from None
+    except OnnxHeaderError as error:
+        raise ModelCardError(f"{path}: not a readable ONNX model ({error})") from None
+    except OSError as error:
+        raise ModelCardError(f"{path}: cannot be read ({error.strerror or error})") from None
+    return checked_card(header.metadata, header.inputs, header.outputs, str(path))
 
 
 _session_threads = 0
@@ -175,7 +189,7 @@ def set_session_threads(threads: int) -> None:
     _session_threads = threads
 
 
-def open_session(path: str | Path, providers: list, optimize: bool = True):
+def open_session(path: str | Path, providers: list):
     """An ONNX Runtime session, with unreadable files turned into ModelCardError."""
     import onnxruntime as ort
 
@@ -185,8 +199,6 @@ def open_session(path: str | Path, providers: list, optimize: bool = True):
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only; provider fallbacks are reported by the caller
     options.intra_op_num_threads = _session_threads
-    if not optimize:
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as error:  # ORT raises its own pybind exception types
@@ -201,9 +213,15 @@ def card_of_session(session, source: str) -> ModelCard:
     except UnicodeDecodeError as error:  # ONNX Runtime decodes metadata as UTF-8 when read
         raise ModelCardError(f"{source}: its ONNX metadata is not valid UTF-8 text ({error.reason} "
                              f"at byte {error.start}), so it carries no readable model card") from None
+    return checked_card(metadata, session.get_inputs(), session.get_outputs(), source)
+
+
+def checked_card(metadata: Mapping[str, str], inputs: Sequence, outputs: Sequence,
+                 source: str) -> ModelCard:
+    """The card in ``metadata``, checked against the graph's inputs and outputs (anything
+    with ``name`` and ``shape``: ONNX Runtime's node arguments, or ``TensorSignature``)."""
     card = ModelCard.from_metadata(metadata, source)
     spec = card.preprocess
-    inputs, outputs = session.get_inputs(), session.get_outputs()
     problems = []
     if [i.name for i in inputs] != [INPUT_NAME]:
         problems.append(f"inputs are {[i.name for i in inputs]}, expected ['{INPUT_NAME}']")

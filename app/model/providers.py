@@ -61,8 +61,9 @@ PROBE_MODEL = base64.b64decode(
 _PROBE_INPUT = np.linspace(-1.0, 1.0, 64, dtype=np.float32).reshape(1, 1, 8, 8)
 _MISSING_LIBRARY = re.compile(r"([\w.+-]+\.(?:so[\w.]*|dll|dylib))\W+cannot open shared object file")
 _GPU_HINT = (
-    "For the GPU: an NVIDIA driver, and the CUDA 13 and cuDNN 9 libraries "
-    "(pip install 'onnxruntime-gpu[cuda,cudnn]', or on the library path); "
+    "For the GPU: an NVIDIA driver, and the CUDA 13 and cuDNN 9 libraries: in a source "
+    "checkout `bash scripts/bootstrap.sh gpu` (the gpu extra, "
+    "pip install 'onnxruntime-gpu[cuda,cudnn]'), or on the library path; "
     "TensorRT also needs the TensorRT 10 libraries."
 )
 _BUNDLE_GPU_HINT = (  # the PyInstaller bundle (packaging/): pip is no answer there
