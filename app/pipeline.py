@@ -274,7 +274,7 @@ class Pipeline:
 
     def reset_tracking(self) -> None:
         """Forget the faces seen so far, before a frame unrelated to the last (another
-        photo); IDs go on counting. On the worker thread, between frames."""
+        photo) given to ``process``; IDs go on counting."""
         self._tracker.reset()
         self._landmarker().forget()
 

@@ -57,6 +57,13 @@ def first_frame_seconds(tree: Path, way: str, clip: Path, model: str | None, fol
         process.stderr.close()
 
 
+def commit_of(tree: Path) -> str:
+    """The checkout's commit, so that a baseline column says what it timed."""
+    completed = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+                               capture_output=True, text=True)
+    return completed.stdout.strip() or "unknown commit"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per way and tree")
@@ -66,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.clip.is_file():
         parser.error(f"{args.clip}: no such clip (--clip, or set EMOTION_SHARED_DATA)")
-    trees = {"this checkout": REPOSITORY}
+    trees = {f"this checkout, {commit_of(REPOSITORY)}": REPOSITORY}
     if args.baseline:
-        trees = {"baseline": args.baseline.resolve(), **trees}
+        trees = {f"baseline, {commit_of(args.baseline)}": args.baseline.resolve(), **trees}
     times: dict[tuple[str, str], list[float]] = {(way, tree): [] for way in WAYS for tree in trees}
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(args.runs):

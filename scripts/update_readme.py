@@ -51,7 +51,7 @@ RESULTS: dict[str, list[tuple[str, str]]] = {
                                   "> docs/results/recipe-experiments.md"),
     ],
     "startup": [
-        ("first-frame.md", "python benchmarks/first_frame.py --baseline OLDER_CHECKOUT "
+        ("first-frame.md", "python benchmarks/first_frame.py --baseline CHECKOUT_OF_AN_OLDER_COMMIT "
                            "> docs/results/first-frame.md"),
         ("startup.md", "python benchmarks/startup.py > docs/results/startup.md"),
     ],

@@ -190,7 +190,7 @@ class Checkpoint:
     def to_dict(self) -> dict:
         """The dict ``torch.save`` writes, in the layout every version of this package reads."""
         saved = {
-            "format": FORMAT, "model": self.model.to_dict(), "spec": spec_fields(self.spec),
+            "format": FORMAT, "model": self.model.to_dict(), "spec": asdict(self.spec),
             "labels": list(self.labels), "dataset": self.dataset.to_dict(),
             "settings": self.settings.to_dict(), "command": self.command, "resumed": list(self.resumed),
             "parameters": self.parameters, "precision": self.precision, "device": self.device,
@@ -271,11 +271,6 @@ def load(path: str | Path) -> Checkpoint:
     return Checkpoint.from_dict(saved, str(path))
 
 
-def spec_fields(spec: PreprocessSpec) -> dict:
-    """The spec as plain values: its declared fields only, not what it caches."""
-    return {field.name: getattr(spec, field.name) for field in fields(PreprocessSpec)}
-
-
 def spec_from(saved: dict, where: str = "checkpoint") -> PreprocessSpec:
     """The stored spec; keys that are not ``PreprocessSpec`` fields are ignored, so
     checkpoints written by older or newer versions still resume and export."""
@@ -286,7 +281,4 @@ def spec_from(saved: dict, where: str = "checkpoint") -> PreprocessSpec:
     ignored = sorted(set(saved) - set(names))
     if ignored:
         log.debug("ignoring spec entries that PreprocessSpec does not declare: %s", ignored)
-    spec = {name: saved[name] for name in names}
-    for name in ("input_size", "mean", "std"):
-        spec[name] = tuple(spec[name])
-    return PreprocessSpec(**spec)
+    return PreprocessSpec.from_values(saved)

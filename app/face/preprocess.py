@@ -47,6 +47,21 @@ class PreprocessSpec:
     """Whether adaptive gamma correction is applied to the crop."""
     alignment_template: str
 
+    @classmethod
+    def from_values(cls, values: Mapping[str, object]) -> PreprocessSpec:
+        """A spec from stored plain values (a card's JSON, a checkpoint's dict): lists become
+        tuples, numbers their types. Raises KeyError for a missing field, TypeError or
+        ValueError for a malformed one."""
+        return cls(
+            input_size=tuple(int(side) for side in values["input_size"]),
+            channels=int(values["channels"]),
+            color_space=str(values["color_space"]),
+            mean=tuple(float(value) for value in values["mean"]),
+            std=tuple(float(value) for value in values["std"]),
+            gamma=bool(values["gamma"]),
+            alignment_template=str(values["alignment_template"]),
+        )
+
     @property
     def input_text(self) -> str:
         """``1x48x48 gray``: channels, height, width and colour space, as the tools print it."""

@@ -113,15 +113,7 @@ class ModelCard:
             except json.JSONDecodeError as error:
                 raise ModelCardError(f"{source}: metadata {PREFIX}{name} is not JSON: {error}") from None
         try:
-            preprocess = PreprocessSpec(
-                input_size=tuple(int(side) for side in values["input_size"]),
-                channels=int(values["channels"]),
-                color_space=values["color_space"],
-                mean=tuple(float(v) for v in values["mean"]),
-                std=tuple(float(v) for v in values["std"]),
-                gamma=bool(values["gamma"]),
-                alignment_template=values["alignment_template"],
-            )
+            preprocess = PreprocessSpec.from_values(values)
             return cls(
                 architecture=values["architecture"],
                 labels=tuple(str(label) for label in values["labels"]),
