@@ -1,6 +1,6 @@
 """Everything a frame's faces go through after their landmarks: the aligned crop and its
-quality measures, adaptive gamma and normalisation, one batched model call for every
-face, and the tracker's IDs and steady reads."""
+quality measures, the card's landmark emphasis, adaptive gamma and normalisation, one
+batched model call for every face, and the tracker's IDs and steady reads."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import dataclasses
 import time
 
 from app.face.landmarks import Face
-from app.face.preprocess import PreprocessSpec, crop_face, crops_to_batch
+from app.face.preprocess import PreprocessSpec, crop_face, crops_to_batch, emphasise_crop, frame_outline
 from app.face.quality import measure_face
 from app.face.tracking import FaceTracker
 from app.model.inference import EmotionClassifier
@@ -21,7 +21,11 @@ def read_faces(frame: Frame, faces: list[Face], model: EmotionClassifier, spec: 
     image = frame.image
     start = time.perf_counter()
     crops = [crop_face(image, face.anchors, spec) for face in faces]
-    batch, gammas = crops_to_batch(crops, spec)
+    model_crops = crops
+    if spec.landmark_emphasis:  # quality is measured on the crop as seen, not as emphasised
+        model_crops = [emphasise_crop(crop, frame_outline(face.anchors, face.mesh, spec), spec)
+                       for face, crop in zip(faces, crops)]
+    batch, gammas = crops_to_batch(model_crops, spec)
     frame_size = (image.shape[1], image.shape[0])
     qualities = [measure_face(face.anchors, face.mesh, crop, gamma, frame_size)
                  for face, crop, gamma in zip(faces, crops, gammas)]

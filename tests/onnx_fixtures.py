@@ -27,6 +27,7 @@ def fer_card(**changes) -> ModelCard:
         std=(0.25,),
         gamma=True,
         alignment_template="fer2013-mesh-v1",
+        landmark_emphasis=0.0,
         dataset="FER2013",
         metrics={"val_accuracy": 0.5},
         training={"command": "hand-built test graph"},

@@ -149,7 +149,8 @@ def test_vgg_switches():
         built("vgg16_gcca_pdra", {"multi_feature_fusion"})
 
 
-@pytest.mark.parametrize("name, switch", [("vgg16_gcca_pdra", "island_loss"), ("dcrnet", "gamma")])
+@pytest.mark.parametrize("name, switch", [("vgg16_gcca_pdra", "island_loss"), ("dcrnet", "gamma"),
+                                          ("dcrnet", "landmarks")])
 def test_recipe_switches_leave_the_model_alone(name, switch):
     assert switch in ARCHITECTURES[name].recipe_ablations
     shapes = {key: value.shape for key, value in built(name).state_dict().items()}
@@ -177,10 +178,15 @@ def test_the_cli_stores_the_variant_and_maps_loss_and_preprocessing_switches():
     assert train_settings("--arch", "vgg16_gcca_pdra", "--ablate", "island_loss").recipe.island_weight == 0
     assert train_settings("--arch", "dcrnet", "--gamma").recipe.gamma
     assert not train_settings("--arch", "dcrnet", "--ablate", "gamma").recipe.gamma
+    assert train_settings("--arch", "dcrnet").recipe.landmark_emphasis == 0.5  # the paper's Sec. 2.1.2
+    assert train_settings("--arch", "dcrnet", "--recipe", "fast").recipe.landmark_emphasis == 0
+    assert train_settings("--arch", "dcrnet", "--ablate", "landmarks").recipe.landmark_emphasis == 0
     with pytest.raises(ValueError, match="island_weight"):
         train_settings("--arch", "vgg16_gcca_pdra", "--ablate", "island_loss", "--island-weight", "0.01")
+    with pytest.raises(ValueError, match="landmark_emphasis"):
+        train_settings("--arch", "dcrnet", "--ablate", "landmarks", "--landmark-emphasis", "0.3")
     with pytest.raises(ValueError, match="valid: "):
-        train_settings("--arch", "dcrnet", "--ablate", "landmarks")
+        train_settings("--arch", "mobilenetv3_dilated_simam", "--ablate", "landmarks")
 
 
 def test_a_checkpoint_rebuilds_its_variant():

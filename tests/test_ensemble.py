@@ -101,6 +101,7 @@ def other_template(monkeypatch, tmp_path):
 @pytest.mark.parametrize("changes, reason", [
     (dict(labels=("angry", "happy", "sad", "surprise", "neutral", "fear", "calm")), "not those of a"),
     (dict(gamma=False), "adaptive gamma is off"),
+    (dict(landmark_emphasis=0.5), "landmark emphasis is 0.5, a's 0"),
     (dict(channels=3, color_space="rgb", mean=(0.5,) * 3, std=(0.25,) * 3), "3-channel rgb"),
     ("template", "aligned to 'other-template-v1'"),
 ])

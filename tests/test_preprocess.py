@@ -29,7 +29,7 @@ def test_the_spec_stays_plain_data_and_its_template_is_read_once(monkeypatch):
     spec = _spec()
     assert spec.template is spec.template
     assert "template" not in vars(spec)
-    assert all(isinstance(value, (tuple, int, str, bool)) for value in vars(spec).values())
+    assert all(isinstance(value, (tuple, int, float, str, bool)) for value in vars(spec).values())
     parsed = []
     monkeypatch.setattr(AlignmentTemplate, "from_json",
                         classmethod(lambda cls, text: parsed.append(text)))
@@ -73,6 +73,18 @@ def test_rgb_model_gets_rgb_order():
     assert prepared[..., 0].mean() == 200 and prepared[..., 2].mean() == 0
 
 
+def fer_crops_in_frames(landmarker, fer2013_root):
+    """(crop, frame, mesh face) for FER2013 val crops enlarged into live-sized frames, where
+    the landmarker finds a mesh face in the frame."""
+    for path in sorted((fer2013_root / "val" / "happy").glob("*.jpg"))[:40:5]:
+        crop = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        frame = cv2.copyMakeBorder(cv2.resize(crop, (240, 240), interpolation=cv2.INTER_CUBIC),
+                                   120, 120, 200, 200, cv2.BORDER_REPLICATE)
+        faces = [face for face in landmarker.detect(frame) if face.source == "mesh"]
+        if faces:
+            yield crop, frame, faces[0]
+
+
 def test_live_frames_and_dataset_crops_make_alike_tensors(landmarker, fer2013_root):
     """FER2013 crops enlarged into frames and aligned back look like their training tensors.
 
@@ -81,14 +93,8 @@ def test_live_frames_and_dataset_crops_make_alike_tensors(landmarker, fer2013_ro
     """
     spec = _spec()
     correlations, brightness_gaps, gamma_gaps = [], [], []
-    for path in sorted((fer2013_root / "val" / "happy").glob("*.jpg"))[:40:5]:
-        crop = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        frame = cv2.copyMakeBorder(cv2.resize(crop, (240, 240), interpolation=cv2.INTER_CUBIC),
-                                   120, 120, 200, 200, cv2.BORDER_REPLICATE)
-        faces = [face for face in landmarker.detect(frame) if face.source == "mesh"]
-        if not faces:
-            continue
-        live, live_gamma = to_tensor(crop_face(frame, faces[0].anchors, spec), spec)
+    for crop, frame, face in fer_crops_in_frames(landmarker, fer2013_root):
+        live, live_gamma = to_tensor(crop_face(frame, face.anchors, spec), spec)
         train, train_gamma = to_tensor(prepare_crop(crop, spec), spec)
         assert live.shape == train.shape == (1, 48, 48)
         correlations.append(_framing_similarity(live[0], train[0]))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -43,6 +43,7 @@ ADDED_SINCE = {
         "recipe": {
             "auxiliary_from": None, "auxiliary_weight": 0.0, "auxiliary_feature_extractor": False,
             "mixup_alpha": 0.0, "cutmix_alpha": 0.0, "ema_decay": 0.0,
+            "landmark_emphasis": 0.0,  # --landmark-emphasis
             "teacher": None, "distill_weight": 0.0, "distill_temperature": 1.0,
             "name": "paper",  # --recipe fast
             "optimiser": {"nesterov": False, "weight_decay_on": "all"},
@@ -272,10 +273,12 @@ def load(path: str | Path) -> Checkpoint:
 
 
 def spec_from(saved: dict, where: str = "checkpoint") -> PreprocessSpec:
-    """The stored spec; keys that are not ``PreprocessSpec`` fields are ignored, so
+    """The stored spec; keys that are not ``PreprocessSpec`` fields are ignored, and fields
+    added since (those with a default, such as ``landmark_emphasis``) take it, so
     checkpoints written by older or newer versions still resume and export."""
     names = [field.name for field in fields(PreprocessSpec)]
-    missing = [name for name in names if name not in saved]
+    missing = [field.name for field in fields(PreprocessSpec)
+               if field.name not in saved and field.default is MISSING]
     if missing:
         raise CheckpointError(f"{where}: its spec lacks {missing}")
     ignored = sorted(set(saved) - set(names))

@@ -17,6 +17,8 @@ COMMANDS = {
                "rerun a paper's ablation table: its variants over seeds, one budget"),
     "evaluate": ("training.commands.evaluate", "evaluate an exported ONNX model on a dataset split"),
     "compare": ("training.commands.compare", "test whether two ONNX models differ on the same split"),
+    "seeds": ("training.commands.seeds",
+              "a model's val accuracy over runs that differ only by seed, into its card"),
     "soft-labels": ("training.commands.soft_labels",
                     "score teacher models once over a split for distillation"),
     "export": ("training.commands.export", "export a checkpoint to ONNX with its model card"),

@@ -96,6 +96,10 @@ def check_compatible(members: Sequence[Member]) -> None:
             why = (f"its adaptive gamma is {'on' if spec.gamma else 'off'}, {first.name}'s "
                    f"{'on' if wanted.gamma else 'off'}; gamma is applied to the crop before "
                    "the graph and cannot be folded into it")
+        elif spec.landmark_emphasis != wanted.landmark_emphasis:
+            why = (f"its landmark emphasis is {spec.landmark_emphasis:g}, {first.name}'s "
+                   f"{wanted.landmark_emphasis:g}; emphasis is applied to the crop before the "
+                   "graph and cannot be folded into it")
         elif spec.alignment_template != wanted.alignment_template:
             why = (f"it was trained on crops aligned to {spec.alignment_template!r}, {first.name} "
                    f"to {wanted.alignment_template!r}; one crop cannot be aligned to both")

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from app.model.card import ModelCard, read_card
+from training.seed_spread import spread_text
 
 HEADER = ("Model", "Architecture", "Input", "Gamma", "Parameters", "File", "Epochs", "Training time",
           "Dataset")
@@ -81,7 +82,8 @@ def model_section(path: Path, card: ModelCard, readme_dir: Path, figures: Path |
              f"- Labels (output order): {', '.join(card.labels)}",
              f"- Dataset: {card.dataset}",
              f"- Preprocessing: alignment template `{spec.alignment_template}`, mean "
-             f"{list(spec.mean)}, std {list(spec.std)}, adaptive gamma {'on' if spec.gamma else 'off'}"]
+             f"{list(spec.mean)}, std {list(spec.std)}, adaptive gamma {'on' if spec.gamma else 'off'}, "
+             f"landmark emphasis {f'{spec.landmark_emphasis:g}' if spec.landmark_emphasis else 'off'}"]
     if "command" in training:
         lines.append(f"- Trained with: `{training['command']}`")
     lines += [f"- Resumed with: `{command}`" for command in training.get("resumed", [])]
@@ -99,6 +101,12 @@ def model_section(path: Path, card: ModelCard, readme_dir: Path, figures: Path |
         lines.append(f"- Trained on: {training['device']}, {epochs_text(training)}")
     lines += [f"- {key.removesuffix('_evaluated_on').capitalize()} figures measured on: {value}"
               for key, value in sorted(training.items()) if key.endswith("_evaluated_on")]
+    seed_runs = training.get("seed_runs")
+    if isinstance(seed_runs, dict) and seed_runs.get("val_accuracy"):
+        accuracies = [100 * value for value in seed_runs["val_accuracy"]]
+        lines.append(f"- Over seeds: {spread_text(accuracies)} % val ({len(accuracies)} runs, seeds "
+                     f"{', '.join(str(seed) for seed in seed_runs.get('seeds', []))}; "
+                     f"{seed_runs.get('measured', '')}): `{seed_runs.get('command', '')}`")
     if "fp16_accuracy_change" in card.metrics:
         lines.append(f"- Weights stored as float16: accuracy change "
                      f"{100 * card.metrics['fp16_accuracy_change']:+.2f} points")

@@ -127,10 +127,11 @@ def build_parts(settings: TrainSettings, context: Context, saved_spec: Preproces
     if saved_spec is not None:
         spec = saved_spec
     elif settings.init:  # the started-from weights' own preprocessing
-        spec = warm_start.spec_of(settings.init)
+        spec = replace(warm_start.spec_of(settings.init), landmark_emphasis=recipe.landmark_emphasis)
     else:  # normalisation measured below, once the crops are loaded
         spec = PreprocessSpec((settings.input_size, settings.input_size), channels, recipe.color_space,
-                              (0.0,) * channels, (1.0,) * channels, recipe.gamma, DEFAULT_TEMPLATE_ID)
+                              (0.0,) * channels, (1.0,) * channels, recipe.gamma, DEFAULT_TEMPLATE_ID,
+                              recipe.landmark_emphasis)
     train_set = load_split(dataset_format.name, root, data.train_split, spec, data.options)
     val_set = load_split(dataset_format.name, root, data.val_split, spec,
                          replace(data.options, soft_labels=False))
@@ -214,7 +215,9 @@ def log_start(settings: TrainSettings, parts: RunParts, progress, context: Conte
              + (f", mixup {recipe.mixup_alpha:g}" if recipe.mixup_alpha else "")
              + (f", CutMix {recipe.cutmix_alpha:g}" if recipe.cutmix_alpha else "")
              + (f", EMA {recipe.ema_decay:g}" if recipe.ema_decay else ""),
-             recipe.augment.describe(), recipe.gamma)
+             recipe.augment.describe(), recipe.gamma
+             if not parts.spec.landmark_emphasis
+             else f"{recipe.gamma}, landmark emphasis {parts.spec.landmark_emphasis:g}")
     if settings.ablate:
         log.info("ablated: %s", ablations.describe(settings.arch, settings.ablate))
     if progress.epoch or progress.batches_done:

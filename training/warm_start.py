@@ -86,7 +86,8 @@ def provenance(path: Path, arch: str | None) -> dict:
 
 def fit_recipe(recipe, input_size: int, init: dict, args) -> tuple:
     """The recipe with the started-from model's input: its size, channels, colour space and
-    gamma are part of its weights, so an option that contradicts them is refused."""
+    gamma are part of its weights, so an option that contradicts them is refused; the landmark
+    emphasis may change (a fine-tune adapts the weights to it)."""
     spec = read_init_card(init["path"]).preprocess
     wanted = {"input_size": spec.input_size[0], "channels": spec.channels,
               "color_space": spec.color_space, "gamma": spec.gamma}
@@ -95,8 +96,10 @@ def fit_recipe(recipe, input_size: int, init: dict, args) -> tuple:
                if getattr(args, name, None) is not None and getattr(args, name) != value]
     if clashes:
         raise WarmStartError(f"--init {init['path']}: {', '.join(clashes)}")
+    given = getattr(args, "landmark_emphasis", None)
+    emphasis = spec.landmark_emphasis if given is None else given
     return replace(recipe, channels=spec.channels, color_space=spec.color_space,
-                   gamma=spec.gamma), spec.input_size[0]
+                   gamma=spec.gamma, landmark_emphasis=emphasis), spec.input_size[0]
 
 
 def spec_of(init: dict) -> PreprocessSpec:

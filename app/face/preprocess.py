@@ -9,8 +9,11 @@ Steps, in order:
 1. ``crop_face``: similarity-align a face in a frame to the card's template (frames);
    ``prepare_crop``: resize an image that already is a face crop (datasets).
    Both return uint8 crops of the model's size, in the model's colour space.
-2. (training only) augmentation on the uint8 crop.
-3. ``to_tensor``: adaptive gamma when the card asks for it, scale to [0, 1],
+2. ``emphasise_crop``: landmark emphasis when the card asks for it (``app.face.emphasis``):
+   the features kept, the rest of the face faded; ``frame_outline`` draws the regions from
+   a live face's landmarks, training from the landmarks found in a dataset crop.
+3. (training only) augmentation on the uint8 crop.
+4. ``to_tensor``: adaptive gamma when the card asks for it, scale to [0, 1],
    per-channel normalisation, HWC -> CHW float32; ``crops_to_batch`` for many crops.
 
 ``PreprocessSpec`` is that contract as a value: a model card carries one
@@ -25,7 +28,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.face.alignment import AlignmentTemplate, align_face, available_templates, load_template
+from app.face.alignment import (
+    AlignmentTemplate,
+    align_face,
+    alignment_matrix,
+    available_templates,
+    load_template,
+)
+from app.face.emphasis import FEATURE_POINT_INDICES, FeatureOutline, emphasise
 from app.face.gamma import adaptive_gamma
 
 COLOR_SPACES = ("gray", "rgb")
@@ -46,6 +56,9 @@ class PreprocessSpec:
     gamma: bool
     """Whether adaptive gamma correction is applied to the crop."""
     alignment_template: str
+    landmark_emphasis: float = 0.0
+    """How far the face off its eyes, brows, nose and mouth is faded toward the crop's mean
+    (``app.face.emphasis``): 0 off (cards made before the option have none), 1 flat."""
 
     @classmethod
     def from_values(cls, values: Mapping[str, object]) -> PreprocessSpec:
@@ -60,6 +73,7 @@ class PreprocessSpec:
             std=tuple(float(value) for value in values["std"]),
             gamma=bool(values["gamma"]),
             alignment_template=str(values["alignment_template"]),
+            landmark_emphasis=float(values.get("landmark_emphasis", 0.0)),
         )
 
     @property
@@ -90,6 +104,8 @@ class PreprocessSpec:
                 problems.append(f"{name} needs {self.channels} values, got {list(values)}")
         if any(value <= 0 for value in self.std):
             problems.append(f"std must be positive, got {list(self.std)}")
+        if not 0.0 <= self.landmark_emphasis <= 1.0:
+            problems.append(f"landmark_emphasis must be in [0, 1], got {self.landmark_emphasis}")
         return problems
 
     @property
@@ -125,6 +141,36 @@ def crop_face(frame: np.ndarray, anchors: Mapping[str, np.ndarray], spec: Prepro
     if height != width:
         raise ValueError(f"alignment templates are square; got input size {spec.input_size}")
     return _convert_colour(align_face(frame, anchors, spec.template, height), spec)
+
+
+def frame_outline(anchors: Mapping[str, np.ndarray], mesh: np.ndarray | None,
+                  spec: PreprocessSpec) -> FeatureOutline:
+    """A live face's feature regions in its aligned crop (``crop_face``'s): from the mesh
+    when it was found, else ellipses on the detector's anchors."""
+    size = spec.input_size[0]
+    matrix = alignment_matrix(anchors, spec.template, size)
+
+    def to_crop(points: np.ndarray) -> np.ndarray:  # frame pixels -> [0, 1] crop units
+        points = np.asarray(points, np.float64)[:, :2] - 0.5
+        return (points @ matrix[:, :2].T + matrix[:, 2] + 0.5) / size
+
+    if mesh is not None:
+        return FeatureOutline.from_feature_points(to_crop(mesh[FEATURE_POINT_INDICES]))
+    return FeatureOutline.from_anchors({name: to_crop(np.asarray(point)[None])[0]
+                                        for name, point in anchors.items()}, "detector")
+
+
+def template_outline(spec: PreprocessSpec) -> FeatureOutline:
+    """The feature regions where the alignment template puts them: the outline of a crop
+    in which no face was found."""
+    return FeatureOutline.from_anchors(spec.template.points, "template")
+
+
+def emphasise_crop(crop: np.ndarray, outline: FeatureOutline, spec: PreprocessSpec) -> np.ndarray:
+    """The crop the model sees: ``crop`` itself when the spec has no landmark emphasis."""
+    if spec.landmark_emphasis == 0.0:
+        return crop
+    return emphasise(crop, outline, spec.landmark_emphasis)
 
 
 def to_tensor(crop: np.ndarray, spec: PreprocessSpec) -> tuple[np.ndarray, float]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +139,10 @@ class ModelCard:
 
 _CARD_KEYS = tuple(f.name for f in fields(ModelCard) if f.name != "preprocess")
 _PREPROCESS_KEYS = tuple(f.name for f in fields(PreprocessSpec))
-_REQUIRED_KEYS = ("architecture", "labels", *_PREPROCESS_KEYS, "dataset")
+_REQUIRED_KEYS = ("architecture", "labels", "dataset",
+                  *(f.name for f in fields(PreprocessSpec) if f.default is MISSING))
+"""Keys every card has; a preprocessing option added later (``landmark_emphasis``) has a
+default that reproduces what older files did."""
 _TEXT_KEYS = ("architecture", "color_space", "alignment_template", "dataset", "version")
 """Stored as plain strings; every other key is JSON."""
 

@@ -33,6 +33,7 @@ from training.data.base import DatasetLayoutError
 from training.model_table import count_macs
 from training.models import ARCHITECTURES, build_model
 from training.recipes import RECIPE_KINDS
+from training.seed_spread import run_minutes, spread_text
 from training.trainer import FINISHED
 
 log = logging.getLogger(__name__)
@@ -207,15 +208,8 @@ def row_of(arch: str, variant: ablations.Variant, runs: list[Checkpoint], planne
         row.update(parameters=runs[0].parameters,
                    macs=count_macs(built, model.in_channels, model.input_size),
                    accuracies=[100 * run.progress.best_accuracy for run in runs],
-                   minutes=statistics.fmean(run.progress.seconds / 60 for run in runs))
+                   minutes=statistics.fmean(run_minutes(run.progress) for run in runs))
     return row
-
-
-def format_accuracy(accuracies: list[float]) -> str:
-    if not accuracies:
-        return "-"
-    mean = statistics.fmean(accuracies)
-    return f"{mean:.2f} ± {statistics.stdev(accuracies):.2f}" if len(accuracies) > 1 else f"{mean:.2f}"
 
 
 def table_markdown(out: Path) -> str:
@@ -228,14 +222,15 @@ def table_markdown(out: Path) -> str:
              f"Budget: recipe {budget['recipe']}, epochs {budget['epochs'] or 'as the recipe'}, "
              f"{budget['limit_per_class'] or 'all'} images per class, batch "
              f"{budget['batch'] or 'as the recipe'}, data {budget['data']}. Val accuracy: the best "
-             "epoch's, mean ± sample standard deviation over the finished seeds.", "",
+             "epoch's, mean ± sample standard deviation over the finished seeds. Minutes: the median "
+             "epoch times the epochs (time paused does not count).", "",
              "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for row in rows:
         cells = (row["variant"], row["changes"], row["paper_row"],
                  "-" if row["paper_accuracy"] is None else f"{row['paper_accuracy']:g}",
                  "-" if row["parameters"] is None else f"{row['parameters'] / 1e6:.3f}",
                  "-" if row["macs"] is None else f"{row['macs'] / 1e6:.1f}",
-                 format_accuracy(row["accuracies"]), row["seeds"],
+                 spread_text(row["accuracies"]), row["seeds"],
                  "-" if row["minutes"] is None else f"{row['minutes']:.1f}")
         lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
     return "\n".join(lines)

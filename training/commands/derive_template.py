@@ -22,26 +22,18 @@ import cv2
 import numpy as np
 
 from app.face.alignment import ANCHOR_NAMES, DEFAULT_TEMPLATE_ID, AlignmentTemplate
+from app.face.crop_landmarks import METHOD, locate_in_crop
 from app.face.landmarks import FaceLandmarker
 from app.system.exit_codes import ExitCode
 
 log = logging.getLogger(__name__)
 
-UPSCALE = 4
-PAD_FRACTION = 0.5  # padding on each side, as a fraction of the upscaled crop
-
-
 def crop_anchors(landmarker: FaceLandmarker, crop: np.ndarray) -> np.ndarray | None:
     """Mesh anchors of a face crop in [0, 1] crop coordinates, or None if no mesh face."""
-    height, width = crop.shape[:2]
-    big = cv2.resize(crop, (width * UPSCALE, height * UPSCALE), interpolation=cv2.INTER_CUBIC)
-    pad = int(round(big.shape[0] * PAD_FRACTION))
-    padded = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-    faces = [face for face in landmarker.detect(padded) if face.source == "mesh"]
-    if not faces:
+    face = locate_in_crop(landmarker, crop)
+    if face is None or face.source != "mesh":
         return None
-    anchors = np.array([faces[0].anchors[name] for name in ANCHOR_NAMES])
-    return (anchors - pad) / np.array([big.shape[1], big.shape[0]])
+    return np.array([face.anchors[name] for name in ANCHOR_NAMES])
 
 
 def derive(image_paths: list[Path], template_id: str) -> AlignmentTemplate:
@@ -69,7 +61,7 @@ def derive(image_paths: list[Path], template_id: str) -> AlignmentTemplate:
         "faces_found": len(found),
         "anchor_mean": {name: [round(float(v), 5) for v in m] for name, m in zip(ANCHOR_NAMES, mean)},
         "anchor_std": {name: [round(float(v), 5) for v in s] for name, s in zip(ANCHOR_NAMES, spread)},
-        "method": f"app.face.landmarks on crops upscaled x{UPSCALE}, zero-padded {PAD_FRACTION} each side",
+        "method": METHOD,
         "seconds": round(time.monotonic() - started, 1),
         "command": "emotion-train derive-template",
     }

@@ -99,7 +99,10 @@ def _print_summary(path: Path, card: ModelCard, parity: float) -> None:
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     print(f"  {card.architecture}: {training['parameters'] / 1e6:.3f} M parameters, input "
           f"{card.preprocess.input_text}, "
-          f"gamma {'on' if card.preprocess.gamma else 'off'}, labels {', '.join(card.labels)}")
+          f"gamma {'on' if card.preprocess.gamma else 'off'}"
+          + (f", landmark emphasis {card.preprocess.landmark_emphasis:g}"
+             if card.preprocess.landmark_emphasis else "")
+          + f", labels {', '.join(card.labels)}")
     print(f"  parity |ONNX - PyTorch| = {parity:.2e}")
     print(f"  val accuracy {metrics['val_accuracy']:.2%}, macro-F1 {metrics['val_macro_f1']:.4f} "
           f"(measured on the ONNX file through the app's code; PyTorch said "

@@ -56,7 +56,7 @@ FIXED_ON_RESUME = ("arch", "data", "dataset", "train_split", "val_split", "batch
                    "auxiliary_weight", "gamma", "augment", "soft_labels", "exclude_classes",
                    "limit_per_class", "seed", "recipe", "nesterov", "warmup_epochs", "mixup", "cutmix",
                    "ema", "teacher", "distill_weight", "distill_temperature", "init",
-                   "ablate")
+                   "ablate", "landmark_emphasis")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -110,6 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--distill-weight", type=float, help="share of the loss for the teacher")
     recipe.add_argument("--distill-temperature", type=float, help="distillation temperature")
     recipe.add_argument("--gamma", action=argparse.BooleanOptionalAction, help="adaptive gamma")
+    recipe.add_argument("--landmark-emphasis", type=float, metavar="STRENGTH",
+                        help="fade the face off its eyes, brows, nose and mouth by this much, "
+                             "0 to 1 (DCRNet Sec. 2.1.2; 0: off; the card carries it to the app)")
     recipe.add_argument("--augment", help="key=value,... changes to the augmentation, or 'none'")
     run = parser.add_argument_group("run")
     run.add_argument("--out", type=Path, help="run folder (default: runs/ARCH)")
@@ -152,7 +155,7 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
         label_smoothing="label_smoothing", island_weight="island_weight", gamma="gamma",
         channels="channels", color_space="color_space", auxiliary_weight="auxiliary_weight",
         mixup_alpha="mixup", cutmix_alpha="cutmix", ema_decay="ema", distill_weight="distill_weight",
-        distill_temperature="distill_temperature")
+        distill_temperature="distill_temperature", landmark_emphasis="landmark_emphasis")
     out = Path(args.out or Path("runs") / args.arch)
     if (out / checkpoints.LAST).exists():  # before the teachers are scored into it
         raise ValueError(f"{out} already holds a run: pass --resume to continue it, or choose "
@@ -164,6 +167,9 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
         # --auxiliary-weight 0 switches the classifier off
         overrides.update(auxiliary_from=None, auxiliary_feature_extractor=False)
     recipe = replace(recipe, optimiser=optimiser, schedule=schedule, augment=augment, **overrides)
+    if not 0.0 <= recipe.landmark_emphasis <= 1.0:
+        raise ValueError(f"--landmark-emphasis must be between 0 (off) and 1 (flat), got "
+                         f"{recipe.landmark_emphasis}")
     ablate = ablations.checked(args.arch, args.ablate)
     if ablate and init:
         raise ValueError("--ablate builds another model than the --init file holds: train the "

@@ -2,9 +2,11 @@
 
 A loader reads one split of a dataset in its native layout and returns a ``CropSet``:
 every image decoded once, put through ``app.face.preprocess`` (``prepare_crop`` for sources
-that already are face crops, ``crop_face`` after ``app.face.landmarks`` for full frames) and
-kept in memory as uint8 crops of the model's size and colour space. FER2013 is 28,709
-crops of 48x48: 66 MB, so epochs cost only augmentation and the model, never decoding.
+that already are face crops, ``crop_face`` after ``app.face.landmarks`` for full frames), given
+the card's landmark emphasis when it has one (``training.data.crop_outlines`` for crops, the
+frame's own landmarks for frames), and kept in memory as uint8 crops of the model's size and
+colour space. FER2013 is 28,709 crops of 48x48: 66 MB, so epochs cost only augmentation and
+the model, never decoding.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.face.preprocess import PreprocessSpec, crop_face, prepare_crop
+from app.face.preprocess import PreprocessSpec, crop_face, emphasise_crop, frame_outline, prepare_crop
+from training.data.crop_outlines import emphasise_crops
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +126,12 @@ def stack_crops(crops: Sequence[np.ndarray], spec: PreprocessSpec) -> np.ndarray
     return np.stack(crops)
 
 
+def model_crops(crops: Sequence[np.ndarray], spec: PreprocessSpec) -> np.ndarray:
+    """A dataset's own face crops (``prepare_crop``'s) stacked as the model sees them: with
+    the landmark emphasis the spec asks for, from the landmarks found in each crop."""
+    return emphasise_crops(stack_crops(crops, spec), spec)
+
+
 def decode_crops(paths: Sequence[Path], spec: PreprocessSpec, threads: int = 4) -> np.ndarray:
     """Image files that already are face crops -> (N, H, W, C) uint8 via ``prepare_crop``.
 
@@ -133,7 +142,7 @@ def decode_crops(paths: Sequence[Path], spec: PreprocessSpec, threads: int = 4) 
         return prepare_crop(read_image(path, spec), spec)
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        return stack_crops(list(pool.map(decode, paths)), spec)
+        return model_crops(list(pool.map(decode, paths)), spec)
 
 
 def align_frames(
@@ -154,7 +163,11 @@ def align_frames(
             if not faces:
                 missed.append(path)
                 continue
-            crops.append(crop_face(frame, faces[0].anchors, spec))
+            face = faces[0]
+            crop = crop_face(frame, face.anchors, spec)
+            if spec.landmark_emphasis:
+                crop = emphasise_crop(crop, frame_outline(face.anchors, face.mesh, spec), spec)
+            crops.append(crop)
             targets.append(target)
     if missed:
         log.warning("no face found in %d of %d frames (first: %s); they are left out",

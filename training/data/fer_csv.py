@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from app.face.preprocess import PreprocessSpec, prepare_crop
-from training.data.base import CropSet, DataOptions, DatasetLayoutError, choose_per_class, stack_crops
+from training.data.base import CropSet, DataOptions, DatasetLayoutError, choose_per_class, model_crops
 from training.data.labels import FER2013_LABELS
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,6 @@ def _check_split(split: str) -> None:
 
 def _crop_set(dataset, split, labels, images, targets, soft, spec, options) -> CropSet:
     chosen = choose_per_class(targets, options.limit_per_class, options.seed)
-    crops = stack_crops([prepare_crop(images[index], spec) for index in chosen], spec)
+    crops = model_crops([prepare_crop(images[index], spec) for index in chosen], spec)
     return CropSet(dataset, split, labels, crops, targets[chosen],
                    None if soft is None else soft[chosen])

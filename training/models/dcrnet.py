@@ -50,9 +50,8 @@ Ablations (``ABLATIONS``, ``--ablate``; DOI 10.19139/soic-2310-5070-3171) rebuil
 rows of Table 8 ("Ablation Study Results on AffectNet-7") and the SE comparison of
 Sec. 3: ``cbam`` drops the three CBAMs (``cbam_to_se`` puts Hu et al.'s SE there),
 ``residual_modules`` the two residual modules, ``gamma`` the adaptive gamma (a recipe
-switch, the same as ``--no-gamma``). Table 8's "+ Facial Landmarks" row has no switch:
-FER2013's images are already face crops, and landmark alignment is how the app and the
-CK+ loader make crops from full frames, not a step a model can go without.
+switch, the same as ``--no-gamma``), ``landmarks`` the landmark emphasis of Sec. 2.1.2
+(a recipe switch, the same as ``--landmark-emphasis 0``; ``app.face.emphasis``).
 """
 
 from __future__ import annotations
@@ -165,8 +164,10 @@ ABLATIONS = {
     "cbam_to_se": "CBAM -> SE, reduction 16 (Sec. 3: 65.43 % with SE vs 65.80 % on AffectNet)",
     "residual_modules": "both residual modules off (Table 8: the rows before '+ Residual Connections')",
     "gamma": "adaptive gamma off, as --no-gamma (Table 8: 'DenseNet121 (Backbone) only')",
+    "landmarks": "landmark emphasis off, as --landmark-emphasis 0 (Table 8: the rows before "
+                 "'+ Facial Landmarks')",
 }
-RECIPE_ABLATIONS = {"gamma": {"gamma": False}}
+RECIPE_ABLATIONS = {"gamma": {"gamma": False}, "landmarks": {"landmark_emphasis": 0.0}}
 
 
 @register(
