@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -15,6 +17,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # GUI tests need no displ
 # processes they start (they inherit it); see app/__init__.py.
 os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 os.environ.setdefault("EMOTION_APP_LOG", os.path.join(tempfile.gettempdir(), "emotion-app-tests.log"))
+# Caches the tests fill (the landmarks of training crops) stay out of the user's own.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="emotion-tests-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("EMOTION_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))

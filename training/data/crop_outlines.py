@@ -88,14 +88,14 @@ def _located(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _locate_all(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from app.face.landmarks import FaceLandmarker
+    from app.face.landmarks import QuietLandmarker  # MediaPipe's start-up lines to the log
 
     kinds = np.zeros(len(crops), np.int8)
     points = np.full((len(crops), len(FEATURE_POINT_INDICES), 2), np.nan, np.float16)
     anchors = np.full((len(crops), len(DETECTOR_ANCHOR_NAMES), 2), np.nan, np.float16)
     started = time.monotonic()
     log.info("finding landmarks in %d crops for landmark emphasis (cached for next time)", len(crops))
-    with FaceLandmarker(max_faces=1) as landmarker:
+    with QuietLandmarker(max_faces=1) as landmarker:
         for index, crop in enumerate(crops):
             face = locate_in_crop(landmarker, crop)
             if face is not None:
