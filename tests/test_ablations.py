@@ -179,7 +179,8 @@ def test_the_cli_stores_the_variant_and_maps_loss_and_preprocessing_switches():
     assert train_settings("--arch", "dcrnet", "--gamma").recipe.gamma
     assert not train_settings("--arch", "dcrnet", "--ablate", "gamma").recipe.gamma
     assert train_settings("--arch", "dcrnet").recipe.landmark_emphasis == 0.5  # the paper's Sec. 2.1.2
-    assert train_settings("--arch", "dcrnet", "--recipe", "fast").recipe.landmark_emphasis == 0
+    assert train_settings("--arch", "dcrnet", "--recipe", "fast").recipe.landmark_emphasis == 0.5
+    assert train_settings("--arch", "dcrnet", "--landmark-emphasis", "0").recipe.landmark_emphasis == 0
     assert train_settings("--arch", "dcrnet", "--ablate", "landmarks").recipe.landmark_emphasis == 0
     with pytest.raises(ValueError, match="island_weight"):
         train_settings("--arch", "vgg16_gcca_pdra", "--ablate", "island_loss", "--island-weight", "0.01")
