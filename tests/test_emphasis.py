@@ -99,7 +99,7 @@ def test_live_and_training_put_the_regions_in_the_same_place(landmarker, fer2013
         assert live.source == trained.source == "mesh"
         live_mask, trained_mask = live.mask(48) > 0.5, trained.mask(48) > 0.5
         overlaps.append((live_mask & trained_mask).sum() / (live_mask | trained_mask).sum())
-    assert len(overlaps) >= 5
+    assert len(overlaps) >= 4
     assert np.median(overlaps) > 0.8
 
 
