@@ -81,11 +81,6 @@ class FeatureOutline:
         return cls(tuple(polygons), "mesh")
 
     @classmethod
-    def from_mesh(cls, mesh: np.ndarray) -> FeatureOutline:
-        """From a whole face mesh ((478, 2 or 3) points, x and y in crop units)."""
-        return cls.from_feature_points(np.asarray(mesh)[FEATURE_POINT_INDICES, :2])
-
-    @classmethod
     def from_anchors(cls, anchors: Mapping[str, object], source: str = "detector") -> FeatureOutline:
         """Ellipses from eye centres, the nose tip and the mouth (corners or centre), in crop units."""
         if source not in OUTLINE_SOURCES[1:]:

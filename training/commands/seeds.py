@@ -78,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
         log.error("%s", error)
         return ExitCode.BAD_INPUT
     accuracies = [run.progress.best_accuracy for run in runs]
-    for run_, accuracy in zip(runs, accuracies):
-        print(f"seed {run_.settings.seed}: {100 * accuracy:.2f} % val at epoch "
-              f"{run_.progress.best_epoch} of {run_.progress.epoch} ({run_.path})")
+    for checkpoint, accuracy in zip(runs, accuracies):
+        print(f"seed {checkpoint.settings.seed}: {100 * accuracy:.2f} % val at epoch "
+              f"{checkpoint.progress.best_epoch} of {checkpoint.progress.epoch} ({checkpoint.path})")
     print(f"{card.architecture}: {spread_text([100 * value for value in accuracies])} % val over "
           f"{len(runs)} seeds ({MEASURED})")
     if args.write_card:
@@ -88,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
         if len(accuracies) > 1:
             metrics["val_accuracy_seed_std"] = statistics.stdev(accuracies)
         training = dict(card.training, seed_runs={
-            "seeds": [run_.settings.seed for run_ in runs], "val_accuracy": accuracies,
-            "epochs": [run_.progress.epoch for run_ in runs], "measured": MEASURED,
+            "seeds": [checkpoint.settings.seed for checkpoint in runs], "val_accuracy": accuracies,
+            "epochs": [checkpoint.progress.epoch for checkpoint in runs], "measured": MEASURED,
             "command": "emotion-train " + shlex.join(args.argv)})
         try:
             write_card(args.model, replace(card, metrics=metrics, training=training))
