@@ -13,6 +13,7 @@ from pathlib import Path
 from app.model.card import ModelCard
 from training import checkpoint as checkpoints
 from training.checkpoint import Checkpoint
+from training.learning_curve import compact_curve
 from training.recipes import Recipe
 from training.teacher import TeacherProbabilities
 
@@ -57,6 +58,7 @@ def card_from_checkpoint(saved: Checkpoint) -> ModelCard:
         },
         "notes": [start_note(settings.init), *auxiliary_notes(recipe), *recipe.notes,
                   *run_ending_notes(saved, last)],
+        "curve": compact_curve(run_history(saved, last)),
     }
     if settings.init:
         training["initialised_from"] = {key: value for key, value in settings.init.items()
@@ -73,6 +75,14 @@ def run_totals(saved: Checkpoint, last: Checkpoint | None) -> tuple[int, float]:
         return saved.run_totals.epochs, saved.run_totals.seconds
     progress = last.progress if last is not None else saved.progress
     return progress.epoch, progress.seconds
+
+
+def run_history(saved: Checkpoint, last: Checkpoint | None) -> list[dict]:
+    """Every epoch of the run, past the best one: like ``run_totals``, from the totals a
+    finished run stamped into ``best.pt``, else from the ``last.pt`` beside it."""
+    if saved.run_totals is not None:
+        return saved.run_totals.history
+    return (last if last is not None else saved).progress.history
 
 
 def last_beside(saved: Checkpoint) -> Checkpoint | None:

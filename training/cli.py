@@ -19,6 +19,8 @@ COMMANDS = {
     "compare": ("training.commands.compare", "test whether two ONNX models differ on the same split"),
     "seeds": ("training.commands.seeds",
               "a model's val accuracy over runs that differ only by seed, into its card"),
+    "curve": ("training.commands.curve",
+              "a run's learning curve: printed, drawn, or into its model's card"),
     "soft-labels": ("training.commands.soft_labels",
                     "score teacher models once over a split for distillation"),
     "export": ("training.commands.export", "export a checkpoint to ONNX with its model card"),

@@ -4,7 +4,8 @@ Every figure comes from a model's own card (``app.model.card.read_card``), so th
 README cannot disagree with the files it describes: an accuracy and a macro-F1 column
 for every split the cards hold figures of (``val`` from ``emotion-train export``, others
 from ``emotion-train evaluate --write-card``). Confusion-matrix images named
-``<model stem>*confusion*.png`` in ``--figures`` are linked.
+``<model stem>*confusion*.png`` in ``--figures`` are linked; so is each card's learning curve,
+drawn there as ``<model stem>_curve.png`` from the card's own ``training["curve"]``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from pathlib import Path
 
 from app.model.card import ModelCard, read_card
+from training.learning_curve import curve_text, plot_curve
 from training.seed_spread import spread_text
 
 HEADER = ("Model", "Architecture", "Input", "Gamma", "Parameters", "File", "Epochs", "Training time",
@@ -116,6 +118,15 @@ def model_section(path: Path, card: ModelCard, readme_dir: Path, figures: Path |
         link = Path(os.path.relpath(figure, readme_dir)).as_posix()
         lines.append(f"- Confusion matrix: [{figure.name}]({link})")
         lines += ["", f"  ![{path.stem} confusion matrix]({link})"]
+    if training.get("curve"):
+        start = training.get("initialised_from") or {}
+        continued = (f" (of the continuation, from {100 * start['val_accuracy']:.2f} % val)"
+                     if isinstance(start.get("val_accuracy"), (int, float)) else "")
+        lines.append(f"- Learning curve{continued}: {curve_text(training['curve'])}")
+        figure = figures / f"{path.stem}_curve.png" if figures else None
+        if figure is not None and figure.is_file():
+            link = Path(os.path.relpath(figure, readme_dir)).as_posix()
+            lines += ["", f"  ![{path.stem} learning curve]({link})"]
     lines += [f"- Note: {note}" for note in training.get("notes", [])]
     return lines + [""]
 
@@ -127,6 +138,17 @@ def summary_table(cards: list[tuple[Path, ModelCard]], link_prefix: str = "") ->
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(table_row(path, card, splits, link_prefix)) + " |" for path, card in cards]
     return lines
+
+
+def draw_curves(models_dir: Path, figures: Path) -> list[Path]:
+    """``<model stem>_curve.png`` in ``figures`` for every card in ``models_dir`` with a curve."""
+    drawn = []
+    for path in sorted(models_dir.glob("*.onnx")):
+        curve = read_card(path).training.get("curve")
+        if curve:
+            drawn.append(plot_curve(curve, figures / f"{path.stem}_curve.png",
+                                    f"{path.name}: learning curve of its training run"))
+    return drawn
 
 
 def render(models_dir: Path, figures: Path | None = None) -> str:

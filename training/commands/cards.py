@@ -13,14 +13,16 @@ from pathlib import Path
 
 from app.model.card import ModelCardError
 from app.system.exit_codes import ExitCode
-from training.model_cards import render
+from training.model_cards import draw_curves, render
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("models_dir", type=Path, help="folder of exported ONNX models")
-    parser.add_argument("--figures", type=Path, help="folder of confusion-matrix PNGs to link")
+    parser.add_argument("--figures", type=Path,
+                        help="folder of confusion-matrix PNGs to link; with --write, the cards' "
+                             "learning curves are drawn there too")
     parser.add_argument("--write", action="store_true", help="write MODELS_DIR/README.md")
 
 
@@ -29,8 +31,11 @@ def run(args: argparse.Namespace) -> int:
         log.error("%s is not a folder", args.models_dir)
         return ExitCode.BAD_INPUT
     try:
+        if args.write and args.figures:
+            for figure in draw_curves(args.models_dir, args.figures):
+                log.info("drew %s", figure)
         text = render(args.models_dir, args.figures)
-    except ModelCardError as error:
+    except (ModelCardError, OSError) as error:
         log.error("%s", error)
         return ExitCode.BAD_INPUT
     if args.write:
