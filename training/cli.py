@@ -26,6 +26,8 @@ COMMANDS = {
     "export": ("training.commands.export", "export a checkpoint to ONNX with its model card"),
     "ensemble": ("training.commands.ensemble",
                  "build one ONNX model that averages several, with its card"),
+    "views": ("training.commands.views",
+              "one ONNX model that averages a model over rotated, zoomed, shifted views of each face"),
     "cards": ("training.commands.cards", "generate the models table (README) from the ONNX model cards"),
     "derive-template": ("training.commands.derive_template",
                         "derive the alignment template from FER2013"),

@@ -29,7 +29,8 @@ from app.model.card import INPUT_NAME, MEMBER_OUTPUT_NAME, OUTPUT_NAME, ModelCar
 
 ENSEMBLE_PREFIX = "ensemble/"
 MIN_OPSET = 18
-"""Resize's ``axes`` and ``antialias`` need operator set 18; older members are converted."""
+"""Resize's ``axes`` and ``antialias``, ReduceMean's axes as an input and GridSample need
+operator set 18; older graphs are converted."""
 SMALLEST_PROBABILITY = 1e-30
 """The average is clamped here before the log, so ``logits`` stays finite."""
 RESERVED_NAMES = ("emotion", "probability", "emotion_smoothed")
@@ -126,11 +127,11 @@ def build_graph(members: Sequence[Member], weights: Sequence[float],
     if side < 8:
         raise EnsembleError(f"input size must be at least 8, got {side}")
     base = next((m.card for m in members if m.card.preprocess.input_size[0] == side), members[0].card)
-    opset = max(MIN_OPSET, *(_default_opset(member.model) for member in members))
+    opset = max(MIN_OPSET, *(default_opset(member.model) for member in members))
     nodes, initializers, functions, outputs = [], [], [], []
     for member in members:
         prefix = f"{member.name}/"
-        model = _at_opset(member, opset)
+        model = at_opset(member.model, opset, member.path)
         model = compose.add_prefix(model, prefix)
         graph = model.graph
         nodes += _adapter(prefix, member.card, base, side)
@@ -175,22 +176,23 @@ def build_graph(members: Sequence[Member], weights: Sequence[float],
     return model, base
 
 
-def _default_opset(model: onnx.ModelProto) -> int:
+def default_opset(model: onnx.ModelProto) -> int:
     return next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), 1)
 
 
-def _at_opset(member: Member, opset: int) -> onnx.ModelProto:
-    """The member's graph at the ensemble's operator set, without its card or value_info."""
+def at_opset(source: onnx.ModelProto, opset: int, name: str | Path) -> onnx.ModelProto:
+    """A copy of ``source``'s graph at ``opset``, without its card or value_info, to be
+    embedded in a larger graph; EnsembleError naming ``name`` when it cannot be converted."""
     model = onnx.ModelProto()
-    model.CopyFrom(member.model)
+    model.CopyFrom(source)
     del model.metadata_props[:]
-    del model.graph.value_info[:]  # ONNX Runtime infers them; the members' batch names differ
-    if _default_opset(model) != opset:
+    del model.graph.value_info[:]  # ONNX Runtime infers them; embedded graphs' batch names differ
+    if default_opset(model) != opset:
         try:
             model = version_converter.convert_version(model, opset)
         except Exception as error:  # the converter raises its own C++ exception types
-            raise EnsembleError(f"member {member.path}: cannot convert its operator set "
-                                f"{_default_opset(model)} to the ensemble's {opset}: {error}") from None
+            raise EnsembleError(f"member {name}: cannot convert its operator set "
+                                f"{default_opset(model)} to {opset}: {error}") from None
     return model
 
 

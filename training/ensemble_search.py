@@ -46,10 +46,10 @@ class Candidate:
         return (-round(self.accuracy, 12), self.members, self.cost, self.weights)
 
 
-def refuse_test_split(split: str) -> None:
+def refuse_test_split(split: str, chosen: str = "members and weights are") -> None:
     """Selection on a test split would make its figure no test figure: a ValueError."""
     if "test" in split.lower():
-        raise ValueError(f"members and weights are chosen on a validation split, not {split!r}; "
+        raise ValueError(f"{chosen} chosen on a validation split, not {split!r}; "
                          "measure the chosen file on test afterwards with `emotion-train evaluate "
                          "MODEL --split test --write-card`")
 
