@@ -38,6 +38,11 @@ def accuracies(curve: list[dict]) -> list[tuple[int, float]]:
     return [(point["epoch"], point["val_accuracy"]) for point in curve if "val_accuracy" in point]
 
 
+def best_point(points: list[tuple[int, float]]) -> tuple[int, float]:
+    """(epoch, val accuracy) of the best epoch, the earliest of equals, as training keeps it."""
+    return max(points, key=lambda point: (point[1], -point[0]))
+
+
 def tail_gain(curve: list[dict], share: float = TAIL_SHARE) -> tuple[int, int, float] | None:
     """(first epoch, last epoch, points) of the run's last ``share`` of epochs: how far they
     raised the best val accuracy over the best before them. None for a run under 4 epochs."""
@@ -55,7 +60,7 @@ def curve_text(curve: list[dict]) -> str:
     points = accuracies(curve)
     if not points:
         return "-"
-    best_epoch, best = max(points, key=lambda point: (point[1], -point[0]))
+    best_epoch, best = best_point(points)
     first_epoch, first = points[0]
     text = (f"val accuracy {100 * first:.2f} % after epoch {first_epoch}, best {100 * best:.2f} % "
             f"at epoch {best_epoch} of {points[-1][0]}")
@@ -84,7 +89,7 @@ def plot_curve(curve: list[dict], path: str | Path, title: str) -> Path:
     accuracy_axes.plot([epoch for epoch, _ in points], [100 * value for _, value in points],
                        color="tab:blue", label="val accuracy")
     if points:
-        best_epoch, best = max(points, key=lambda point: (point[1], -point[0]))
+        best_epoch, best = best_point(points)
         accuracy_axes.plot([best_epoch], [100 * best], "o", color="tab:blue")
         accuracy_axes.annotate(f"{100 * best:.2f} %", (best_epoch, 100 * best),
                                textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
