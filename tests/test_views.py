@@ -10,11 +10,16 @@ import pytest
 
 from app.model.card import read_card
 from app.model.inference import EmotionClassifier
+from tests.conftest import REPO_ROOT
 from tests.onnx_fixtures import fer_card, linear_model, write_ensemble, write_model
 from training.cli import main
+from training.commands.views import score_combinations, wrap
+from training.data import DataOptions
+from training.evaluate import classifier_for, evaluate, load_for
 from training.view_graph import VIEW_SETS, View, build_graph, sampling_grids, views_of
 
 CPU = ["CPUExecutionProvider"]
+SHIPPED_MINI_XCEPTION = REPO_ROOT / "models_onnx" / "mini_xception.onnx"
 
 
 def run(model: onnx.ModelProto, batch: np.ndarray) -> list[np.ndarray]:
@@ -106,3 +111,23 @@ def test_views_refuses_test_a_wrapped_model_and_overwriting(fer2013_root, mini_x
     assert "--out must differ" in caplog.text
     assert main(["views", str(mini_xception_onnx), "--out", str(out)]) == 2
     assert "either --views" in caplog.text
+    assert main(["views", str(mini_xception_onnx), "--search", "--data", str(fer2013_root), "--max-p", "0",
+                 "--out", str(out)]) == 2
+    assert "--max-p must be in (0, 1]" in caplog.text
+
+
+def test_the_search_scores_each_combination_as_its_file_reads(fer2013_root, tmp_path):
+    """The search reads each view set once and pools them; each pooled score must be the
+    accuracy of the file with those views, or the search would pick a combination that
+    does not do what it measured."""
+    model = SHIPPED_MINI_XCEPTION
+    card = read_card(model)
+    crops = load_for(classifier_for(model), fer2013_root, "val", options=DataOptions(limit_per_class=25))
+    alone, found = score_combinations(model, card, crops, "cpu", 64, tmp_path)
+    assert alone == pytest.approx(evaluate(classifier_for(model), crops).report.accuracy)
+    assert len(found) == 2 ** len(VIEW_SETS) - 1
+    assert all(0.0 < scored.p_value <= 1.0 for scored in found)
+    for scored in (found[0], found[-1]):
+        path = wrap(model, card, scored.names, tmp_path / f"{'-'.join(scored.names)}-file.onnx")
+        assert scored.accuracy == pytest.approx(evaluate(classifier_for(path), crops).report.accuracy,
+                                                abs=1 / len(crops))

@@ -78,13 +78,19 @@ def tensor_batches(classifier: EmotionClassifier, crops: CropSet, rows: np.ndarr
         yield start, np.stack([to_tensor(crops.crops[row], classifier.spec)[0] for row in chunk])
 
 
+def logits(classifier: EmotionClassifier, crops: CropSet, rows: np.ndarray,
+           batch_size: int = 256) -> np.ndarray:
+    """The model's [len(rows), classes] logits for ``crops``' ``rows``, as the app computes them."""
+    scores = np.empty((len(rows), len(classifier.labels)), np.float32)
+    for start, batch in tensor_batches(classifier, crops, rows, batch_size):
+        scores[start: start + len(batch)] = classifier.logits(batch)
+    return scores
+
+
 def predict(classifier: EmotionClassifier, crops: CropSet, rows: np.ndarray,
             batch_size: int = 256) -> np.ndarray:
     """The model's label index for each of ``crops``' ``rows``, as the app would classify them."""
-    predictions = np.empty(len(rows), np.int64)
-    for start, batch in tensor_batches(classifier, crops, rows, batch_size):
-        predictions[start: start + len(batch)] = classifier.logits(batch).argmax(axis=1)
-    return predictions
+    return logits(classifier, crops, rows, batch_size).argmax(axis=1)
 
 
 def evaluate(classifier: EmotionClassifier, crops: CropSet, batch_size: int = 256) -> Evaluation:

@@ -10,7 +10,8 @@ shifted copies of it (``training.view_graph``); the app loads it like any model.
 one inference per view, so it suits the small models best: the card says how many views,
 and ``benchmarks/latency.py`` measures the file. ``--search`` tries every combination of
 the view sets on the validation split (never test) and keeps the best, or writes nothing
-when none beats the model itself. The card is the model's own, with the views, this
+when it does not beat the model itself significantly (McNemar's exact test, ``--max-p``):
+each view costs one more inference per face. The card is the model's own, with the views, this
 command and the file's validation figures; its test figures go (they were the model's
 without views): ``emotion-train evaluate OUT --split test --write-card``.
 """
@@ -22,18 +23,21 @@ import itertools
 import logging
 import shlex
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import onnx
 
 from app.model.card import ModelCard, ModelCardError, read_card
+from app.model.inference import softmax
 from app.model.providers import REQUESTS
 from app.system.exit_codes import ExitCode
 from training.data import FORMAT_CHOICES, DatasetLayoutError
 from training.ensemble_search import refuse_test_split
-from training.evaluate import classifier_for, evaluate, load_for
+from training.evaluate import classifier_for, load_for, logits, model_targets
 from training.export import install, measure_file
+from training.significance import mcnemar_exact
 from training.view_graph import VIEW_SETS, build_graph, describe, views_of
 
 log = logging.getLogger(__name__)
@@ -49,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"view sets besides the crop itself: {', '.join(VIEW_SETS)}")
     parser.add_argument("--search", action="store_true",
                         help="choose the combination of view sets best on --split")
+    parser.add_argument("--max-p", type=float, default=0.05,
+                        help="--search writes the best views only when they beat the model alone at "
+                             "McNemar's exact p below this (default: 0.05; 1 keeps any gain)")
     parser.add_argument("--data", type=Path, help="dataset root: measure (and --search on) --split")
     parser.add_argument("--split", default="val", help="validation split (default: val; never test)")
     parser.add_argument("--dataset", default="auto", choices=FORMAT_CHOICES, help="dataset format")
@@ -79,23 +86,54 @@ def views_card(card: ModelCard, names: list[str], command: str, selection: str |
     return replace(card, metrics=metrics, training=training)
 
 
-def search(args: argparse.Namespace, card: ModelCard, crops, scratch: Path) -> tuple[list[str] | None, str]:
-    """(the best combination of view sets on the split, or None when none beats the model
-    alone; the sentence for the card)."""
-    alone = evaluate(classifier_for(args.model, args.provider), crops, args.batch).report.accuracy
-    print(f"{crops.dataset} {args.split}: {alone:.2%} without views")
+@dataclass(frozen=True)
+class Scored:
+    """One combination of view sets, scored on the split against the model alone."""
+
+    names: list[str]
+    accuracy: float
+    p_value: float
+    """McNemar's exact test against the model alone, on the images only one gets right."""
+
+
+def score_combinations(model_path: Path, card: ModelCard, crops, provider: str, batch: int,
+                       scratch: Path) -> tuple[float, list[Scored]]:
+    """(the model's accuracy alone, every combination of view sets scored). Each view set
+    is read once; a combination's average is then the crop's and its sets' probabilities
+    pooled, so this costs one pass per view, not one per view of every combination."""
+    base = classifier_for(model_path, provider)
+    rows, targets, _ = model_targets(base, crops)
+    alone = softmax(logits(base, crops, rows, batch))
+    sums = {}
+    for name in VIEW_SETS:
+        path = wrap(model_path, card, [name], scratch / f"{name}.onnx")
+        views = softmax(logits(classifier_for(path, provider), crops, rows, batch))
+        sums[name] = views * len(views_of([name])) - alone  # the set's own views, summed
+    alone_right = alone.argmax(axis=1) == targets
     found = []
     for count in range(1, len(VIEW_SETS) + 1):
         for names in itertools.combinations(VIEW_SETS, count):
-            path = wrap(args.model, card, list(names), scratch / f"{'-'.join(names)}.onnx")
-            accuracy = evaluate(classifier_for(path, args.provider), crops, args.batch).report.accuracy
-            found.append((accuracy, -len(views_of(names)), list(names)))
-            print(f"  {accuracy:.2%}  {len(views_of(names))} views: {', '.join(names)}")
-    accuracy, _, names = max(found)
-    selection = (f"views chosen on {crops.dataset} {args.split} ({accuracy:.2%}, the model alone "
-                 f"{alone:.2%}) among the {len(found)} combinations of {', '.join(VIEW_SETS)}; "
-                 "no test data was seen by the choice")
-    return (names if accuracy > alone else None), selection
+            pooled = (alone + sum(sums[name] for name in names)) / len(views_of(names))
+            right = pooled.argmax(axis=1) == targets
+            p_value = mcnemar_exact(int(np.sum(alone_right & ~right)), int(np.sum(right & ~alone_right)))
+            found.append(Scored(list(names), float(right.mean()), p_value))
+    return float(alone_right.mean()), found
+
+
+def search(args: argparse.Namespace, card: ModelCard, crops, scratch: Path) -> tuple[list[str] | None, str]:
+    """(the best combination of view sets on the split, or None when it does not beat the
+    model alone at McNemar's p below ``args.max_p``: each view costs one more inference,
+    so a gain within the split's noise is not worth it; the sentence for the card)."""
+    alone, found = score_combinations(args.model, card, crops, args.provider, args.batch, scratch)
+    print(f"{crops.dataset} {args.split}: {alone:.2%} without views")
+    for scored in found:
+        print(f"  {scored.accuracy:.2%}  {len(views_of(scored.names))} views: {', '.join(scored.names)}"
+              f"  (McNemar p = {scored.p_value:.3g})")
+    best = max(found, key=lambda scored: (scored.accuracy, -len(views_of(scored.names))))
+    selection = (f"views chosen on {crops.dataset} {args.split} ({best.accuracy:.2%}, the model alone "
+                 f"{alone:.2%}, McNemar p = {best.p_value:.2g}) among the {len(found)} combinations "
+                 f"of {', '.join(VIEW_SETS)}; no test data was seen by the choice")
+    return (best.names if best.accuracy > alone and best.p_value < args.max_p else None), selection
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("give either --views SET... or --search (which needs --data)")
         if args.search and not args.data:
             raise ValueError("--search needs --data")
+        if not 0.0 < args.max_p <= 1.0:
+            raise ValueError(f"--max-p must be in (0, 1], got {args.max_p:g}")
         if args.out.resolve() == args.model.resolve():
             raise ValueError(f"--out must differ from {args.model}: the model is read, not rewritten")
         card = read_card(args.model)
@@ -120,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
             with tempfile.TemporaryDirectory(prefix="views-search-") as scratch:
                 names, selection = search(args, card, crops, Path(scratch))
             if names is None:
-                print(f"no views beat {args.model} alone; nothing written ({selection})")
+                print(f"no views beat {args.model} alone at p < {args.max_p:g}; "
+                      f"nothing written ({selection})")
                 return ExitCode.OK
         card = views_card(card, names, "emotion-train " + shlex.join(args.argv), selection)
         partial.parent.mkdir(parents=True, exist_ok=True)
