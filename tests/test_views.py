@@ -16,7 +16,15 @@ from training.cli import main
 from training.commands.views import score_combinations, wrap
 from training.data import DataOptions
 from training.evaluate import classifier_for, evaluate, load_for
-from training.view_graph import VIEW_SETS, View, build_graph, sampling_grids, views_of
+from training.view_graph import (
+    VIEW_SETS,
+    View,
+    build_graph,
+    inner_model,
+    is_wrapped,
+    sampling_grids,
+    views_of,
+)
 
 CPU = ["CPUExecutionProvider"]
 SHIPPED_PLAIN = REPO_ROOT / "models_onnx" / "yolov8_dyconv_gam.onnx"
@@ -75,6 +83,17 @@ def test_an_ensembles_member_probabilities_are_averaged_too(tmp_path, crops):
     np.testing.assert_allclose(wrapped_members, members_alone, atol=1e-6)
     np.testing.assert_allclose(wrapped_logits, logits, atol=1e-5)
     assert wrapped_members.shape == (3, 2, 7)
+
+
+def test_the_inner_model_comes_back_out_of_a_views_file(crops):
+    """A warm start needs the model inside a views file: its logits, not the views' average."""
+    model = linear_model(seed=5)
+    wrapped = build_graph(model, [View(), View(degrees=6.0)], 1, 48, 7)
+    assert is_wrapped(wrapped) and not is_wrapped(model)
+    assert inner_model(model) is model
+    inner = inner_model(wrapped)
+    onnx.checker.check_model(inner, full_check=True)
+    np.testing.assert_allclose(run(inner, crops)[0], run(model, crops)[0], atol=1e-6)
 
 
 def test_unknown_view_sets_are_refused_with_the_choices():

@@ -99,7 +99,8 @@ def start_note(init: dict | None) -> str:
     """Where the weights began: from scratch, or an exported model of this package."""
     if not init:
         return FROM_SCRATCH
-    before = (f" after its {init['epochs']} epochs ({100 * init['val_accuracy']:.2f} % val)"
+    read_over = f" read over its views ({', '.join(init['views'])})" if init.get("views") else ""
+    before = (f" after its {init['epochs']} epochs ({100 * init['val_accuracy']:.2f} % val{read_over})"
               if init.get("epochs") and init.get("val_accuracy") else "")
     return (f"continued from {init['file']}{before}, itself trained from scratch here: "
             "no pretrained (ImageNet) weights are downloaded")

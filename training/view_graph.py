@@ -145,3 +145,41 @@ def build_graph(model: onnx.ModelProto, views: Sequence[View], channels: int, si
     wrapped.producer_name = "emotion-train views"
     onnx.checker.check_model(wrapped, full_check=True)
     return wrapped
+
+
+def is_wrapped(model: onnx.ModelProto) -> bool:
+    """Whether ``model`` is a file of ``build_graph``: a model read over views."""
+    return any(item.name == VIEW_PREFIX + "grids" for item in model.graph.initializer)
+
+
+def inner_model(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model a views file reads over its views, ``input`` -> ``logits`` as before it was
+    wrapped (inner names keep the ``views/`` prefix); a file without views comes back as it is. A warm start
+    needs it: the weights are the inner model's, and so are the logits they must reproduce."""
+    if not is_wrapped(model):
+        return model
+    graph = model.graph
+    start, end = VIEW_PREFIX + INPUT_NAME, VIEW_PREFIX + OUTPUT_NAME
+    producer = {output: index for index, node in enumerate(graph.node) for output in node.output}
+    needed, pending = set(), [end]
+    while pending:
+        name = pending.pop()
+        index = producer.get(name)
+        if name == start or index is None or index in needed:
+            continue
+        needed.add(index)
+        pending.extend(graph.node[index].input)
+    nodes = [node for index, node in enumerate(graph.node) if index in needed]
+    used = {name for node in nodes for name in node.input}
+    channels, side = (dim.dim_value for dim in graph.input[0].type.tensor_type.shape.dim[1:3])
+    classes = graph.output[0].type.tensor_type.shape.dim[1].dim_value
+    inner = helper.make_graph(
+        [helper.make_node("Identity", [INPUT_NAME], [start]), *nodes,
+         helper.make_node("Identity", [end], [OUTPUT_NAME])], "inner",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", channels, side, side])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", classes])],
+        initializer=[item for item in graph.initializer if item.name in used])
+    unwrapped = helper.make_model(inner, functions=list(model.functions),
+                                  opset_imports=list(model.opset_import))
+    unwrapped.ir_version = model.ir_version
+    return unwrapped

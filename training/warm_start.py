@@ -12,6 +12,7 @@ Such a norm is rebuilt so that the network computes what the file computes in ev
 measured on real crops, the running mean and variance of the norm's input become its
 statistics, and the affine part undoes them (scale ``sqrt(var + eps)``, shift
 ``bias + mean``). The result is checked against the file itself through ONNX Runtime.
+A file read over test-time views (``emotion-train views``) starts from the model inside it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from onnx import numpy_helper
 from app.face.preprocess import PreprocessSpec
 from app.model.card import ModelCard, ModelCardError, read_card
 from training.models.layers.dynamic_conv import DynamicConv
+from training.view_graph import VIEW_PREFIX, inner_model
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ def provenance(path: Path, arch: str | None) -> dict:
         "labels": list(card.labels), "weights_sha256": training.get("weights_sha256"),
         "epochs": training.get("epochs"), "seconds": training.get("seconds"),
         "val_accuracy": card.metrics.get("val_accuracy"), "command": training.get("command"),
+        "views": training.get("views"),
     }
 
 
@@ -111,7 +114,7 @@ def exported_weights(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
     """The file's named parameters as float32 arrays, keyed by their PyTorch names."""
     weights = {}
     for initializer in graph.initializer:
-        name = initializer.name.removesuffix(HALF)
+        name = initializer.name.removeprefix(VIEW_PREFIX).removesuffix(HALF)
         if name.startswith(PREFIX):
             weights[name.removeprefix(PREFIX)] = numpy_helper.to_array(initializer).astype(np.float32)
     return weights
@@ -167,7 +170,8 @@ def load_exported(model: torch.nn.Module, path: str | Path, crops: torch.Tensor)
     """Load ``path``'s weights into ``model`` (rebuilding fused norms on ``crops``, a
     batch of preprocessed training crops) and check it against the file."""
     card = read_init_card(path)
-    graph = onnx.load(str(path)).graph
+    proto = inner_model(onnx.load(str(path)))
+    graph = proto.graph
     weights = exported_weights(graph)
     state = model.state_dict()
     producers = producers_of_norms(model, crops[:2])
@@ -195,7 +199,7 @@ def load_exported(model: torch.nn.Module, path: str | Path, crops: torch.Tensor)
                              f"{' ...' if len(missing) > 5 else ''} of {card.architecture}")
     model.load_state_dict(loaded, strict=False)
     _rebuild_norms(model, modules, fused, crops)
-    expected = _onnx_logits(path, crops[:64])
+    expected = _onnx_logits(proto, crops[:64])
     error = _max_logit_error(model, crops[:64], expected)
     scale = max(1.0, float(np.abs(expected).max()))
     if error > 0.02 * scale:
@@ -277,10 +281,11 @@ def _rebuild_norms(model, modules, fused: dict[str, torch.Tensor], crops: torch.
             norm.bias.add_(mean)
 
 
-def _onnx_logits(path: str | Path, crops: torch.Tensor) -> np.ndarray:
+def _onnx_logits(proto: onnx.ModelProto, crops: torch.Tensor) -> np.ndarray:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(proto.SerializeToString(), options,
+                                           providers=["CPUExecutionProvider"])
     return session.run(None, {session.get_inputs()[0].name: crops.numpy()})[0]
 
 
