@@ -6,6 +6,7 @@ import atexit
 import os
 import random
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -20,6 +21,10 @@ os.environ.setdefault("EMOTION_APP_LOG", os.path.join(tempfile.gettempdir(), "em
 # Caches the tests fill (the landmarks of training crops) stay out of the user's own.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="emotion-tests-cache-")
 atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
+# A suite started in the background by a shell without job control inherits Ctrl+C as
+# ignored, and so would every process it starts: the tests of Ctrl+C need it live.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("EMOTION_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
