@@ -44,3 +44,13 @@ def test_hand_written_text_gives_no_measured_figure():
         typed += [f"{path.name}: {line.strip()}" for line in prose.splitlines()
                   if MEASURED.search(line) and not any(setting in line for setting in SETTINGS)]
     assert not typed, "\n".join(typed)
+
+
+def test_the_aims_table_says_met_only_when_every_named_model_clears_its_aim():
+    rows = update_readme.aims_rows([(0.73, "a.onnx"), (0.71, "b.onnx"), (0.67, "c.onnx")])
+    assert [row.rsplit("|", 2)[-2].strip() for row in rows[2:]] == ["yes", "yes", "yes"]
+    rows = update_readme.aims_rows([(0.73, "a.onnx"), (0.69, "b.onnx"), (0.60, "c.onnx")])
+    assert [row.rsplit("|", 2)[-2].strip() for row in rows[2:]] == ["no", "no", "yes"]
+    assert "`c.onnx` 60.00 %" in rows[2]
+    rows = update_readme.aims_rows([(0.75, "only.onnx")])  # one model cannot be two at 70 %
+    assert rows[3].endswith("| no |")
