@@ -149,7 +149,7 @@ def print_table(description: str, header: list[str], rows: list[list[str]], merg
         kept = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in earlier[4:]
                 if line.startswith("|")]
         kept = [row for row in kept if row[0] not in measured]
-        if kept:  # every row measured again: the earlier run's description no longer applies
+        if kept:  # say whose rows are whose; when none is kept, the earlier description is stale
             command = shlex.join(["python", Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
             description += (f" Rows of {', '.join(sorted(measured))} from `{command}`; the others "
                             f"from the earlier run: {earlier[0]}")

@@ -71,43 +71,44 @@ def architectures_block() -> str:
             + format_table(table_rows(), markdown=True))
 
 
-def models_block() -> str:
+def shipped_cards() -> list:
+    """(path, card) of each model in ``models_onnx/``, in file-name order."""
     from app.model.card import read_card
+
+    return [(path, read_card(path)) for path in sorted((REPOSITORY / "models_onnx").glob("*.onnx"))]
+
+
+def models_block() -> str:
     from training.model_cards import summary_table
 
-    paths = sorted((REPOSITORY / "models_onnx").glob("*.onnx"))
-    if not paths:
+    cards = shipped_cards()
+    if not cards:
         return "No model is shipped yet."
-    table = summary_table([(path, read_card(path)) for path in paths], link_prefix="models_onnx/")
+    table = summary_table(cards, link_prefix="models_onnx/")
     return "Generated from the model cards in `models_onnx/`:\n\n" + "\n".join(table)
 
 
-AIMS = (("every model", 0.66), ("at least two models", 0.70), ("the best model", 0.72))
-"""The accuracy aims on FER2013 test: what the best single CNNs trained from scratch on
-FER2013 reach in the literature, and the floor every shipped model should clear."""
+AIMS = (("every model", None, 0.66), ("at least two models", 2, 0.70), ("the best model", 1, 0.72))
+"""(who, how many of the highest must clear it, or None for every model, test accuracy): what
+the best single CNNs trained from scratch on FER2013 reach in the literature, and a floor."""
 
 
 def aims_rows(tested: list[tuple[float, str]]) -> list[str]:
-    """The aims table for (test accuracy, file name) pairs: the lowest, the two highest and
-    the highest, each against its aim."""
+    """The aims table for (test accuracy, file name) pairs: each aim beside the models it
+    judges (the lowest for a floor, else the highest as many as it needs)."""
     tested = sorted(tested, reverse=True)
-    reached = {"every model": tested[-1:], "at least two models": tested[:2], "the best model": tested[:1]}
-    needed = {"every model": 1, "at least two models": 2, "the best model": 1}
     rows = ["| aim (FER2013 test) | reached | met |", "| --- | --- | --- |"]
-    for who, aim in AIMS:
-        named = reached[who]
-        met = len(named) == needed[who] and all(accuracy >= aim for accuracy, _ in named)
+    for who, needed, aim in AIMS:
+        named = tested[-1:] if needed is None else tested[:needed]
+        met = len(named) == (needed or 1) and all(accuracy >= aim for accuracy, _ in named)
         text = ", ".join(f"`{name}` {100 * accuracy:.2f} %" for accuracy, name in named)
         rows.append(f"| {who} at {100 * aim:.0f} % or more | {text} | {'yes' if met else 'no'} |")
     return rows
 
 
 def aims_block() -> str:
-    from app.model.card import read_card
-
     tested = [(card.metrics["test_accuracy"], path.name)
-              for path in (REPOSITORY / "models_onnx").glob("*.onnx")
-              for card in [read_card(path)] if "test_accuracy" in card.metrics]
+              for path, card in shipped_cards() if "test_accuracy" in card.metrics]
     if not tested:
         return "No shipped model has test figures yet."
     return ("Generated from the test figures in the model cards in `models_onnx/` (the ensemble "
