@@ -29,6 +29,7 @@ everywhere pools to zero.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 _TINY = 1e-12
@@ -39,21 +40,37 @@ def stochastic_pool(features: torch.Tensor, sample: bool) -> torch.Tensor:
 
     ``sample=True`` draws one activation per channel with probability proportional to
     it (by inverse-CDF sampling, which vectorises); ``sample=False`` returns the
-    probability-weighted average. Computed in float32 so bf16 autocast cannot skew the
-    cumulative sums; returned in the input's dtype.
+    probability-weighted average. The probabilities are computed in float32 so bf16
+    autocast cannot skew the cumulative sums; the result is in the input's dtype.
     """
+    if sample:
+        return _sampled(features)
     activations = features.float().flatten(2).clamp_min(0)
     total = activations.sum(dim=-1, keepdim=True)
-    if sample:
-        threshold = torch.rand_like(total) * total
+    pooled = (activations * activations).sum(dim=-1, keepdim=True) / total.clamp_min(_TINY)
+    return pooled.unsqueeze(-1).to(features.dtype)
+
+
+def _sampled(features: torch.Tensor) -> torch.Tensor:
+    """One activation per channel drawn with probability ``p_i``, gathered from ``features``.
+
+    Which location is drawn carries no gradient, so the draw runs without autograd and
+    the gradient reaches only the drawn activations: a scatter of N x C values, where
+    differentiating the float32 copy, the clamp and the gather would cost several passes
+    over the whole map. On channels-last maps the gather reads a view (no copy).
+    """
+    batch, channels, height, width = features.shape
+    with torch.no_grad():
+        activations = features.clamp_min(0).to(torch.float32, memory_format=torch.contiguous_format)
+        cumulative = activations.flatten(2).cumsum_(dim=-1)  # (N, C, HW), rows contiguous
+        threshold = torch.rand_like(cumulative[..., -1:]) * cumulative[..., -1:]
         # The first location whose cumulative sum passes the threshold; zero-probability
         # locations never pass (their cumulative sum does not grow). An all-zero channel
         # gives index H*W, clamped to the last location, whose activation is zero.
-        index = (activations.cumsum(dim=-1) <= threshold).sum(dim=-1, keepdim=True)
-        pooled = activations.gather(-1, index.clamp_max(activations.shape[-1] - 1))
-    else:
-        pooled = (activations * activations).sum(dim=-1, keepdim=True) / total.clamp_min(_TINY)
-    return pooled.unsqueeze(-1).to(features.dtype)
+        index = torch.searchsorted(cumulative, threshold, right=True).clamp_max_(height * width - 1)
+    locations = features.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
+    pooled = locations.gather(1, index.transpose(1, 2)).clamp_min(0)  # (N, 1, C)
+    return pooled.transpose(1, 2).unsqueeze(-1)
 
 
 class GCCA(nn.Module):
@@ -74,7 +91,7 @@ class GCCA(nn.Module):
     def descriptors(self, features: torch.Tensor) -> torch.Tensor:
         """(N, 3C, 1, 1), ordered channel by channel: avg_0, max_0, rdm_0, avg_1, ..."""
         average = features.mean(dim=(2, 3), keepdim=True)
-        maximum = features.amax(dim=(2, 3), keepdim=True)
+        maximum = F.adaptive_max_pool2d(features, 1)  # amax's backward costs 4x more passes
         stochastic = stochastic_pool(features, sample=self.training)
         stacked = torch.stack([average, maximum, stochastic], dim=2)  # (N, C, 3, 1, 1)
         return stacked.flatten(1, 2)
@@ -84,4 +101,4 @@ class GCCA(nn.Module):
         return self.excitation(self.fuse(self.descriptors(features)))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.attention(features) * features + features
+        return features * (self.attention(features) + 1)  # M(F) * F + F in one pass
