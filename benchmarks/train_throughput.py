@@ -3,8 +3,10 @@
     python benchmarks/train_throughput.py > docs/results/train-throughput.md
     python benchmarks/train_throughput.py --arch yolov8_dyconv_gam --batches 20 --compile yolov8_dyconv_gam
 
-For each architecture and each recipe (``paper``: its paper's batch and precision;
-``fast``: the fast recipe's batch), on one CPU thread:
+For each architecture and each recipe (``paper``: its paper's batch; ``fast``: the fast
+recipe's batch), with the threads given (default: every core) and the precision and
+memory layout that ``emotion-train train`` measures as fastest on this CPU
+(``training.cpu_plan``):
 
 - **bare step**: forward, loss, backward and optimiser step on one fixed real batch, the
   most the loop could reach;
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -34,6 +35,7 @@ import torch.nn.functional as F
 # Sibling script (this folder is on sys.path when the script runs).
 from latency import markdown_table
 
+from training.cpu_plan import CpuCapability, available_cores
 from training.distributed import Context
 from training.models import ARCHITECTURES
 from training.recipes import recipe_for
@@ -61,13 +63,13 @@ class BatchClock:
         return (len(timed) - 1) * batch_size / (timed[-1] - timed[0])
 
 
-def trainer_for(arch: str, kind: str, data: Path, out: str) -> Trainer:
+def trainer_for(arch: str, kind: str, data: Path, out: str, threads: int) -> Trainer:
     recipe = recipe_for(arch, kind)
     settings = TrainSettings(arch, recipe, DataSettings("auto", str(data)),
-                             RunSettings(out, device="cpu", workers=0, threads=1, progress=False),
+                             RunSettings(out, device="cpu", workers=0, threads=threads, progress=False),
                              ARCHITECTURES[arch].input_size)
     context = Context(torch.device("cpu"))
-    return Trainer(settings, context, build_parts(settings, context, None), "benchmark")
+    return Trainer(settings, context, build_parts(settings, context, None, threads), "benchmark")
 
 
 def bare_rate(trainer: Trainer, batches: int, compiled: bool) -> float:
@@ -95,9 +97,9 @@ def bare_rate(trainer: Trainer, batches: int, compiled: bool) -> float:
     return batches * recipe.batch_size / (time.perf_counter() - started)
 
 
-def measure(arch: str, kind: str, data: Path, batches: int, compiled: bool) -> dict:
+def measure(arch: str, kind: str, data: Path, batches: int, compiled: bool, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as out:
-        trainer = trainer_for(arch, kind, data, out)
+        trainer = trainer_for(arch, kind, data, out, threads)
         batch_size = trainer.settings.recipe.batch_size
         clock = BatchClock(WARMUP + batches)
         trainer.train_epoch(clock)
@@ -108,7 +110,9 @@ def measure(arch: str, kind: str, data: Path, batches: int, compiled: bool) -> d
         train_images = trainer.parts.train_batches.size
         bare = bare_rate(trainer, batches, compiled=False)
         compiled_rate = bare_rate(trainer, batches, compiled=True) if compiled else None
-    return {"arch": arch, "kind": kind, "batch": batch_size, "precision": trainer.parts.precision.name,
+    layout = trainer.parts.precision.name + (
+        " + channels-last" if trainer.parts.memory_format == torch.channels_last else "")
+    return {"arch": arch, "kind": kind, "batch": batch_size, "precision": layout,
             "bare": bare, "compiled": compiled_rate, "loop": loop, "validation": validation,
             "epoch": train_images / loop + validation}
 
@@ -122,14 +126,18 @@ def main() -> int:
     parser.add_argument("--compile", nargs="*", default=["mini_xception"], metavar="ARCH",
                         help="architectures also timed under torch.compile (default: mini_xception; "
                              "Inductor takes minutes per large model on a small CPU)")
+    parser.add_argument("--threads", type=int, default=available_cores(),
+                        help="PyTorch CPU threads (default: every core)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    rows = [measure(arch, kind, args.data, args.batches, arch in args.compile)
+    torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()[0]
+    rows = [measure(arch, kind, args.data, args.batches, arch in args.compile, args.threads)
             for arch in args.arch for kind in args.recipes]
-    print(f"Training throughput on one CPU thread ({platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} logical CPUs, torch {torch.__version__}, "
-          f"load average {os.getloadavg()[0]:.2f} at the end); images per second, "
-          f"{args.batches} timed batches after {WARMUP} warm-up.\n")
+    print(f"Training throughput with {args.threads} threads on {CpuCapability.detect().describe()}, "
+          f"torch {torch.__version__}; load average {load_before:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} at the end; images per second, "
+          f"{args.batches} timed batches after {WARMUP} warm-up. Precision and layout: the "
+          f"fastest that emotion-train measures on this CPU.\n")
     header = ["architecture", "recipe", "batch", "precision", "bare step (img/s)",
               "bare step, torch.compile (img/s)", "emotion-train (img/s)", "loop vs bare",
               "validation (s)", "s per FER2013 epoch"]

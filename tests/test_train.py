@@ -290,31 +290,24 @@ def test_a_checkpoint_without_a_key_no_version_wrote_is_refused_by_name(tmp_path
         checkpoints.Checkpoint.from_dict(written, "run/last.pt")
 
 
-def test_threads_default_to_the_cores_share_and_a_busy_machine_only_warns(monkeypatch, caplog):
+def test_the_thread_ceiling_is_the_cores_share(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(run_setup, "available_cores", lambda: 8)
-    two_ranks = Context(torch.device("cpu"), local_world_size=2)
-    monkeypatch.setattr(run_setup.os, "getloadavg", lambda: (7.5, 7.5, 7.5))
-    assert run_setup.default_threads(two_ranks) == 4  # the load does not lower it
-    run_setup.warn_if_busy(4, two_ranks)
-    assert "load average 7.5 on 8 cores" in caplog.text and "--threads 1" in caplog.text
-    caplog.clear()
-    monkeypatch.setattr(run_setup.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
-    run_setup.warn_if_busy(4, two_ranks)
-    assert caplog.text == ""
+    assert run_setup.thread_ceiling(Context(torch.device("cpu"), local_world_size=2)) == 4
+    assert run_setup.thread_ceiling(Context(torch.device("cpu"), local_world_size=16)) == 1
 
 
-def test_resume_keeps_the_runs_thread_count_unless_threads_is_given(tmp_path, monkeypatch, capsys, caplog):
-    monkeypatch.setattr(train_command, "default_threads", lambda context: 3)
+def test_resume_keeps_the_runs_thread_choice_unless_threads_is_given(tmp_path, capsys, caplog):
     out = tmp_path / "run"
     new_run = ["train", "--arch", "mini_xception", "--data", str(tmp_path), "--out", str(out), "--dry-run"]
     assert main(new_run) == 0
     settings = TrainSettings.from_dict(json.loads(capsys.readouterr().out))
-    assert settings.run.threads == 3  # resolved, so the checkpoint stores the count
-    checkpoints.save(make_checkpoint(settings, stopped="paused"), out / checkpoints.LAST)
-    monkeypatch.setattr(train_command, "default_threads", lambda context: 5)  # another machine state
+    assert settings.run.threads is None  # auto: follows the load, resumed as auto
+    checkpoints.save(make_checkpoint(settings.with_run(threads=3), stopped="paused"), out / checkpoints.LAST)
     resume = ["train", "--resume", "--out", str(out), "--dry-run"]
-    for extra, threads in (([], 3), (["--threads", "1"], 1)):
+    for extra, threads in (([], 3), (["--threads", "1"], 1), (["--threads", "auto"], None)):
         assert main([*resume, *extra]) == 0
         assert json.loads(capsys.readouterr().out)["run"]["threads"] == threads
-    assert main([*resume, "--threads", "0"]) == 2 and "--threads must be 1 or more" in caplog.text
+    with pytest.raises(SystemExit):
+        main([*resume, "--threads", "0"])
+    assert "must be a whole number of at least 1, or auto" in capsys.readouterr().err

@@ -53,6 +53,10 @@ ADDED_SINCE = {
     },
 }
 
+# Keys older versions wrote that no longer mean anything, dropped on reading: the recipe's
+# CPU precision and layout switches, now measured on the machine (``training.cpu_plan``).
+RETIRED = {"settings": {"recipe": ("cpu_bf16", "cpu_channels_last")}}
+
 
 class CheckpointError(ValueError):
     """A file is not a checkpoint of this training package."""
@@ -210,7 +214,7 @@ class Checkpoint:
         """A checkpoint from what ``torch.load`` read; keys older versions did not write get
         their defaults (``ADDED_SINCE``)."""
         where = path or "checkpoint"
-        saved = with_defaults(data, ADDED_SINCE)
+        saved = without_retired(with_defaults(data, ADDED_SINCE), RETIRED)
         try:
             optimisation = (Optimisation(saved["optimiser"], saved["scheduler"], saved["scaler"],
                                          saved["ema"]) if "optimiser" in saved else None)
@@ -243,6 +247,18 @@ def with_defaults(saved: dict, defaults: dict) -> dict:
                 merged[key] = with_defaults(merged[key], default)
         elif key not in merged:
             merged[key] = copy.copy(default)
+    return merged
+
+
+def without_retired(saved: dict, retired: dict) -> dict:
+    """``saved`` less the ``retired`` keys, at every depth; a copy where anything changes."""
+    merged = dict(saved)
+    for key, inner in retired.items():
+        if isinstance(inner, dict):
+            if isinstance(merged.get(key), dict):
+                merged[key] = without_retired(merged[key], inner)
+        elif isinstance(merged.get(key), dict):
+            merged[key] = {name: value for name, value in merged[key].items() if name not in inner}
     return merged
 
 

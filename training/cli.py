@@ -13,6 +13,8 @@ from app.system.cli_text import plain_text, version_text
 COMMANDS = {
     "models": ("training.commands.models", "list the architectures with parameters and MACs"),
     "train": ("training.commands.train", "train an architecture on a dataset"),
+    "queue": ("training.commands.queue",
+              "training runs one after another at low priority, resumed after any stop"),
     "ablate": ("training.commands.ablate",
                "rerun a paper's ablation table: its variants over seeds, one budget"),
     "evaluate": ("training.commands.evaluate", "evaluate an exported ONNX model on a dataset split"),

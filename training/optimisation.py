@@ -109,25 +109,12 @@ class Precision:
         return torch.autocast(self.device_type, dtype=self.dtype)
 
 
-def choose_precision(device: torch.device, amp: bool, cpu_bf16: bool = True) -> Precision:
-    """bf16 on CPUs with AVX-512 (faster than fp32 there: ``benchmarks/train_speed.py``),
-    bf16 or fp16 on CUDA.
-
-    ``cpu_bf16=False`` keeps an architecture in fp32 on the CPU where its layers run
-    slower under bf16 autocast (the recipe says which; ``benchmarks/train_speed.py``).
-    """
-    if not amp:
-        return Precision(device.type, None)
-    if device.type == "cuda":
+def choose_precision(device: torch.device, amp: bool) -> Precision:
+    """Mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling); on the
+    CPU the layout is measured instead (``training.cpu_plan``), so this gives fp32 there."""
+    if amp and device.type == "cuda":
         return Precision("cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
-    if not cpu_bf16:
-        log.info("this architecture trains faster in fp32 than under bf16 autocast on the CPU")
-        return Precision("cpu", None)
-    capability = torch.backends.cpu.get_cpu_capability()
-    if capability.startswith(("AVX512", "AMX")):
-        return Precision("cpu", torch.bfloat16)
-    log.info("CPU capability %s: bf16 autocast would be emulated, training in fp32", capability)
-    return Precision("cpu", None)
+    return Precision(device.type, None)
 
 
 def place(module: torch.nn.Module, device: torch.device,

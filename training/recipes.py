@@ -118,11 +118,6 @@ class Recipe:
     """Square input side; None: the architecture's registered default."""
     channels: int = 1
     color_space: str = "gray"
-    cpu_bf16: bool = True
-    cpu_channels_last: bool = True
-    """bf16 autocast and channels-last memory on the CPU (faster than fp32 for plain
-    convolutions on AVX-512); switched off where an architecture's layers run slower with
-    them, as measured with ``benchmarks/train_speed.py``."""
     name: str = "paper"
     """``paper`` (as its paper trains it) or ``fast`` (``fast_recipe``), for the model card."""
     source: str = ""
@@ -174,16 +169,13 @@ RECIPES: dict[str, Recipe] = {
         schedule=ScheduleRecipe("cosine"),
         batch_size=16, epochs=100, early_stopping_patience=20,
         augment=KERAS_GEOMETRY,
-        cpu_bf16=False,
         source="Sec. 3.2-3.3: SGD, initial learning rate 1e-4, batch 16; 100-epoch runs (Sec. 3.3.1)",
         notes=("momentum 0.9, cosine decay and early-stopping patience 20: the paper names "
                "none of them",
                "the paper names no augmentation; flip, rotation 10, shift 0.1 and zoom 0.1 as "
                "for Mini-Xception",
                "lr 1e-4 with SGD is the paper's value for its setting; from scratch on FER2013 "
-               "a larger rate (e.g. --lr 0.01) converges far sooner",
-               "fp32 on the CPU: GroupNorm and depthwise convolutions ran 2.5x slower under "
-               "bf16 autocast with channels-last (benchmarks/train_speed.py, batch 32)"),
+               "a larger rate (e.g. --lr 0.01) converges far sooner"),
     ),
     "yolov8_dyconv_gam": Recipe(
         optimiser=OptimiserRecipe("sgd", 0.01, weight_decay=5e-4, momentum=0.937),
@@ -191,15 +183,12 @@ RECIPES: dict[str, Recipe] = {
         batch_size=16, epochs=50, early_stopping_patience=10,
         augment=AugmentConfig(horizontal_flip=True, crop_area=(0.64, 1.0),
                               brightness=0.3, contrast=0.3),
-        cpu_channels_last=False,
         source="Sec. IV-B and IV-C: lr0 0.01, 50 epochs, early stopping, batch 16, 64x64 inputs; "
                "random cropping and colour jitter",
         notes=("momentum 0.937, weight decay 5e-4, linear decay to 0.01 x lr0 and horizontal "
                "flips are the YOLOv8 framework's defaults, which the paper trains with",
                "early-stopping patience 10 for its 'several consecutive epochs'",
-               "random crop keeps 64-100 % of the area; brightness and contrast +/-30 %",
-               "bf16 without channels-last on the CPU: with it, DynamicConv's sum of K "
-               "convolutions ran 2.2x slower (benchmarks/train_speed.py, batch 32)"),
+               "random crop keeps 64-100 % of the area; brightness and contrast +/-30 %"),
     ),
     "dcrnet": Recipe(
         optimiser=OptimiserRecipe("adam", 1e-4, weight_decay=1e-3, weight_decay_on="dense"),
@@ -208,7 +197,7 @@ RECIPES: dict[str, Recipe] = {
         batch_size=32, epochs=50, early_stopping_patience=10,
         augment=AugmentConfig(horizontal_flip=True, rotation_degrees=10, shift=0.1,
                               shear_degrees=10),
-        loss="weighted_cross_entropy", gamma=True, landmark_emphasis=0.5, cpu_channels_last=False,
+        loss="weighted_cross_entropy", gamma=True, landmark_emphasis=0.5,
         source="Sec. 3 and Table 2 (AffectNet-7 column): Adam 1e-4, L2 1e-3, batch 32, 50 epochs, "
                "early stopping on val accuracy (patience 10), ReduceLROnPlateau on val accuracy "
                "(patience 3, factor 0.5), class-weighted cross-entropy, adaptive gamma, "
@@ -218,8 +207,6 @@ RECIPES: dict[str, Recipe] = {
                "an auxiliary classifier trains the DenseNet121 in place of the paper's ImageNet "
                "weights: from scratch and end to end, the network stayed at chance for a whole "
                "epoch",
-               "bf16 without channels-last on the CPU: with it a step ran 1.2x slower "
-               "(benchmarks/train_speed.py, batch 32)",
                "augmentation ranges are not given: rotation 10, shift 0.1, shear 10 degrees"),
     ),
     "vgg16_gcca_pdra": Recipe(
@@ -275,8 +262,8 @@ def fast_recipe(paper: Recipe, architecture: str) -> Recipe:
     """The paper recipe with the optimisation this project measured to converge in few epochs
     (``benchmarks/recipe_experiments.py``, ``docs/results/recipe-experiments.md``): SGD with
     Nesterov momentum, a per-batch warm-up and cosine, label smoothing, random erasing.
-    What makes the architecture (its loss terms, gamma, an auxiliary classifier, the
-    CPU precision, DCRNet's landmark emphasis) stays the paper's, so a paper's ablation
+    What makes the architecture (its loss terms, gamma, an auxiliary classifier,
+    DCRNet's landmark emphasis) stays the paper's, so a paper's ablation
     table keeps its meaning under either recipe."""
     settings = FAST.get(architecture, FastSettings(lr=0.05, epochs=30))
     return replace(

@@ -22,6 +22,7 @@ from app.face.preprocess import PreprocessSpec, to_tensor
 from training import ablations, warm_start
 from training.augment import Augmenter
 from training.checkpoint import DatasetInfo
+from training.cpu_plan import available_cores, default_cache, plan_cpu
 from training.data import CropSet, load_split, resolve_format
 from training.data.torch_dataset import CropDataset, EvalBatches, TrainBatches, ignore_interrupts
 from training.distributed import Context
@@ -42,6 +43,8 @@ class RunParts:
     objective: TrainingObjective
     precision: Precision
     memory_format: torch.memory_format
+    layout_reason: str
+    """Why this precision and memory format (``choose_layout``)."""
     train_batches: TrainBatches
     train_loader: DataLoader
     val_loader: DataLoader
@@ -64,39 +67,28 @@ def normalisation(crops: np.ndarray, gamma: bool, chunk: int = 4096) -> tuple[tu
     return tuple(round(float(v), 6) for v in mean), tuple(round(float(v), 6) for v in std)
 
 
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def default_threads(context: Context) -> int:
-    """PyTorch CPU threads: this process's share of the cores (cores / local ranks).
-
-    Not taken from the load average: a run's thread count must not depend on what else
-    happened to run the minute it started (``warn_if_busy`` says so instead), and the
-    checkpoint keeps the count so a resumed run uses it again. torchrun's
-    ``OMP_NUM_THREADS`` is respected.
-    """
+def thread_ceiling(context: Context) -> int:
+    """The most PyTorch CPU threads a process may use: its share of the cores (cores / local
+    ranks); torchrun's ``OMP_NUM_THREADS`` is respected. ``ThreadGovernor`` runs fewer
+    while other work keeps cores busy."""
     if "OMP_NUM_THREADS" in os.environ:
         return torch.get_num_threads()
     return max(1, available_cores() // max(context.local_world_size, 1))
 
 
-def warn_if_busy(threads: int, context: Context) -> None:
-    """Log a warning when other work keeps busy the cores these threads need.
-
-    OpenMP threads wait for each other at every operation, so one thread descheduled by
-    other work stalls them all: on a busy machine more threads can be far slower than one
-    (``python benchmarks/train_throughput.py --threads N`` measures it). The 1-minute
-    load average tells how many cores are busy.
-    """
-    if not context.is_main:  # one warning for the run, not one per process
-        return
-    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    cores, ranks = available_cores(), max(context.local_world_size, 1)
-    idle = max(1, round(cores - busy) // ranks)
-    if threads > idle:
-        log.warning("load average %.1f on %d cores: %d threads per process compete with other work "
-                    "and may stall each other; --threads %d may train faster", busy, cores, threads, idle)
+def choose_layout(settings: TrainSettings, context: Context,
+                  threads: int) -> tuple[Precision, torch.memory_format, str]:
+    """Precision and memory format for this device, and why: measured on a CPU
+    (``training.cpu_plan``), mixed precision and channels-last on CUDA."""
+    run = settings.run
+    if context.device.type != "cpu":
+        precision = choose_precision(context.device, run.amp)
+        memory_format = torch.channels_last if run.channels_last else torch.contiguous_format
+        return precision, memory_format, f"{precision.name} autocast on {context.device}"
+    plan = plan_cpu(settings.arch, settings.recipe.batch_size // context.world_size, settings.input_size,
+                    settings.recipe.channels, threads, settings.ablate, run.amp, run.channels_last,
+                    cache=default_cache())
+    return plan.layout.as_precision(), plan.layout.memory_format, f"{plan.layout.name}: {plan.reason}"
 
 
 def default_workers(context: Context) -> int:
@@ -119,7 +111,8 @@ def calibration_batch(crops: CropSet, spec: PreprocessSpec, seed: int, size: int
     return torch.from_numpy(np.stack([to_tensor(crops.crops[index], spec)[0] for index in chosen]))
 
 
-def build_parts(settings: TrainSettings, context: Context, saved_spec: PreprocessSpec | None) -> RunParts:
+def build_parts(settings: TrainSettings, context: Context, saved_spec: PreprocessSpec | None,
+                threads: int) -> RunParts:
     recipe, data, run = settings.recipe, settings.data, settings.run
     root = Path(data.root)
     dataset_format = resolve_format(data.format, root)
@@ -166,8 +159,7 @@ def build_parts(settings: TrainSettings, context: Context, saved_spec: Preproces
                  teacher_probabilities.describe(), 100 * teacher_probabilities.accuracy,
                  train_set.dataset, data.train_split, recipe.distill_weight, recipe.distill_temperature)
         teacher = teacher_probabilities.probabilities
-    channels_last = run.channels_last and (context.device.type != "cpu" or recipe.cpu_channels_last)
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    precision, memory_format, layout_reason = choose_layout(settings, context, threads)
     objective = TrainingObjective(model, loss, recipe.auxiliary_from,
                                   recipe.auxiliary_feature_extractor)
     objective = place(objective, context.device, memory_format)
@@ -186,9 +178,8 @@ def build_parts(settings: TrainSettings, context: Context, saved_spec: Preproces
     dataset_info = DatasetInfo(train_set.dataset, dataset_format.name, data.root, data.train_split,
                                data.val_split, len(train_set), len(val_set),
                                tuple(float(count) for count in class_counts(train_set)))
-    return RunParts(train_set.labels, spec, dataset_info, objective,
-                    choose_precision(context.device, run.amp, recipe.cpu_bf16), memory_format, train_batches,
-                    train_loader, val_loader)
+    return RunParts(train_set.labels, spec, dataset_info, objective, precision, memory_format,
+                    layout_reason, train_batches, train_loader, val_loader)
 
 
 def log_start(settings: TrainSettings, parts: RunParts, progress, context: Context) -> None:
@@ -201,6 +192,7 @@ def log_start(settings: TrainSettings, parts: RunParts, progress, context: Conte
              "%d loader workers", settings.arch, parameters / 1e6, parts.spec.channels,
              *parts.spec.input_size, parts.spec.color_space, parts.precision.name, context.device,
              context.world_size, torch.get_num_threads(), parts.train_loader.num_workers)
+    log.info("precision and memory format: %s", parts.layout_reason)
     log.info("recipe: %s lr %.2g wd %.2g on %s, %s schedule, batch %d, %d epochs, patience %d, "
              "loss %s%s, "
              "augment %s, gamma %s", recipe.optimiser.name, recipe.optimiser.lr,

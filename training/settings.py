@@ -30,13 +30,16 @@ class RunSettings:
     out: str
     device: str = "auto"
     amp: bool = True
-    """bf16 autocast on a CPU with AVX-512, mixed precision on CUDA."""
+    """Allow bf16 autocast on a CPU (taken where measured faster, ``training.cpu_plan``) and
+    mixed precision on CUDA; False: float32."""
     channels_last: bool = True
+    """Allow channels-last memory (taken on a CPU where measured faster)."""
     workers: int | None = None
     """DataLoader worker processes; None: chosen from the CPU count."""
     threads: int | None = None
-    """CPU threads for PyTorch; None: cores / processes (``default_threads``). Stored
-    resolved, so ``--resume`` uses the same count unless ``--threads`` is given."""
+    """CPU threads for PyTorch; None: as many as there are idle cores, up to cores /
+    processes (``training.cpu_plan.ThreadGovernor``). ``--resume`` keeps the run's choice
+    unless ``--threads`` is given."""
     eval_batch_size: int = 256
     max_minutes: float | None = None
     """Pause (save and exit 75) after this much wall time, to resume later."""

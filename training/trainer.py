@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import replace
@@ -28,6 +29,7 @@ from tqdm import tqdm
 
 from training import checkpoint as checkpoints
 from training.checkpoint import Checkpoint, ModelArguments, Optimisation, Progress, RunTotals
+from training.cpu_plan import ThreadGovernor
 from training.distributed import Context
 from training.ema import WeightAverage
 from training.metrics import ClassificationReport, confusion_matrix
@@ -35,6 +37,7 @@ from training.mixing import mix_batch
 from training.models.layers.dynamic_conv import anneal_temperature
 from training.optimisation import make_optimiser, make_scheduler, step_scheduler
 from training.run_setup import RunParts
+from training.run_status import RunStatus
 from training.settings import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -51,8 +54,9 @@ class Trainer:
     """
 
     def __init__(self, settings: TrainSettings, context: Context, parts: RunParts, command: str,
-                 resume_from: Checkpoint | None = None, started: float | None = None) -> None:
-        self.settings, self.context, self.parts = settings, context, parts
+                 resume_from: Checkpoint | None = None, started: float | None = None,
+                 governor: ThreadGovernor | None = None) -> None:
+        self.settings, self.context, self.parts, self.governor = settings, context, parts, governor
         self.out = Path(settings.run.out)
         self.command, self.resumed = command, []
         recipe = settings.recipe
@@ -121,7 +125,20 @@ class Trainer:
             checkpoints.save(state, self.out / checkpoints.LAST)
             if best:
                 checkpoints.save(state.for_best(), self.out / checkpoints.BEST)
+            self.status(stopped).write(self.out)
+            if not self.show_progress:  # off a terminal, a line per save says the run is alive
+                log.info("saved %s: %d epochs done%s", self.out / checkpoints.LAST, self.progress.epoch,
+                         f", {self.progress.batches_done} batches into the next"
+                         if self.progress.batches_done else "")
         self.last_save = time.monotonic()
+
+    def status(self, stopped: str | None) -> RunStatus:
+        progress = self.progress
+        return RunStatus(self.settings.arch, progress.epoch, self.settings.recipe.epochs,
+                         progress.batches_done, self.parts.train_batches.batches_per_epoch,
+                         progress.best_accuracy, progress.best_epoch,
+                         tuple(entry["seconds"] for entry in progress.history), stopped,
+                         time.time(), os.getpid())
 
     def seconds(self) -> float:
         return self.progress.seconds + time.monotonic() - self.session_started
@@ -187,6 +204,8 @@ class Trainer:
                 loss_sum += loss.detach().double() * len(images)
                 progress.samples += len(images)
                 progress.batches_done += 1
+                if self.governor is not None:
+                    self.governor.update()
                 bar.update()
                 if bar.n % 20 == 0 and not bar.disable:
                     bar.set_postfix(loss=f"{(progress.loss_sum + loss_sum.item()) / progress.samples:.4f}")

@@ -29,6 +29,7 @@ from app.system.exit_codes import ExitCode
 from training import ablations, distributed, warm_start
 from training import checkpoint as checkpoints
 from training.checkpoint import Checkpoint
+from training.cpu_plan import ThreadGovernor
 from training.data import FORMAT_CHOICES, DataOptions
 from training.data.base import DatasetLayoutError
 from training.losses import LOSSES
@@ -41,7 +42,7 @@ from training.recipes import (
     SCHEDULES,
     recipe_for,
 )
-from training.run_setup import build_parts, default_threads, log_start, warn_if_busy
+from training.run_setup import build_parts, log_start, thread_ceiling
 from training.settings import DataSettings, RunSettings, TrainSettings
 from training.stop_signals import StopSignals
 from training.teacher import make_teacher
@@ -122,8 +123,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--no-amp", action="store_true", help="train in float32 (no bf16/fp16 autocast)")
     run.add_argument("--no-channels-last", action="store_true", help="keep NCHW memory layout")
     run.add_argument("--workers", type=int, help="data loader processes (default: by CPU count)")
-    run.add_argument("--threads", type=int,
-                     help="PyTorch CPU threads (default: cores / processes; --resume: the run's)")
+    run.add_argument("--threads", type=thread_count, metavar="N|auto",
+                     help="PyTorch CPU threads: a fixed count, or auto: as many as there are idle "
+                          "cores, up to cores / processes, followed as the load changes (default: "
+                          "auto; --resume: the run's)")
     run.add_argument("--eval-batch", type=int, default=256)
     run.add_argument("--max-minutes", type=float, help="pause (save, exit 75) after this long")
     run.add_argument("--save-every-minutes", type=float, default=10.0)
@@ -208,9 +211,8 @@ def teacher_file(args: argparse.Namespace) -> Path:
 def run_settings(args: argparse.Namespace, saved: RunSettings | None) -> RunSettings:
     """This session's run options; a resumed run keeps its thread count unless --threads."""
     out = args.out or (saved.out if saved else Path("runs") / args.arch)
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads must be 1 or more, got {args.threads}")
-    threads = args.threads if args.threads is not None else saved.threads if saved else None
+    threads = saved.threads if saved and args.threads is None else args.threads
+    threads = None if threads == "auto" else threads
     return RunSettings(str(out), args.device, not args.no_amp, not args.no_channels_last,
                        args.workers, threads, args.eval_batch, args.max_minutes,
                        args.save_every_minutes, args.progress)
@@ -225,6 +227,19 @@ def settings_for_resume(args: argparse.Namespace, saved: Checkpoint) -> TrainSet
     settings = saved.settings
     recipe = replace(settings.recipe, **_given(args, epochs="epochs", early_stopping_patience="patience"))
     return replace(settings, recipe=recipe, run=run_settings(args, settings.run))
+
+
+def thread_count(text: str) -> int | str:
+    """``--threads``: a count of at least 1, or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, or auto; got {text!r}")
+    return count
 
 
 def _given(args: argparse.Namespace, **names: str) -> dict:
@@ -259,15 +274,16 @@ def run(args: argparse.Namespace) -> int:
                 return ExitCode.OK
         else:
             settings = settings_from_args(args)
-        settings = settings.with_run(threads=settings.run.threads or default_threads(context))
         if args.dry_run:
             print(json.dumps(settings.to_dict(), indent=2))
             return ExitCode.OK
-        warn_if_busy(settings.run.threads, context)
-        torch.set_num_threads(settings.run.threads)
-        parts = build_parts(settings, context, saved.spec if saved is not None else None)
+        threads = settings.run.threads or thread_ceiling(context)
+        torch.set_num_threads(threads)
+        parts = build_parts(settings, context, saved.spec if saved is not None else None, threads)
+        governor = (ThreadGovernor(threads) if settings.run.threads is None
+                    and context.device.type == "cpu" else None)
         command = format_command(argv, context.world_size)
-        trainer = Trainer(settings, context, parts, command, saved, started)
+        trainer = Trainer(settings, context, parts, command, saved, started, governor)
         if saved is not None:
             trainer.resumed.append(command)
         log_start(settings, parts, trainer.progress, context)
