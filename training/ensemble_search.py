@@ -4,7 +4,12 @@ Every member runs once over the split, inside an ensemble graph of all candidate
 (``training.ensemble_graph``), so each member's probabilities are exactly those the
 final file computes: the same Resize, rescale and session, through the app's own
 preprocessing. The subsets and weightings are then scored in numpy: a weighted
-average of probabilities needs no second pass. Only a validation split may choose;
+average of probabilities needs no second pass. Two rules choose: ``backward_elimination``
+(the default) keeps every member with equal weights except those whose removal helps by
+more than bootstrap noise, and ``split_half_check`` shows whether that choice holds on
+data it did not see;
+``search`` scores every weighting on a grid, which fits the split's noise more. Only a
+validation split may choose;
 ``emotion-train evaluate --split test`` measures the chosen file once, afterwards.
 """
 
@@ -22,6 +27,7 @@ import numpy as np
 from app.model.inference import EmotionClassifier
 from training.data import CropSet
 from training.evaluate import model_targets, tensor_batches
+from training.significance import CONFIDENCE, RESAMPLES, SEED, Interval, paired_bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +107,90 @@ def search(targets: np.ndarray, probabilities: np.ndarray, input_size: int, cost
                        float(sum(cost for cost, weight in zip(costs, weights) if weight)))
              for weights, score in zip(candidates, scores)]
     return sorted(found, key=Candidate.rank)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One round of elimination: the member whose removal helps most, and whether it went."""
+
+    member: int
+    accuracy: float
+    """Accuracy of the equal-weight average without this member."""
+    gain: Interval
+    """Bootstrap interval of the gain in accuracy from leaving it out."""
+    removed: bool
+
+
+@dataclass(frozen=True)
+class Selection:
+    members: tuple[int, ...]
+    """Indices of the members kept (equal weights)."""
+    accuracy: float
+    steps: tuple[Step, ...]
+
+
+def equal_weight_predictions(probabilities: np.ndarray, members: Sequence[int]) -> np.ndarray:
+    return probabilities[:, list(members)].mean(axis=1).argmax(axis=1)
+
+
+def backward_elimination(targets: np.ndarray, probabilities: np.ndarray, resamples: int = RESAMPLES,
+                         seed: int = SEED, confidence: float = CONFIDENCE) -> Selection:
+    """Equal weights over every member, less those whose removal helps by more than noise.
+
+    Starts from all members; each round finds the member whose removal raises the
+    equal-weight average most, and removes it only when the paired bootstrap interval of
+    that gain lies above zero. Members whose effect is within noise stay: an average of
+    more models varies less. Only membership is chosen, never weights, so little of the
+    split's noise is fitted (a grid of weights picks among thousands of candidates).
+    Backward rather than forward: a second member of two often changes few argmaxes
+    while a third does, so adding one at a time can stop too early.
+    """
+    classes = probabilities.shape[2]
+    kept = list(range(probabilities.shape[1]))
+    current = equal_weight_predictions(probabilities, kept)
+    steps = []
+    while len(kept) > 1:
+        trials = {member: equal_weight_predictions(probabilities, [other for other in kept
+                                                                    if other != member])
+                  for member in kept}
+        member = max(trials, key=lambda candidate: ((trials[candidate] == targets).mean(), -candidate))
+        gain = paired_bootstrap(targets, current, trials[member], classes, resamples, seed,
+                                confidence).accuracy
+        removed = gain.low > 0
+        steps.append(Step(member, float((trials[member] == targets).mean()), gain, removed))
+        if not removed:
+            break
+        kept.remove(member)
+        current = trials[member]
+    return Selection(tuple(kept), float((current == targets).mean()), tuple(steps))
+
+
+@dataclass(frozen=True)
+class HalfCheck:
+    """The rule chosen on one half of the split and scored on the other."""
+
+    members: tuple[int, ...]
+    chosen_on: float
+    """Accuracy on the half that chose."""
+    held_out: float
+    """Accuracy on the other half."""
+    all_held_out: float
+    """Every member, equal weights, on the other half: the choice-free reference."""
+
+
+def split_half_check(targets: np.ndarray, probabilities: np.ndarray, seed: int = SEED,
+                     **options) -> tuple[HalfCheck, HalfCheck]:
+    """Choose on a random half, score on the other, both ways round: a rule that holds up
+    scores as well on the half it did not see as on the one it chose on."""
+    order = np.random.default_rng(seed).permutation(len(targets))
+    halves = (order[: len(order) // 2], order[len(order) // 2:])
+    checks = []
+    for choosing, scoring in (halves, halves[::-1]):
+        selection = backward_elimination(targets[choosing], probabilities[choosing], seed=seed,
+                                         **options)
+        held_out = equal_weight_predictions(probabilities[scoring], selection.members)
+        everyone = equal_weight_predictions(probabilities[scoring], range(probabilities.shape[1]))
+        checks.append(HalfCheck(selection.members, selection.accuracy,
+                                float((held_out == targets[scoring]).mean()),
+                                float((everyone == targets[scoring]).mean())))
+    return checks[0], checks[1]

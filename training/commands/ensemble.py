@@ -6,9 +6,11 @@
 
 The file holds every member's graph and averages their probabilities
 (``training.ensemble_graph``); the app loads it like any model. ``--weights`` weighs
-the average; ``--search`` instead chooses the subset of the given members, their
-weights (``--weight-grid``) and the input size on a validation split
-(``training.ensemble_search``), never on test. With ``--data`` the built file's
+the average; ``--search`` instead chooses among the given members and input sizes on a
+validation split (``training.ensemble_search``), never on test: by default every member
+with equal weights, less those whose removal helps by more than bootstrap noise, checked by
+choosing on one half of the split and scoring on the other; ``--rule grid`` searches
+weights too (``--weight-grid``). With ``--data`` the built file's
 validation accuracy and macro-F1 are measured through the app's code, as for an
 export; ``--fp16`` stores the weights in float16 and records what that cost. The card
 lists the members (architecture, file, weights SHA-256, weight) and this command, so
@@ -35,9 +37,11 @@ from training.ensemble_graph import EnsembleError, Member, build_graph, load_mem
 from training.ensemble_search import (
     DEFAULT_WEIGHT_GRID,
     Candidate,
+    backward_elimination,
     member_probabilities,
     refuse_test_split,
     search,
+    split_half_check,
 )
 from training.evaluate import classifier_for, load_for
 from training.export import install, measure_file, weights_sha256
@@ -79,12 +83,11 @@ def ensemble_card(members: list[Member], weights: list[float], base: ModelCard, 
 
 
 def choose(members: list[Member], args: argparse.Namespace) -> tuple[list[int], int, str]:
-    """(weights, input size, what was searched) best on the validation split."""
+    """(weights, input size, what was chosen and how) on the validation split, by ``args.rule``."""
     refuse_test_split(args.split)
     sizes = ([args.input_size] if args.input_size
              else sorted({member.card.preprocess.input_size[0] for member in members}))
-    costs = [member.path.stat().st_size for member in members]
-    found: list[Candidate] = []
+    scored = {}
     with tempfile.TemporaryDirectory(prefix="ensemble-search-") as scratch:
         for side in sizes:
             path = Path(scratch) / f"all_{side}.onnx"
@@ -95,21 +98,57 @@ def choose(members: list[Member], args: argparse.Namespace) -> tuple[list[int], 
             crops = load_for(classifier, args.data, args.split, args.dataset)
             log.info("running %d members over %d %s images at %d px", len(members), len(crops),
                      args.split, side)
-            targets, probabilities = member_probabilities(classifier, crops, args.batch)
-            found += search(targets, probabilities, side, costs, args.weight_grid)
-            dataset = crops.dataset
-    found.sort(key=Candidate.rank)
+            scored[side] = member_probabilities(classifier, crops, args.batch)
+    where = f"{crops.dataset} {args.split}"
     names = [member.name for member in members]
-    print(f"best of {len(found)} candidates on {dataset} {args.split} (members: {', '.join(names)}):")
+    if args.rule == "grid":
+        return grid_choice(scored, members, names, where, args.weight_grid)
+    return elimination_choice(scored, names, where)
+
+
+def elimination_choice(scored: dict, names: list[str], where: str) -> tuple[list[int], int, str]:
+    """Backward elimination with equal weights at each input size; the best size wins."""
+    selections = {side: backward_elimination(*scored[side]) for side in scored}
+    side = max(selections, key=lambda size: (selections[size].accuracy, -size))
+    selection, (targets, probabilities) = selections[side], scored[side]
+    print(f"backward elimination on {where} at {side} px (equal weights; a member leaves when the "
+          f"95 % bootstrap interval of the gain from leaving it out lies above zero):")
+    for step in selection.steps:
+        print(f"  {'leave out' if step.removed else 'keep, even'} {names[step.member]}: {step.accuracy:.2%} "
+              f"without it, gain {100 * step.gain.low:+.2f} to {100 * step.gain.high:+.2f} points")
+    halves = split_half_check(targets, probabilities)
+    for number, half in enumerate(halves, start=1):
+        print(f"  chosen on half {number}: {', '.join(names[index] for index in half.members)}: "
+              f"{half.chosen_on:.2%} there, {half.held_out:.2%} on the other half "
+              f"(all members, equal weights: {half.all_held_out:.2%})")
+    chosen = ", ".join(names[index] for index in selection.members)
+    note = (f"members chosen on {where} ({selection.accuracy:.2%}) by backward elimination with "
+            f"equal weights, a member leaving only when the 95 % bootstrap interval of the gain from "
+            f"leaving it out lay above zero: {chosen}; chosen on each half of the split and scored "
+            f"on the other: "
+            + "; ".join(f"{', '.join(names[index] for index in half.members)} {half.held_out:.2%}"
+                        for half in halves)
+            + "; no test data was seen by the choice")
+    return [int(index in selection.members) for index in range(len(names))], side, note
+
+
+def grid_choice(scored: dict, members: list[Member], names: list[str], where: str,
+                grid: list[int]) -> tuple[list[int], int, str]:
+    """Every weighting on ``grid`` at every input size; the most accurate wins."""
+    costs = [member.path.stat().st_size for member in members]
+    found: list[Candidate] = []
+    for side, (targets, probabilities) in scored.items():
+        found += search(targets, probabilities, side, costs, grid)
+    found.sort(key=Candidate.rank)
+    print(f"best of {len(found)} candidates on {where} (members: {', '.join(names)}):")
     for candidate in found[:SHOWN_CANDIDATES]:
         print(f"  {candidate.accuracy:.2%}  {candidate.input_size} px  weights "
               + " ".join(f"{name}={weight}" for name, weight in zip(names, candidate.weights) if weight))
     best = found[0]
-    grid = ", ".join(map(str, sorted(set(args.weight_grid))))
-    selection = (f"members, weights and input size chosen on {dataset} {args.split} "
-                 f"({best.accuracy:.2%}) among {len(found)} candidates: weights in {{{grid}}} for "
-                 f"{', '.join(names)}, inputs of {' and '.join(map(str, sizes))} px; no test data "
-                 "was seen by the choice")
+    values = ", ".join(map(str, sorted(set(grid))))
+    selection = (f"members, weights and input size chosen on {where} ({best.accuracy:.2%}) among "
+                 f"{len(found)} candidates: weights in {{{values}}} for {', '.join(names)}, inputs of "
+                 f"{' and '.join(map(str, scored))} px; no test data was seen by the choice")
     return list(best.weights), best.input_size, selection
 
 
@@ -123,8 +162,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--search tries every member's size unless this is given)")
     parser.add_argument("--search", action="store_true",
                         help="choose the subset of members, weights and input size best on --split")
+    parser.add_argument("--rule", choices=("eliminate", "grid"), default="eliminate",
+                        help="--search's rule: eliminate (default): every member with equal weights, "
+                             "less those whose removal helps by more than bootstrap noise, with a "
+                             "split-half check; grid: every weighting on --weight-grid, which fits "
+                             "val's noise more")
     parser.add_argument("--weight-grid", type=int, nargs="+", default=list(DEFAULT_WEIGHT_GRID),
-                        metavar="W", help="whole-number weights --search tries per member "
+                        metavar="W", help="--rule grid: whole-number weights tried per member "
                                           "(0 leaves a member out; default: 0 1 2 3)")
     parser.add_argument("--data", type=Path, help="dataset root: measure (and --search on) --split")
     parser.add_argument("--split", default="val", help="validation split (default: val; never test)")
