@@ -81,7 +81,8 @@ def add(queue: Queue, args: argparse.Namespace) -> int:
 def status_table(states: list[RunState]) -> str:
     if not states:
         return "the queue is empty"
-    lines = [f"{'run':24} {'state':9} {'epoch':>9} {'best val':>15} {'s/epoch':>8} {'ETA':>9}"]
+    width = max(len(state.run.name) for state in states)
+    lines = [f"{'run':{width}} {'state':9} {'epoch':>9} {'best val':>15} {'s/epoch':>8} {'ETA':>9}"]
     total = 0.0
     for state in states:
         status = state.status
@@ -92,7 +93,7 @@ def status_table(states: list[RunState]) -> str:
             if status and status.epoch_seconds else None
         left = status.seconds_left() if status and state.state != "finished" else None
         total += left or 0.0
-        lines.append(f"{state.run.name:24} {state.state:9} {epoch:>9} {best:>15} "
+        lines.append(f"{state.run.name:{width}} {state.state:9} {epoch:>9} {best:>15} "
                      f"{f'{per_epoch:.0f}' if per_epoch else '-':>8} {duration(left):>9}")
         if state.failure:
             lines.append(f"  {state.failure}")
