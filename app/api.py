@@ -53,6 +53,10 @@ class FaceEmotion:
     small or blurred face: a coarser alignment, so a less trustworthy reading)."""
     face_id: int
     """Stays the same across a video's frames while the face stays in view."""
+    valence: float = float("nan")
+    """Happy minus the strongest negative emotion, -1 to 1 (``app.face.valence``): a
+    summary of ``probabilities``, not a measurement of its own; NaN for labels without
+    happy or a negative emotion."""
 
     @property
     def top_probability(self) -> float:
@@ -61,7 +65,8 @@ class FaceEmotion:
     def __repr__(self) -> str:
         box = ", ".join(f"{value:.0f}" for value in self.box)
         return (f"FaceEmotion(top_emotion={self.top_emotion!r}, top_probability="
-                f"{self.top_probability:.2f}, box=({box}), landmarks={self.landmarks!r}, "
+                f"{self.top_probability:.2f}, valence={self.valence:+.2f}, box=({box}), "
+                f"landmarks={self.landmarks!r}, "
                 f"face_id={self.face_id})")
 
 
@@ -179,7 +184,7 @@ def _face(face: FaceResult) -> FaceEmotion:
     probabilities = {label: float(value) for label, value in zip(face.labels, face.probabilities)}
     top = face.labels[int(np.argmax(face.probabilities))]
     return FaceEmotion(tuple(float(value) for value in face.box), probabilities, top,
-                       face.landmarks, face.face_id)
+                       face.landmarks, face.face_id, face.valence)
 
 
 def _default_model_path() -> Path:

@@ -20,6 +20,7 @@ import numpy as np
 
 from app.face.quality import FaceQuality
 from app.face.steady import Steadiness
+from app.face.valence import valence
 
 UNREADABLE = "\u2014"
 """Shown instead of a percentage where the model gave no finite number (NaN, infinity)."""
@@ -104,6 +105,16 @@ class FaceResult:
         """False when the model's outputs for this face were not finite numbers (NaN,
         infinity): no emotion is shown for it, and "\u2014" instead of each percentage."""
         return bool(np.isfinite(self.probabilities).all() and np.isfinite(self.smoothed).all())
+
+    @property
+    def valence(self) -> float:
+        """This frame's valence, -1 to 1 (``app.face.valence``); NaN when unreadable."""
+        return valence(self.probabilities, self.labels)
+
+    @property
+    def smoothed_valence(self) -> float:
+        """The valence of the smoothed read."""
+        return valence(self.smoothed, self.labels)
 
     @property
     def top_index(self) -> int:

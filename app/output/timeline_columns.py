@@ -115,6 +115,10 @@ def _by_label(values: dict[str, float], label: str) -> str:
     return _probability(values[label]) if label in values else ""
 
 
+def _valence(value: float) -> str:
+    return f"{value:.4f}" if math.isfinite(value) else ""
+
+
 def _steadiness(attribute: str) -> Callable[[FaceRow], str]:
     def cell(row: FaceRow) -> str:
         steadiness = row.result.steadiness
@@ -134,6 +138,8 @@ ROW_TYPE = Column("row_type", lambda row: row.row_type, EVERY_ROW)
 T_SECONDS = Column("t_seconds", lambda row: f"{row.moment.seconds:.3f}", EVERY_ROW)
 FACE_ID = Column("face_id", lambda row: row.face.face_id)
 SMOOTHED = Column("smoothed_<emotion>", lambda row, label: _by_label(row.smoothed, label))
+VALENCE = Column("valence", lambda row: _valence(row.face.valence))
+VALENCE_SMOOTHED = Column("valence_smoothed", lambda row: _valence(row.face.smoothed_valence))
 MARKER = Column("marker", lambda row: row.label, (MARKER_ROW,))
 
 TABLE: tuple[Group, ...] = (
@@ -169,6 +175,10 @@ TABLE: tuple[Group, ...] = (
     Group("the per-face moving average the window shows, and the emotion it names (held by the "
           "hysteresis)",
           (SMOOTHED, Column("top_emotion_smoothed", lambda row: row.face.top_label))),
+    Group("valence, -1 to 1: happy minus the strongest of angry, disgust, fear and sad (a summary "
+          "of the probabilities, not a measurement of its own; see [Valence](#valence)), of this "
+          "frame and of the smoothed read",
+          (VALENCE, VALENCE_SMOOTHED)),
     Group("the smoothing time constant and the hysteresis those were made with",
           (Column("smoothing_s", _steadiness("time_constant_s")),
            Column("switch_margin", _steadiness("switch_margin")),
