@@ -1,5 +1,6 @@
 """``emotion-app``: the desktop app, or with ``--headless`` the same pipeline without a window;
-``emotion-app batch`` runs many files that way (``app.batch``)."""
+``emotion-app batch`` runs many files that way (``app.batch``); ``emotion-app calibrate``
+works on a recorded CSV (``app.output.commands``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Sources: a camera index (0, 1, ...), a video file, a folder of images, or a "
                "stream URL (rtsp://, http://). Models: a name from models_onnx/ (see "
                "--list-models) or the path of an ONNX file that carries a model card. "
+               "A recorded CSV afterwards: emotion-app calibrate --help. "
                f"Log file (with the native libraries' raw messages): {log_file()} "
                f"({LOG_ENV} names another). Many files at once, in parallel: emotion-app batch "
                "--help.",
@@ -73,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         from app.batch.command import main as batch_main
 
         return batch_main(argv[1:])
+    if argv[:1] == ["calibrate"]:  # a recorded CSV corrected for each face's neutral baseline
+        from app.output.commands import calibrate_main
+
+        return calibrate_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     window = not (args.headless or args.list_cameras or args.list_models or args.gpu_report)

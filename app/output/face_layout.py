@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.face.valence import valence_indices
+from app.face.valence import valence, valence_indices
 from app.output import palette
 from app.results import UNREADABLE, FaceResult, percent_text
 
@@ -289,20 +289,24 @@ def _rows(face: FaceResult) -> int:
 
 
 def _caption(face: FaceResult) -> str:
-    """The emotion shown and, for an ensemble, how many members give it ("4/5 agree");
+    """The emotion shown and, for an ensemble, how many members give it ("4/5 agree"), or
+    for a calibrated face "calibrated" ("calibrating" while its baseline is recorded);
     "unreadable" when the model gave no numbers for the face."""
     if not face.labels:
         return ""
     if not face.readable:
         return "unreadable"
-    agreement = f" \u00b7 {face.agreement_text}" if face.agreement_text else ""
-    return f"{face.top_label} {percent_text(face.top_probability)}{agreement}"
+    top = face.shown_top_index
+    note = ("calibrating" if face.calibrating else "calibrated" if face.baseline is not None
+            else face.agreement_text)
+    caption = f"{face.labels[top]} {percent_text(float(face.shown_values[top]))}"
+    return f"{caption} \u00b7 {note}" if note else caption
 
 
 def _bars(face: FaceResult, panel: Rect, metrics: PanelMetrics) -> tuple[Bar, ...]:
-    top_index = face.top_index if face.readable else -1
+    top_index = face.shown_top_index if face.readable else -1
     bars = []
-    for index, (label, value) in enumerate(zip(face.labels, face.smoothed)):
+    for index, (label, value) in enumerate(zip(face.labels, face.shown_values)):
         probability = float(np.clip(value, 0.0, 1.0))  # NaN stays NaN
         fraction = probability if np.isfinite(probability) else 0.0
         top = index == top_index
@@ -313,11 +317,11 @@ def _bars(face: FaceResult, panel: Rect, metrics: PanelMetrics) -> tuple[Bar, ..
 
 
 def _valence_bar(face: FaceResult, panel: Rect, metrics: PanelMetrics) -> Bar | None:
-    """The gauge below the emotions: the smoothed read's valence, filled from the middle."""
+    """The gauge below the emotions: the valence of the read shown, filled from the middle."""
     indices = valence_indices(face.labels)
     if indices is None:
         return None
-    value = float(np.clip(face.smoothed_valence, -1.0, 1.0))  # NaN stays NaN
+    value = float(np.clip(valence(face.shown_values, face.labels), -1.0, 1.0))  # NaN stays NaN
     fraction = abs(value) if np.isfinite(value) else 0.0
     text = f"{value:+.2f}" if np.isfinite(value) else UNREADABLE
     side = indices[0] if value >= 0 else indices[1][0]
