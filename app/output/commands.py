@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from app.face.baseline import DEFAULT_SECONDS
 from app.system.exit_codes import ExitCode
@@ -46,3 +47,57 @@ def calibrate_main(argv: list[str]) -> int:
         print(f"face {face_id}: {baseline.name}: {baseline.describe()}")
     print(f"Calibrated CSV: {args.out}", file=sys.stderr)
     return ExitCode.OK
+
+
+def report_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emotion-app report",
+        description="Write one self-contained HTML report (it fetches nothing and works offline) of "
+                    "a recorded timeline CSV: the run's facts, and per face the emotions and valence "
+                    "over time with the markers, each emotion's share, missing and low-quality frames, "
+                    "and the baseline when calibrated.")
+    parser.add_argument("csv", help="a timeline CSV recorded by emotion-app")
+    parser.add_argument("--out", required=True, help="the .html file to write (replaced if it exists)")
+    parser.add_argument("--source", help="what was analysed, to name in the report (a CSV does not "
+                                         "record it)")
+    parser.add_argument("--model", help="the model file that made the CSV, for its SHA-256 (default: "
+                                        "the installed model of the name in the CSV, if any)")
+    return parser
+
+
+def report_main(argv: list[str]) -> int:
+    from app.output.report import RunFacts, write_report
+
+    args = report_parser().parse_args(argv)
+    try:
+        facts = RunFacts(source=args.source, model_path=_model_path(args.model, args.csv))
+        out = write_report(args.csv, args.out, facts)
+    except ValueError as error:
+        print(f"emotion-app report: error: {error}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    except OSError as error:
+        print(f"emotion-app report: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
+        return ExitCode.FAILED
+    print(f"Report: {out}", file=sys.stderr)
+    return ExitCode.OK
+
+
+def _model_path(model: str | None, csv_path: str) -> Path | None:
+    """``--model``'s file, else the installed model named in the CSV's first face row (None
+    when it is not installed); ValueError for a ``--model`` that is not a model."""
+    from app.model.card import ModelCardError
+    from app.model.library import resolve_model
+    from app.output.timeline_file import read_timeline
+
+    name = model
+    if name is None:
+        rows = read_timeline(csv_path).face_rows()
+        name = rows[0].get("model") if rows else None
+        if not name:
+            return None
+    try:
+        return resolve_model(name)
+    except ModelCardError as error:
+        if model is not None:
+            raise ValueError(str(error)) from None
+        return None
