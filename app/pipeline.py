@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from app.face.baseline import DEFAULT_SECONDS
+from app.face.baseline import DEFAULT_SECONDS, Baseline
 from app.face.landmarks import DEFAULT_MAX_FACES, Face, FaceLandmarker, QuietLandmarker
 from app.face.preprocess import PreprocessSpec
 from app.face.steady import Steadiness
@@ -162,6 +162,15 @@ class Pipeline:
         if model is None:
             raise RuntimeError("choose a model before calibrating: a baseline is in its labels")
         self._tracker.calibrate(face_id, seconds, model.labels)
+
+    def use_baseline(self, baseline: Baseline | None) -> None:
+        """Correct every face for ``baseline`` from now on (None: stop); ValueError when its
+        labels are not the model's. The face IDs' own calibrations are replaced."""
+        model = self._pending_model or self._model
+        if baseline is not None and (model is None or tuple(baseline.labels) != tuple(model.labels)):
+            raise ValueError(f"the baseline's labels ({', '.join(baseline.labels)}) are not the model's "
+                             f"({', '.join(model.labels) if model else 'no model loaded'})")
+        self._tracker.use_baseline(baseline)
 
     def restart_source(self) -> None:
         """Reopen the source being read (after SOURCE_LOST); raises CaptureError."""

@@ -101,6 +101,9 @@ class FaceTracker:
         self._ids = itertools.count(1)
         self._calibrations: deque[tuple[int, float, tuple[str, ...]]] = deque()
         """Requests from other threads, taken at the next update."""
+        self.preset_baseline: Baseline | None = None
+        """A baseline every face starts with (``use_baseline``): one person's footage."""
+        self._preset_request: tuple[Baseline | None] | None = None
 
     @property
     def steadiness(self) -> Steadiness:
@@ -130,9 +133,24 @@ class FaceTracker:
         self._calibrations.append((int(face_id), float(seconds), tuple(labels)))
 
     def uncalibrate(self) -> None:
-        """Forget every baseline (another model's labels)."""
+        """Forget every baseline (another model's labels), the preset one too."""
+        self.preset_baseline = None
         for track in self._tracks:
             track.baseline, track.calibration = None, None
+            track.calibrated_read.restart()
+
+    def use_baseline(self, baseline: Baseline | None) -> None:
+        """Correct every face, those in view and those to come, for ``baseline`` from the next
+        update (any thread); None: no baseline."""
+        self._preset_request = (baseline,)
+
+    def _take_preset(self) -> None:
+        request, self._preset_request = self._preset_request, None
+        if request is None:
+            return
+        self.preset_baseline = request[0]
+        for track in self._tracks:
+            track.baseline, track.calibration = request[0], None
             track.calibrated_read.restart()
 
     def update(self, boxes: Sequence[Box], probabilities: np.ndarray,
@@ -141,6 +159,7 @@ class FaceTracker:
         calibrated face) for each box, in the order given."""
         if len(boxes) != len(probabilities):
             raise ValueError(f"{len(boxes)} boxes but {len(probabilities)} probability rows")
+        self._take_preset()
         self._take_calibrations()
         assigned = self._match(boxes)  # before expiring: a pause in the analysis is no miss
         matched = {id(track) for track in assigned.values()}
@@ -151,7 +170,7 @@ class FaceTracker:
         for index, (box, probs) in enumerate(zip(boxes, probabilities)):
             track = assigned.get(index)
             if track is None:
-                track = Track(next(self._ids), tuple(box), time_s)
+                track = Track(next(self._ids), tuple(box), time_s, baseline=self.preset_baseline)
                 self._tracks.append(track)
             smoothed, shown = track.read.update(probs, time_s, steadiness)
             track.box, track.last_seen_s = tuple(box), time_s
