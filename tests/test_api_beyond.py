@@ -29,7 +29,8 @@ def test_a_baseline_from_images_corrects_every_face_after_it(recognizer, single_
     assert plain.calibrated is None and math.isnan(plain.calibrated_valence)
     baseline = recognizer.baseline_from_images([single_face_image, single_face_image], name="rest")
     assert baseline.name == "rest" and baseline.frames == 2
-    assert baseline.probabilities == pytest.approx([plain.probabilities[label] for label in recognizer.labels])
+    expected = [plain.probabilities[label] for label in recognizer.labels]
+    assert baseline.probabilities == pytest.approx(expected)
     recognizer.calibrate(baseline)
     try:
         (face,) = recognizer.analyze(single_face_image)
