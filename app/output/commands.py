@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from app.face.baseline import DEFAULT_SECONDS
@@ -34,18 +35,28 @@ def calibrate_main(argv: list[str]) -> int:
     from app.output.calibrate_csv import calibrate_csv
 
     args = calibrate_parser().parse_args(argv)
-    try:
+
+    def calibrate() -> str:
         baselines = calibrate_csv(args.csv, args.out, overwrite=args.overwrite, start_s=args.start_s,
                                   end_s=args.end_s, marker=args.marker, seconds=args.seconds)
+        for face_id, baseline in sorted(baselines.items()):
+            print(f"face {face_id}: {baseline.name}: {baseline.describe()}")
+        return f"Calibrated CSV: {args.out}"
+    return _run("emotion-app calibrate", args.out, calibrate)
+
+
+def _run(program: str, out: str, action: Callable[[], str]) -> int:
+    """``action``'s closing line on stderr and 0; bad input (ValueError) 2, a file that
+    cannot be written (OSError) 1, each said in one line."""
+    try:
+        done = action()
     except ValueError as error:
-        print(f"emotion-app calibrate: error: {error}", file=sys.stderr)
+        print(f"{program}: error: {error}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     except OSError as error:
-        print(f"emotion-app calibrate: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
+        print(f"{program}: cannot write {out}: {error.strerror or error}", file=sys.stderr)
         return ExitCode.FAILED
-    for face_id, baseline in sorted(baselines.items()):
-        print(f"face {face_id}: {baseline.name}: {baseline.describe()}")
-    print(f"Calibrated CSV: {args.out}", file=sys.stderr)
+    print(done, file=sys.stderr)
     return ExitCode.OK
 
 
@@ -69,17 +80,11 @@ def report_main(argv: list[str]) -> int:
     from app.output.report import RunFacts, write_report
 
     args = report_parser().parse_args(argv)
-    try:
+
+    def report() -> str:
         facts = RunFacts(source=args.source, model_path=_model_path(args.model, args.csv))
-        out = write_report(args.csv, args.out, facts)
-    except ValueError as error:
-        print(f"emotion-app report: error: {error}", file=sys.stderr)
-        return ExitCode.BAD_INPUT
-    except OSError as error:
-        print(f"emotion-app report: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
-        return ExitCode.FAILED
-    print(f"Report: {out}", file=sys.stderr)
-    return ExitCode.OK
+        return f"Report: {write_report(args.csv, args.out, facts)}"
+    return _run("emotion-app report", args.out, report)
 
 
 def _model_path(model: str | None, csv_path: str) -> Path | None:

@@ -158,7 +158,7 @@ def _face_section(timeline: TimelineFile, summary: FaceSummary, level: int) -> s
                 if summary.baselines else '<p class="note">Not calibrated.</p>')
     return (f"<section>{heading}{_figure(timeline, summary)}"
             f"<p>Seen in {summary.frames_seen} of {total} frames; mean valence "
-            f"{summary.mean_valence:+.2f}.</p>{baseline}"
+            f"{_signed(summary.mean_valence)}.</p>{baseline}"
             f"<h{level + 1}>Emotion shown (smoothed), share of the face's frames</h{level + 1}>"
             f"{_table(['emotion', 'frames', 'share'], shares)}"
             f"<h{level + 1}>Missing and low-quality frames</h{level + 1}>"
@@ -234,6 +234,10 @@ def _table(header: list[str], rows: list[list[str]], show_header: bool = True) -
     head = "<tr>" + "".join(f"<th>{_text(cell)}</th>" for cell in header) + "</tr>" if show_header else ""
     body = "".join("<tr>" + "".join(f"<td>{_text(cell)}</td>" for cell in row) + "</tr>" for row in rows)
     return f"<table>{head}{body}</table>"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.2f}" if math.isfinite(value) else "none (the labels give no valence)"
 
 
 def _share(count: int, total: int) -> str:

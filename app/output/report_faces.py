@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.output.timeline_columns import MARKER_ROW, ROW_TYPE, T_SECONDS
+from app.face.valence import valence
+from app.output.timeline_columns import MARKER_ROW, ROW_TYPE, SMOOTHED, T_SECONDS
 from app.output.timeline_file import TimelineFile, number
 
 SMALL_EYE_DISTANCE_PX = 20.0
@@ -36,7 +37,8 @@ class FaceSummary:
     shown: Counter
     """Emotion shown (``top_emotion_smoothed``) -> frames."""
     mean_valence: float
-    """Of ``valence_smoothed``; NaN when there is none."""
+    """Of the smoothed read (as ``valence_smoothed``, made again so older CSVs have it
+    too); NaN when the labels give none."""
     baselines: tuple[str, ...]
 
 
@@ -59,7 +61,7 @@ def _summary(timeline: TimelineFile, face_id: int, frames: int) -> FaceSummary:
                        blur < BLURRED_SHARE * median_blur}
     counts = {reason: int(flags.sum()) for reason, flags in reasons.items()}
     counts["any of these"] = int(np.logical_or.reduce(list(reasons.values())).sum()) if rows else 0
-    valences = timeline.values(rows, "valence_smoothed")
+    valences = np.asarray(valence(timeline.probabilities(rows, SMOOTHED), timeline.labels))
     return FaceSummary(
         face_id, seen, max(frames - seen, 0), counts,
         Counter(row.get("top_emotion_smoothed") or UNREADABLE for row in rows),
