@@ -30,7 +30,7 @@ from app.model.inference import EmotionClassifier
 from app.model.library import describe_models, most_accurate_installed
 from app.model.providers import probe
 from app.output.annotate import AnnotatedVideo
-from app.output.report import RunFacts, write_report
+from app.output.report import ReportError, RunFacts, write_report
 from app.output.run_summary import RunTally, summary_text
 from app.output.timeline_csv import RecordingError
 from app.output.timeline_image import checked_plot_path, draw_timelines, write_image
@@ -171,7 +171,7 @@ def _session_report(args: argparse.Namespace, csv: RecordingStatus, tally: RunTa
                                "gamma": "off" if args.no_gamma else "as the card says"})
     try:
         path = write_report(csv.path, args.report, facts)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, ReportError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         print(f"emotion-app: cannot write the report to {args.report}: {reason}; the CSV {csv.path} "
               "is kept", file=sys.stderr)

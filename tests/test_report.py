@@ -137,3 +137,18 @@ def test_chromium_shows_the_plots(session, tmp_path):
     white = (pixels.min(axis=2) > 245).mean()
     assert 0.3 < white < 0.98  # a page, not a blank or an error screen
 
+
+
+def test_without_matplotlib_as_in_the_bundle_the_report_says_why_and_writes_nothing(session, tmp_path):
+    """The packaged bundle leaves matplotlib out (packaging/runtime_hook_no_matplotlib.py)."""
+    import subprocess
+
+    path, _ = session
+    out = tmp_path / "report.html"
+    hook = REPO_ROOT / "packaging" / "runtime_hook_no_matplotlib.py"
+    script = (f"import runpy, sys; runpy.run_path({str(hook)!r}); from app.cli import main; "
+              f"sys.exit(main(['report', {str(path)!r}, '--out', {str(out)!r}]))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT,
+                          timeout=120)
+    assert done.returncode == 1 and "the report's plots need matplotlib" in done.stderr
+    assert not out.exists()

@@ -135,7 +135,7 @@ def run_batch(args: argparse.Namespace) -> int:
 def _write_report(path: str, manifest: Manifest, inputs: list[BatchInput], out: Path) -> bool:
     """``--report``: the inputs of this batch as the manifest has them; False (said on
     stderr) when the page cannot be written."""
-    from app.output.report import BatchEntry, write_batch_report
+    from app.output.report import BatchEntry, ReportError, write_batch_report
 
     rows = [manifest.rows.get(str(item.path)) for item in inputs]
     entries = [BatchEntry(row.input, out / row.output, row.status, row.error, row.model, row.model_sha256,
@@ -143,8 +143,9 @@ def _write_report(path: str, manifest: Manifest, inputs: list[BatchInput], out: 
                for item, row in zip(inputs, rows)]
     try:
         written = write_batch_report(entries, path, f"Emotion batch report: {len(entries)} files")
-    except OSError as error:
-        print(f"{PROGRAM}: cannot write the report to {path}: {error.strerror or error}", file=sys.stderr)
+    except (OSError, ReportError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        print(f"{PROGRAM}: cannot write the report to {path}: {reason}", file=sys.stderr)
         return False
     print(f"Report: {written}", file=sys.stderr)
     return True

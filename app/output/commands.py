@@ -47,9 +47,13 @@ def calibrate_main(argv: list[str]) -> int:
 
 def _run(program: str, out: str, action: Callable[[], str]) -> int:
     """``action``'s closing line on stderr and 0; bad input (ValueError) 2, a file that
-    cannot be written (OSError) 1, each said in one line."""
+    cannot be written (OSError) or a report that cannot be made here (RuntimeError) 1,
+    each said in one line."""
     try:
         done = action()
+    except RuntimeError as error:
+        print(f"{program}: error: {error}", file=sys.stderr)
+        return ExitCode.FAILED
     except ValueError as error:
         print(f"{program}: error: {error}", file=sys.stderr)
         return ExitCode.BAD_INPUT

@@ -43,6 +43,10 @@ figure { margin: 1em 0; } figure svg { max-width: 100%; height: auto; }
 """
 
 
+class ReportError(RuntimeError):
+    """The report cannot be made here (no plotting library)."""
+
+
 @dataclass(frozen=True)
 class RunFacts:
     """What the CSV alone cannot say, from the run that made it (``None``: not known)."""
@@ -167,10 +171,12 @@ def _face_section(timeline: TimelineFile, summary: FaceSummary, level: int) -> s
 
 def _figure(timeline: TimelineFile, summary: FaceSummary) -> str:
     """The face's timelines and shares as inline SVG (matplotlib, no fonts or images)."""
-    import matplotlib
-
-    matplotlib.use("svg", force=False)
-    from matplotlib.figure import Figure
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as error:  # the packaged bundle leaves matplotlib out
+        raise ReportError(f"the report's plots need matplotlib, which this installation lacks "
+                          f"({error}); make the report from an installed emotion-live "
+                          "(pip install emotion-live, or bash scripts/app.sh)") from None
 
     rows = timeline.face_rows(summary.face_id)
     times, basis = time_axis(timeline, rows)
