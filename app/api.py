@@ -10,13 +10,19 @@ one batched ONNX Runtime call, tracking), so a script reads faces exactly as the
 and ``--headless`` do; it runs offline. Probabilities are each frame's own softmax, not
 the app's smoothed on-screen read, so a photo's result does not depend on the one
 before. A recognizer belongs to the thread that uses it (MediaPipe's graphs do).
+
+Beyond the seven probabilities: each face's ``valence``; a neutral baseline of the person
+(``baseline_from_images``, ``baseline_from_video`` over a time range, or
+``calibrate_csv`` on a recorded CSV) that ``calibrate`` applies to every face read after
+it (``calibrated``); and ``record_video``, which records a run to a CSV and, if asked,
+its HTML report (``report`` makes one from any recorded CSV).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,12 +31,15 @@ from time import monotonic
 import cv2
 import numpy as np
 
+from app.face.baseline import Baseline
 from app.face.landmarks import DEFAULT_MAX_FACES
 from app.model.card import ModelCardError
 from app.model.library import most_accurate_installed
 from app.model.providers import probe
+from app.output.calibrate_csv import calibrate_csv  # noqa: F401 - part of the API
+from app.output.report import RunFacts, write_report
 from app.pipeline import Pipeline
-from app.results import Event, EventKind, FaceResult, Frame, FrameResult
+from app.results import Event, EventKind, FaceResult, Frame, FrameResult, RecordingStatus
 from app.sources.base import CaptureError
 from app.sources.capture import FrameReader, open_reader
 
@@ -53,6 +62,13 @@ class FaceEmotion:
     small or blurred face: a coarser alignment, so a less trustworthy reading)."""
     face_id: int
     """Stays the same across a video's frames while the face stays in view."""
+    valence: float = float("nan")
+    """Happy minus the strongest negative emotion, -1 to 1 (``app.face.valence``): a
+    summary of ``probabilities``, not a measurement of its own; NaN for labels without
+    happy or a negative emotion."""
+    calibrated: dict[str, float] | None = None
+    """``probabilities`` corrected for the baseline ``calibrate`` set; None without one."""
+    calibrated_valence: float = float("nan")
 
     @property
     def top_probability(self) -> float:
@@ -61,7 +77,8 @@ class FaceEmotion:
     def __repr__(self) -> str:
         box = ", ".join(f"{value:.0f}" for value in self.box)
         return (f"FaceEmotion(top_emotion={self.top_emotion!r}, top_probability="
-                f"{self.top_probability:.2f}, box=({box}), landmarks={self.landmarks!r}, "
+                f"{self.top_probability:.2f}, valence={self.valence:+.2f}, box=({box}), "
+                f"landmarks={self.landmarks!r}, "
                 f"face_id={self.face_id})")
 
 
@@ -120,6 +137,61 @@ class EmotionRecognizer:
         pipeline = self._open_pipeline()
         return self._video_frames(pipeline, open_reader(source))
 
+    def baseline_from_images(self, images: Iterable[np.ndarray | str | Path], name: str = "") -> Baseline:
+        """A neutral baseline from the largest face of each image (of one person at rest);
+        ValueError when no image has a face."""
+        rows = [faces[0].probabilities for image in images if (faces := self.analyze(image))]
+        return self._baseline(rows, name or f"{len(rows)} images")
+
+    def baseline_from_video(self, source: str | Path, start_s: float, end_s: float) -> Baseline:
+        """A neutral baseline from the largest face of each frame from ``start_s`` to ``end_s``
+        seconds into a video; ValueError when none of them has a face."""
+        rows = []
+        for frame in self.analyze_video(source):
+            if frame.time_s > end_s:
+                break
+            if frame.time_s >= start_s and frame.faces:
+                rows.append(max(frame.faces, key=lambda face: face.box[2] * face.box[3]).probabilities)
+        return self._baseline(rows, f"{Path(str(source)).name} {start_s:g}-{end_s:g} s ({len(rows)} frames)")
+
+    def calibrate(self, baseline: Baseline | None) -> None:
+        """Correct every face read from now on for ``baseline`` (its ``calibrated`` and
+        ``calibrated_valence``, and the CSV ``record_video`` writes); None: stop. ValueError
+        for a baseline of other labels."""
+        self._open_pipeline().use_baseline(baseline)
+
+    def record_video(self, source: str | Path | int, csv: str | Path, *, report: str | Path | None = None,
+                     overwrite: bool = False, max_frames: int = 0) -> RecordingStatus:
+        """Analyse a video (or ``max_frames`` of a camera or stream) into a timeline CSV, as
+        ``emotion-app --headless`` does, and write its HTML report to ``report`` if given.
+        Raises RecordingError for an unwritable or existing CSV, CaptureError for a source
+        that cannot be opened."""
+        pipeline = self._open_pipeline()
+        reader = open_reader(source)
+        try:
+            pipeline.start_recording(csv, overwrite)
+        except Exception:
+            reader.close()
+            raise
+        frames, results = 0, self._video_frames(pipeline, reader)
+        try:
+            for frames, _ in enumerate(results, start=1):
+                if max_frames and frames >= max_frames:
+                    break
+        finally:
+            results.close()  # ends the run: its landmark thread, the reader
+            status = pipeline.stop_recording()
+        if report is not None and status is not None:
+            write_report(status.path, report, RunFacts(source=str(source), model_path=self.model_path,
+                                                       frames=frames))
+        return status
+
+    def _baseline(self, rows: list[dict[str, float]], name: str) -> Baseline:
+        values = [[row[label] for label in self.labels] for row in rows]
+        if not values:
+            raise ValueError(f"no face to take the baseline {name!r} from")
+        return Baseline.from_probabilities(values, self.labels, name)
+
     def close(self) -> None:
         """Release MediaPipe's graphs and the ONNX Runtime session; safe to call twice."""
         pipeline, self._pipeline = self._pipeline, None
@@ -160,6 +232,12 @@ class EmotionRecognizer:
             reader.close()
 
 
+def report(csv: str | Path, out: str | Path, source: str | None = None) -> Path:
+    """The HTML report of a recorded timeline CSV (``emotion-app report``); ValueError for a
+    file that is not one."""
+    return write_report(csv, out, RunFacts(source=source))
+
+
 def _check(event: Event) -> None:
     """Raise for the events that end a video run badly; log a truncated file's end."""
     if event.kind is EventKind.ERROR:
@@ -178,8 +256,10 @@ def _faces(result: FrameResult) -> Iterator[FaceEmotion]:
 def _face(face: FaceResult) -> FaceEmotion:
     probabilities = {label: float(value) for label, value in zip(face.labels, face.probabilities)}
     top = face.labels[int(np.argmax(face.probabilities))]
+    calibrated = (None if face.calibrated is None
+                  else {label: float(value) for label, value in zip(face.labels, face.calibrated)})
     return FaceEmotion(tuple(float(value) for value in face.box), probabilities, top,
-                       face.landmarks, face.face_id)
+                       face.landmarks, face.face_id, face.valence, calibrated, face.calibrated_valence)
 
 
 def _default_model_path() -> Path:

@@ -1,5 +1,6 @@
 """``emotion-app``: the desktop app, or with ``--headless`` the same pipeline without a window;
-``emotion-app batch`` runs many files that way (``app.batch``)."""
+``emotion-app batch`` runs many files that way (``app.batch``); ``emotion-app calibrate``
+works on a recorded CSV (``app.output.commands``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Sources: a camera index (0, 1, ...), a video file, a folder of images, or a "
                "stream URL (rtsp://, http://). Models: a name from models_onnx/ (see "
                "--list-models) or the path of an ONNX file that carries a model card. "
+               "A recorded CSV afterwards: emotion-app calibrate --help, emotion-app report --help. "
                f"Log file (with the native libraries' raw messages): {log_file()} "
                f"({LOG_ENV} names another). Many files at once, in parallel: emotion-app batch "
                "--help.",
@@ -41,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--plot", metavar="IMAGE",
                         help="headless: also draw each face's emotion timeline to this .png "
                              "(one panel per face; a summary is printed either way)")
+    output.add_argument("--report", metavar="HTML",
+                        help="headless: also write a self-contained HTML report of the --csv "
+                             "(emotion-app report --help)")
     modes = parser.add_argument_group("modes")
     modes.add_argument("--headless", action="store_true",
                        help="no window: process --source to --csv with a progress bar")
@@ -62,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-HEADLESS_ONLY = ("output_video", "plot", "realtime", "max_frames")
+HEADLESS_ONLY = ("output_video", "plot", "report", "realtime", "max_frames")
 """Options that mean something only without a window: given to the window, they are refused
 rather than silently ignored."""
 
@@ -73,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         from app.batch.command import main as batch_main
 
         return batch_main(argv[1:])
+    if argv[:1] == ["calibrate"]:  # a recorded CSV corrected for each face's neutral baseline
+        from app.output.commands import calibrate_main
+
+        return calibrate_main(argv[1:])
+    if argv[:1] == ["report"]:  # a recorded CSV as one self-contained HTML page
+        from app.output.commands import report_main
+
+        return report_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     window = not (args.headless or args.list_cameras or args.list_models or args.gpu_report)

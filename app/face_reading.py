@@ -38,7 +38,8 @@ def read_faces(frame: Frame, faces: list[Face], model: EmotionClassifier, spec: 
         FaceResult(read.face_id, face.box, {name: (float(point[0]), float(point[1]))
                                             for name, point in face.anchors.items()},
                    face.source, model.labels, probabilities, read.smoothed, quality, read.shown,
-                   model.member_names, member_probabilities)
+                   model.member_names, member_probabilities, read.baseline, read.calibrated,
+                   read.calibrated_smoothed, read.calibrated_shown, read.calibrating)
         for face, probabilities, read, quality, member_probabilities
         in zip(faces, prediction.probabilities, tracked, qualities, members)
     )

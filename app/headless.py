@@ -30,6 +30,7 @@ from app.model.inference import EmotionClassifier
 from app.model.library import describe_models, most_accurate_installed
 from app.model.providers import probe
 from app.output.annotate import AnnotatedVideo
+from app.output.report import ReportError, RunFacts, write_report
 from app.output.run_summary import RunTally, summary_text
 from app.output.timeline_csv import RecordingError
 from app.output.timeline_image import checked_plot_path, draw_timelines, write_image
@@ -87,7 +88,10 @@ def _analyse(args: argparse.Namespace) -> int:
         plot_path = checked_plot_path(args.plot) if args.plot else None
     except ValueError as error:
         raise UsageError(str(error)) from None
+    if args.report and not args.csv:
+        raise UsageError("--report is made from the recorded timeline: give --csv too")
     pipeline = build_pipeline(args)
+    pipeline_model = pipeline.model.path
     try:
         reader = open_reader(args.source, realtime=args.realtime)
     except CaptureError as error:
@@ -116,7 +120,10 @@ def _analyse(args: argparse.Namespace) -> int:
             video.close()
         if final:
             print(f"CSV: {final.path} ({final.rows} rows)", file=sys.stderr)
-    return _report(tally, plot_path, title, final, code)
+    code = _report(tally, plot_path, title, final, code)
+    if args.report and final is not None:
+        code = _session_report(args, final, tally, pipeline_model) or code
+    return code
 
 
 def build_pipeline(args: argparse.Namespace, classifier: EmotionClassifier | None = None) -> Pipeline:
@@ -153,6 +160,24 @@ def _report(tally: RunTally, plot_path: Path | None, title: str, csv: RecordingS
         return code or ExitCode.FAILED
     print(f"Plot: {plot_path}", file=sys.stderr)
     return code
+
+
+def _session_report(args: argparse.Namespace, csv: RecordingStatus, tally: RunTally,
+                    model_path: Path) -> int:
+    """``--report``: the HTML report of the CSV just closed; 0, or FAILED when it cannot
+    be written (the CSV is kept)."""
+    facts = RunFacts(source=str(args.source), model_path=model_path, frames=tally.frames,
+                     settings={"max_faces": str(args.max_faces), "provider": args.provider,
+                               "gamma": "off" if args.no_gamma else "as the card says"})
+    try:
+        path = write_report(csv.path, args.report, facts)
+    except (OSError, ValueError, ReportError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        print(f"emotion-app: cannot write the report to {args.report}: {reason}; the CSV {csv.path} "
+              "is kept", file=sys.stderr)
+        return ExitCode.FAILED
+    print(f"Report: {path}", file=sys.stderr)
+    return 0
 
 
 def _source_title(source) -> str:

@@ -17,7 +17,7 @@ yielding a ``FrameResult`` per analysed frame and ``Event``s for what happens on
 for what a source, a model or a disk does mid-run. ``stop`` is that run's own token:
 set from any thread, before or during the run, it ends that run and no other. Any
 thread may call the controls at any time (``set_model``, ``steadiness``,
-``gamma_enabled``, ``start_recording``, ``stop_recording``, ``add_marker``,
+``gamma_enabled``, ``start_recording``, ``stop_recording``, ``add_marker``, ``calibrate``,
 ``restart_source``, ``stop``); one that can fail raises in its caller (a bad model
 file, an unwritable CSV) and leaves the running state untouched; what it changes
 applies from the next frame.
@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from app.face.baseline import DEFAULT_SECONDS, Baseline
 from app.face.landmarks import DEFAULT_MAX_FACES, Face, FaceLandmarker, QuietLandmarker
 from app.face.preprocess import PreprocessSpec
 from app.face.steady import Steadiness
@@ -151,6 +152,25 @@ class Pipeline:
         """An event-marker row in the CSV now; raises RecordingError when not recording."""
         frame = self._last_frame
         self._recording.add_marker(label, frame and frame.index, frame and frame.source_ms)
+
+    def calibrate(self, face_id: int, seconds: float = DEFAULT_SECONDS) -> None:
+        """Record face ``face_id``'s neutral baseline over its next ``seconds`` of frames;
+        from then on its read is also corrected for it (``app.face.baseline``). The face
+        keeps it while it keeps its ID, and for this model only. Raises RuntimeError with
+        no model loaded, ValueError for negative seconds."""
+        model = self._pending_model or self._model
+        if model is None:
+            raise RuntimeError("choose a model before calibrating: a baseline is in its labels")
+        self._tracker.calibrate(face_id, seconds, model.labels)
+
+    def use_baseline(self, baseline: Baseline | None) -> None:
+        """Correct every face for ``baseline`` from now on (None: stop); ValueError when its
+        labels are not the model's. The face IDs' own calibrations are replaced."""
+        model = self._pending_model or self._model
+        if baseline is not None and (model is None or tuple(baseline.labels) != tuple(model.labels)):
+            raise ValueError(f"the baseline's labels ({', '.join(baseline.labels)}) are not the model's "
+                             f"({', '.join(model.labels) if model else 'no model loaded'})")
+        self._tracker.use_baseline(baseline)
 
     def restart_source(self) -> None:
         """Reopen the source being read (after SOURCE_LOST); raises CaptureError."""
@@ -295,6 +315,7 @@ class Pipeline:
         if pending is not None:
             self._use(pending)
             self._tracker.reset_smoothing()
+            self._tracker.uncalibrate()  # a baseline is one model's read of a face
             self._events.append(Event(
                 EventKind.MODEL_CHANGED, f"now running {pending.name} on {pending.provider}",
                 {"name": pending.name, "path": pending.path, "provider": pending.provider}))

@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from app.face.baseline import Baseline
 from app.face.quality import FaceQuality
 from app.face.steady import Steadiness
+from app.face.valence import valence
 
 UNREADABLE = "\u2014"
 """Shown instead of a percentage where the model gave no finite number (NaN, infinity)."""
@@ -98,12 +100,50 @@ class FaceResult:
     """An ensemble's members; () for a single model."""
     member_probabilities: np.ndarray | None = None
     """(M, K) each member's raw probabilities for this frame, in ``labels`` order."""
+    baseline: Baseline | None = None
+    """The face's neutral baseline (``app.face.baseline``); None: not calibrated."""
+    calibrated: np.ndarray | None = None
+    """This frame's ``probabilities`` corrected for ``baseline``; None when not calibrated."""
+    calibrated_smoothed: np.ndarray | None = None
+    """The steady read of ``calibrated``, which the window shows for a calibrated face."""
+    calibrated_shown: int | None = None
+    calibrating: bool = False
+    """A baseline is being recorded from this face's frames."""
 
     @property
     def readable(self) -> bool:
         """False when the model's outputs for this face were not finite numbers (NaN,
         infinity): no emotion is shown for it, and "\u2014" instead of each percentage."""
         return bool(np.isfinite(self.probabilities).all() and np.isfinite(self.smoothed).all())
+
+    @property
+    def shown_values(self) -> np.ndarray:
+        """What the face's panel shows: the calibrated steady read once calibrated, else
+        ``smoothed``."""
+        return self.smoothed if self.calibrated_smoothed is None else self.calibrated_smoothed
+
+    @property
+    def shown_top_index(self) -> int:
+        if self.calibrated_smoothed is None:
+            return self.top_index
+        if self.calibrated_shown is None:
+            return int(np.argmax(self.calibrated_smoothed))
+        return self.calibrated_shown
+
+    @property
+    def calibrated_valence(self) -> float:
+        """The valence of ``calibrated``; NaN when not calibrated."""
+        return math.nan if self.calibrated is None else valence(self.calibrated, self.labels)
+
+    @property
+    def valence(self) -> float:
+        """This frame's valence, -1 to 1 (``app.face.valence``); NaN when unreadable."""
+        return valence(self.probabilities, self.labels)
+
+    @property
+    def smoothed_valence(self) -> float:
+        """The valence of the smoothed read."""
+        return valence(self.smoothed, self.labels)
 
     @property
     def top_index(self) -> int:

@@ -13,14 +13,15 @@ system_packages="libgl1 libegl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbco
   libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libwayland-cursor0
   xvfb xauth"
 # The test suite watches the app's system calls (tests/test_offline.py: no network, no
-# compilers at start-up).
-case ",$extras," in *,dev,*) system_packages="$system_packages strace" ;; esac
+# compilers at start-up) and renders the session report in a real browser
+# (tests/test_report.py, scripts/report_screenshot.py: Debian's chromium).
+case ",$extras," in *,dev,*) system_packages="$system_packages strace chromium" ;; esac
 if command -v dpkg >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   missing=$(for package in $system_packages; do
     dpkg -s "$package" >/dev/null 2>&1 || echo "$package"; done)
   if [ -n "$missing" ]; then
     sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    echo "Installing system packages (Qt's libraries; strace for the tests): $(echo $missing)"
+    echo "Installing system packages (Qt's libraries; strace and chromium for the tests): $(echo $missing)"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
   fi

@@ -6,8 +6,9 @@ A block sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``:
 - ``models``: the model cards inside ``models_onnx/*.onnx`` (as ``emotion-train cards``);
 - ``aims``: the shipped models' test accuracy (their cards) against ``AIMS``;
 - ``timeline-columns``: the CSV timeline's columns and their meaning (``app.output.timeline_columns``);
-- ``speed``, ``startup``, ``batch``, ``steadiness``, ``setup-times``, ``packaging``: the saved output of
-  the command named in ``RESULTS`` (re-run that command to refresh the file, then this script).
+- ``speed``, ``startup``, ``batch``, ``steadiness``, ``calibration``, ``setup-times``, ``packaging``: the
+  saved output of the command named in ``RESULTS`` (re-run that command to refresh the file, then
+  this script).
 
 A block may sit in any of ``DOCUMENTS``; each block found is rebuilt, and README.md
 must hold every block. Hand-written text in these files gives no measured figure
@@ -58,6 +59,7 @@ RESULTS: dict[str, list[tuple[str, str]]] = {
     ],
     "batch": [("batch.md", "python benchmarks/batch.py > docs/results/batch.md")],
     "steadiness": [("steadiness.md", "python benchmarks/steadiness.py > docs/results/steadiness.md")],
+    "calibration": [("calibration.md", "python benchmarks/calibration.py > docs/results/calibration.md")],
     "setup-times": [("setup-times.md", "bash scripts/measure_setup.sh > docs/results/setup-times.md")],
     "packaging": [("bundle.md", "python packaging/build.py --summary docs/results/bundle.md")],
 }

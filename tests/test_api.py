@@ -159,3 +159,12 @@ def test_importing_the_package_stays_light():
     output = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
                             text=True, timeout=120, check=True).stdout.split()
     assert output == ["True", "False"]
+
+
+def test_each_face_carries_the_valence_of_its_probabilities(recognizer, single_face_image):
+    from app.face.valence import valence
+
+    (face,) = recognizer.analyze(single_face_image)
+    expected = valence(list(face.probabilities.values()), recognizer.labels)
+    assert -1.0 <= face.valence <= 1.0 and face.valence == pytest.approx(expected)
+    assert f"valence={face.valence:+.2f}" in repr(face)

@@ -152,7 +152,7 @@ def test_an_ensemble_records_how_many_members_agree_and_each_members_top_emotion
     recorder.close()
     first, second = read_rows(path)
     columns = list(first)
-    after = columns.index("top_emotion_smoothed") + 1
+    after = columns.index("baseline") + 1  # valence and calibration sit beside the probabilities
     assert columns[after: after + 7] == ["smoothing_s", "switch_margin", "switch_hold_s", "agreement",
                                          "top_mini", "top_vgg", "top_yolo"]
     assert (first["top_emotion"], first["top_emotion_smoothed"]) == ("happy", "neutral")  # held

@@ -38,7 +38,8 @@ def test_the_header_is_the_table_with_a_column_per_label_and_per_member():
     assert [name for name in single if SMOOTHED.item(name)] == smoothed
     assert "agreement" not in single and set(ensemble) - set(single) == {
         "agreement", *(f"top_{member}" for member in MEMBERS)}
-    assert [name.partition("<")[0] for name in names if "<" in name] == ["p_", "smoothed_", "top_"]
+    patterns = [name.partition("<")[0] for name in names if "<" in name]
+    assert patterns == ["p_", "smoothed_", "calibrated_", "top_"]
 
 
 def test_a_face_row_and_a_marker_row_line_up_with_the_header_by_name(tmp_path):
@@ -70,8 +71,9 @@ def test_every_column_fills_its_cell_on_a_face_row_of_a_video(members):
     row = FaceRow(Moment(frame.wall_time, 1.5, frame.index, frame.source_ms), result, result.faces[0])
     cells = row_cells(columns_for(FER2013_LABELS, members), row)
     empty = {name for name, cell in cells.items() if cell == ""}
-    assert empty == ({"source_file", "marker"} if members
-                     else {"source_file", "marker", "smoothing_s", "switch_margin", "switch_hold_s"})
+    uncalibrated = {"baseline", "valence_calibrated", *(f"calibrated_{label}" for label in FER2013_LABELS)}
+    steadiness = set() if members else {"smoothing_s", "switch_margin", "switch_hold_s"}
+    assert empty == {"source_file", "marker"} | steadiness | uncalibrated
 
 
 def test_the_readme_table_is_rendered_from_the_table():

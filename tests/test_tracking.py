@@ -27,7 +27,8 @@ def test_a_moving_face_keeps_its_id():
 def test_a_fast_move_with_little_overlap_still_matches_by_centre_distance():
     tracker = FaceTracker()
     tracker.update([(100, 100, 50, 50)], UNIFORM, 0.0)
-    (face_id, _, _), = tracker.update([(138, 100, 50, 50)], UNIFORM, FRAME)
+    (face,) = tracker.update([(138, 100, 50, 50)], UNIFORM, FRAME)
+    face_id = face.face_id
     assert iou((100, 100, 50, 50), (138, 100, 50, 50)) < tracker.min_iou
     assert face_id == 1
 
@@ -98,7 +99,7 @@ def test_reset_smoothing_keeps_ids():
     box = (0, 0, 10, 10)
     tracker.update([box], probs([1, 0]), 0.0)
     tracker.reset_smoothing()
-    face_id, smoothed, shown = tracker.update([box], probs([0, 1]), FRAME)[0]
+    face_id, smoothed, shown = tracker.update([box], probs([0, 1]), FRAME)[0][:3]
     assert face_id == 1 and smoothed == pytest.approx([0, 1]) and shown == 1
 
 

@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="run the files as Ray tasks: 'local' starts a private instance "
                               "here, 'auto' joins the cluster `ray start` runs here, or give "
                               "the head's address (needs the cluster extra; see docs/batch.md)")
+    parser.add_argument("--report", metavar="HTML",
+                        help="also write one self-contained HTML report: a table over the manifest "
+                             "(file, faces, dominant emotion, mean valence, failures), then each file's")
     running.add_argument("--redo", action="store_true",
                          help="analyse every input again, even those the manifest lists as done")
     parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS, help="logging verbosity")
@@ -120,11 +123,32 @@ def run_batch(args: argparse.Namespace) -> int:
         manifest.rewrite()
     print(_summary(outcomes, skipped, progress, workers, threads, args, model_path, manifest),
           flush=True)
+    report_failed = bool(args.report) and not _write_report(args.report, manifest, inputs, out)
     if interrupted:
         print(f"{PROGRAM}: interrupted; run the same command again to continue "
               f"({len(tasks) - len(outcomes)} files left)", file=sys.stderr)
         return ExitCode.INTERRUPTED
-    return ExitCode.FAILED if any(outcome.status == FAILED for outcome in outcomes) else ExitCode.OK
+    failed = report_failed or any(outcome.status == FAILED for outcome in outcomes)
+    return ExitCode.FAILED if failed else ExitCode.OK
+
+
+def _write_report(path: str, manifest: Manifest, inputs: list[BatchInput], out: Path) -> bool:
+    """``--report``: the inputs of this batch as the manifest has them; False (said on
+    stderr) when the page cannot be written."""
+    from app.output.report import BatchEntry, ReportError, write_batch_report
+
+    rows = [manifest.rows.get(str(item.path)) for item in inputs]
+    entries = [BatchEntry(row.input, out / row.output, row.status, row.error, row.model, row.model_sha256,
+                          row.frames) if row else BatchEntry(str(item.path), None, "not analysed", "", "", "")
+               for item, row in zip(inputs, rows)]
+    try:
+        written = write_batch_report(entries, path, f"Emotion batch report: {len(entries)} files")
+    except (OSError, ReportError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        print(f"{PROGRAM}: cannot write the report to {path}: {reason}", file=sys.stderr)
+        return False
+    print(f"Report: {written}", file=sys.stderr)
+    return True
 
 
 def settings_text(args: argparse.Namespace) -> str:

@@ -11,12 +11,16 @@ a pause in the analysis itself (MediaPipe starting its graphs, frames dropped un
 load) keeps the ID of a face still where it was. IDs count up and are never reused within a run.
 
 Each track keeps its face's ``SteadyRead``: the smoothed probabilities and the emotion
-shown, steadied as ``steadiness`` says (time constant, switch margin and hold).
+shown, steadied as ``steadiness`` says (time constant, switch margin and hold). A track
+may also keep a neutral baseline (``app.face.baseline``), recorded over its own next
+frames after ``calibrate``; from then on its probabilities are also corrected for it and
+steadied in a second ``SteadyRead``. A face whose ID changes is a new track: uncalibrated.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -25,9 +29,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from app.face.baseline import Baseline
 from app.face.steady import Steadiness, SteadyRead
 
 Box = tuple[float, float, float, float]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,6 +42,32 @@ class Track:
     box: Box
     last_seen_s: float
     read: SteadyRead = field(default_factory=SteadyRead)
+    baseline: Baseline | None = None
+    calibrated_read: SteadyRead = field(default_factory=SteadyRead)
+    calibration: Calibration | None = None
+    """A baseline being recorded."""
+
+
+@dataclass
+class Calibration:
+    """A neutral baseline being recorded from a track's frames for ``seconds``."""
+
+    seconds: float
+    labels: tuple[str, ...]
+    started_s: float | None = None
+    rows: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, probabilities: np.ndarray, time_s: float, face_id: int) -> Baseline | None:
+        """Take a frame; the baseline once ``seconds`` have passed (None before, or when no
+        frame of them was readable: then it goes on)."""
+        self.started_s = time_s if self.started_s is None else self.started_s
+        if np.isfinite(probabilities).all():
+            self.rows.append(np.asarray(probabilities, np.float64))
+        if time_s - self.started_s < self.seconds or not self.rows:
+            return None
+        return Baseline.from_probabilities(
+            self.rows, self.labels, f"face {face_id}, {self.started_s:.2f}-{time_s:.2f} s "
+                                    f"({len(self.rows)} frames)")
 
 
 class TrackedFace(NamedTuple):
@@ -43,6 +75,12 @@ class TrackedFace(NamedTuple):
     smoothed: np.ndarray
     shown: int | None
     """Index of the emotion shown (hysteresis applied); None before a readable frame."""
+    baseline: Baseline | None = None
+    calibrated: np.ndarray | None = None
+    """This frame's probabilities corrected for ``baseline``; None without one."""
+    calibrated_smoothed: np.ndarray | None = None
+    calibrated_shown: int | None = None
+    calibrating: bool = False
 
 
 class FaceTracker:
@@ -61,6 +99,11 @@ class FaceTracker:
         """Largest centre distance, as a fraction of the larger box side, that still matches."""
         self._tracks: list[Track] = []
         self._ids = itertools.count(1)
+        self._calibrations: deque[tuple[int, float, tuple[str, ...]]] = deque()
+        """Requests from other threads, taken at the next update."""
+        self.preset_baseline: Baseline | None = None
+        """A baseline every face starts with (``use_baseline``): one person's footage."""
+        self._preset_request: tuple[Baseline | None] | None = None
 
     @property
     def steadiness(self) -> Steadiness:
@@ -82,11 +125,42 @@ class FaceTracker:
         for track in self._tracks:
             track.read.restart()
 
+    def calibrate(self, face_id: int, seconds: float, labels: Sequence[str]) -> None:
+        """Record face ``face_id``'s neutral baseline over its next ``seconds`` (any thread;
+        a face no longer tracked then is ignored, with a log line)."""
+        if not (isinstance(seconds, (int, float)) and seconds >= 0):
+            raise ValueError(f"seconds must be 0 or more, got {seconds!r}")
+        self._calibrations.append((int(face_id), float(seconds), tuple(labels)))
+
+    def uncalibrate(self) -> None:
+        """Forget every baseline (another model's labels), the preset one too."""
+        self.preset_baseline = None
+        for track in self._tracks:
+            track.baseline, track.calibration = None, None
+            track.calibrated_read.restart()
+
+    def use_baseline(self, baseline: Baseline | None) -> None:
+        """Correct every face, those in view and those to come, for ``baseline`` from the next
+        update (any thread); None: no baseline."""
+        self._preset_request = (baseline,)
+
+    def _take_preset(self) -> None:
+        request, self._preset_request = self._preset_request, None
+        if request is None:
+            return
+        self.preset_baseline = request[0]
+        for track in self._tracks:
+            track.baseline, track.calibration = request[0], None
+            track.calibrated_read.restart()
+
     def update(self, boxes: Sequence[Box], probabilities: np.ndarray,
                time_s: float) -> list[TrackedFace]:
-        """(face ID, smoothed probabilities, emotion shown) for each box, in the order given."""
+        """(face ID, smoothed probabilities, emotion shown, and the calibrated read of a
+        calibrated face) for each box, in the order given."""
         if len(boxes) != len(probabilities):
             raise ValueError(f"{len(boxes)} boxes but {len(probabilities)} probability rows")
+        self._take_preset()
+        self._take_calibrations()
         assigned = self._match(boxes)  # before expiring: a pause in the analysis is no miss
         matched = {id(track) for track in assigned.values()}
         self._tracks = [t for t in self._tracks
@@ -96,12 +170,36 @@ class FaceTracker:
         for index, (box, probs) in enumerate(zip(boxes, probabilities)):
             track = assigned.get(index)
             if track is None:
-                track = Track(next(self._ids), tuple(box), time_s)
+                track = Track(next(self._ids), tuple(box), time_s, baseline=self.preset_baseline)
                 self._tracks.append(track)
             smoothed, shown = track.read.update(probs, time_s, steadiness)
             track.box, track.last_seen_s = tuple(box), time_s
-            results.append(TrackedFace(track.face_id, smoothed, shown))
+            calibrated = self._calibrated(track, probs, time_s)
+            results.append(TrackedFace(track.face_id, smoothed, shown, *calibrated))
         return results
+
+    def _calibrated(self, track: Track, probabilities: np.ndarray, time_s: float) -> tuple:
+        """(baseline, corrected frame, its steady read, its emotion shown, still recording)."""
+        if track.calibration is not None:
+            baseline = track.calibration.add(probabilities, time_s, track.face_id)
+            if baseline is not None:
+                track.baseline, track.calibration = baseline, None
+                track.calibrated_read.restart()
+                log.info("face %d calibrated: %s", track.face_id, baseline.describe())
+        if track.baseline is None or len(track.baseline.labels) != len(probabilities):
+            return None, None, None, None, track.calibration is not None
+        corrected = track.baseline.correct(probabilities)
+        smoothed, shown = track.calibrated_read.update(corrected, time_s, self._steadiness)
+        return track.baseline, corrected, smoothed, shown, track.calibration is not None
+
+    def _take_calibrations(self) -> None:
+        while self._calibrations:
+            face_id, seconds, labels = self._calibrations.popleft()
+            track = next((track for track in self._tracks if track.face_id == face_id), None)
+            if track is None:
+                log.warning("face %d is no longer in view: not calibrated", face_id)
+                continue
+            track.calibration = Calibration(seconds, labels)
 
     def _match(self, boxes: Sequence[Box]) -> dict[int, Track]:
         """Greedy assignment, best (lowest cost) pair first."""

@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
 
+from app.face.baseline import DEFAULT_SECONDS
 from app.face.steady import MAX_TIME_CONSTANT_S, Steadiness
 from app.gui import dialogs
 from app.gui.banner import BannerArea
@@ -35,6 +36,7 @@ from app.results import Event, EventKind, FrameResult, RecordingStatus
 from app.system.logs import log_file
 
 TITLE = "Emotion Live"
+CALIBRATION_SECONDS = DEFAULT_SECONDS
 SCRIPTED_SIZE = (1280, 800)
 """Scripted runs ignore the remembered geometry, so screenshots come out alike."""
 
@@ -108,6 +110,23 @@ class MainWindow(QMainWindow):
             self.open_source(spec)
         else:  # cancelled: the box shows what plays again
             self.controls.show_source(self.source_spec)
+
+    def calibrate_face(self, face_id: int | None = None, seconds: float = CALIBRATION_SECONDS) -> bool:
+        """Record the neutral baseline of ``face_id`` (default: the selected face) over its
+        next ``seconds``; False, with the reason in the status bar, when there is no face."""
+        face_id = self.timeline.selected_face if face_id is None else face_id
+        if face_id is None:
+            self.statusBar().showMessage("No face to calibrate: wait for a face, or click one.", 5000)
+            return False
+        try:
+            self.session.calibrate(face_id, seconds)
+        except RuntimeError as error:
+            self.statusBar().showMessage(f"Cannot calibrate: {error}.", 5000)
+            return False
+        self.statusBar().showMessage(
+            f"Calibrating face #{face_id}: hold a neutral face for {seconds:g} s. The baseline belongs "
+            "to this face ID: a face that leaves the view and gets a new ID is uncalibrated again.", 12000)
+        return True
 
     def show_gpu_check(self) -> None:
         if self.report is None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def build_menus(window: MainWindow) -> None:
-    """File, Recording, View (the docks) and Help."""
+    """File, Recording, Face (calibration), View (the docks) and Help."""
     bar = window.menuBar()
     file = bar.addMenu("&File")
     add_action(file, "Open &video\u2026", lambda: window.ask_source("video"), QKeySequence.StandardKey.Open)
@@ -29,6 +29,7 @@ def build_menus(window: MainWindow) -> None:
     file.addSeparator()
     add_action(file, "&Quit", window.close, QKeySequence.StandardKey.Quit)
     window.recording.fill_menu(bar.addMenu("&Recording"))
+    add_action(bar.addMenu("F&ace"), "&Calibrate selected face (hold it neutral)", window.calibrate_face, "C")
     view = bar.addMenu("&View")
     for dock in window.docks.values():
         view.addAction(dock.toggleViewAction())

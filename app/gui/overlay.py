@@ -57,7 +57,7 @@ class FacePainter:
         painter.fillRect(qrect(face.accent), colour)
         self._text(painter, face.identity)
         self._text(painter, face.caption)
-        for bar in face.bars:
+        for bar in face.painted_bars:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(bar.track_colour))
             painter.drawRoundedRect(qrect(bar.track), 2, 2)

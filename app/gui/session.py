@@ -191,6 +191,13 @@ class Session(QObject):
             raise RecordingError("not recording")
         self._pipeline.add_marker(label)
 
+    def calibrate(self, face_id: int, seconds: float) -> None:
+        """Record face ``face_id``'s neutral baseline over its next ``seconds``; RuntimeError
+        while no model is loaded."""
+        if self._pipeline is None:
+            raise RuntimeError("the analysis is still starting")
+        self._pipeline.calibrate(face_id, seconds)
+
     def shutdown(self) -> None:
         """Stop the run, wait for the worker, close the pipeline (and any CSV).
 

@@ -1,7 +1,9 @@
 """A plot of one face's emotion probabilities over time, drawn with QPainter.
 
 One line per emotion in its overlay colour, 0-100% on the vertical axis, a legend with
-the newest values (the top emotion in bold), markers as dashed vertical lines. A face
+the newest values (the top emotion in bold), markers as dashed vertical lines. Valence
+(``app.face.valence``) is a dotted white line on the same axis read as -1 at the bottom,
+0 in the middle and +1 at the top. A face
 missing for more than ``GAP_S`` leaves a gap rather than a line across it. Long
 recordings are thinned to a few points per pixel before drawing.
 """
@@ -16,6 +18,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QFont, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.face.valence import valence
 from app.gui.status import clock_text
 from app.gui.theme import GRID, MUTED_TEXT, SURFACE, TEXT, emotion_colour
 from app.gui.timeline_data import Series
@@ -119,21 +122,28 @@ class TimelinePlot(QWidget):
         steps = np.diff(times)
         gap = max(GAP_S, 3 * float(np.median(steps))) if len(steps) else GAP_S  # thinning widens steps
         breaks = np.flatnonzero(steps > gap) + 1
+        painter.setBrush(Qt.BrushStyle.NoBrush)
         for index, label in enumerate(self.labels):
-            path = QPainterPath()
-            for segment_times, segment_values in zip(np.split(times, breaks),
-                                                     np.split(values[:, index], breaks)):
-                points = [QPointF(self._x(plot, t), plot.bottom() - v * plot.height())
-                          for t, v in zip(segment_times, segment_values) if math.isfinite(v)]
-                if len(points) == 1:  # a lone sample (an image, a face seen once) is a dot
-                    path.addEllipse(points[0], 1.5, 1.5)
-                elif points:
-                    path.moveTo(points[0])
-                    for point in points[1:]:
-                        path.lineTo(point)
             painter.setPen(QPen(emotion_colour(label, index), 2.4 if index == top else 1.4))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawPath(path)
+            painter.drawPath(self._path(plot, times, values[:, index], breaks))
+        if self.labels:
+            heights = (np.asarray(valence(values, self.labels)) + 1.0) / 2.0
+            painter.setPen(QPen(TEXT, 1.6, Qt.PenStyle.DotLine))
+            painter.drawPath(self._path(plot, times, heights, breaks))
+
+    def _path(self, plot: QRectF, times: np.ndarray, heights: np.ndarray, breaks: np.ndarray) -> QPainterPath:
+        """One line of ``heights`` (0 to 1 of the plot) over ``times``, broken at ``breaks``."""
+        path = QPainterPath()
+        for segment_times, segment_values in zip(np.split(times, breaks), np.split(heights, breaks)):
+            points = [QPointF(self._x(plot, t), plot.bottom() - v * plot.height())
+                      for t, v in zip(segment_times, segment_values) if math.isfinite(v)]
+            if len(points) == 1:  # a lone sample (an image, a face seen once) is a dot
+                path.addEllipse(points[0], 1.5, 1.5)
+            elif points:
+                path.moveTo(points[0])
+                for point in points[1:]:
+                    path.lineTo(point)
+        return path
 
     def _paint_markers(self, painter: QPainter, plot: QRectF) -> None:
         start, end = self.x_range
@@ -151,7 +161,7 @@ class TimelinePlot(QWidget):
         latest = self.series.values[-1] if self.series is not None and len(self.series) else None
         finite = latest is not None and np.isfinite(latest).any()
         top = int(np.nanargmax(latest)) if finite else -1
-        row = min(18.0, area.height() / max(len(self.labels), 1))
+        row = min(18.0, area.height() / max(len(self.labels) + 1, 1))
         bold = QFont(self._font)
         bold.setBold(True)
         for index, label in enumerate(self.labels):
@@ -165,3 +175,13 @@ class TimelinePlot(QWidget):
                 painter.drawText(text_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                                  f"{latest[index]:.0%}")
         painter.setFont(self._font)
+        y = area.top() + len(self.labels) * row
+        painter.setPen(QPen(TEXT, 1.6, Qt.PenStyle.DotLine))
+        painter.drawLine(QPointF(area.left(), y + row / 2), QPointF(area.left() + 12, y + row / 2))
+        painter.setPen(MUTED_TEXT)
+        text_rect = QRectF(area.left() + 18, y, area.width() - 18, row)
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "valence")
+        value = valence(latest, self.labels) if finite else math.nan
+        if math.isfinite(value):
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                             f"{value:+.2f}")

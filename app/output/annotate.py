@@ -43,7 +43,7 @@ def draw_face(canvas: np.ndarray, face: FaceLayout) -> None:
     _fill(canvas, face.accent, colour)
     _text(canvas, face.identity)
     _text(canvas, face.caption)
-    for bar in face.bars:
+    for bar in face.painted_bars:
         _fill(canvas, bar.track, bgr(bar.track_colour))
         if bar.fill.width >= 1:
             _fill(canvas, bar.fill, bgr(bar.colour))

@@ -13,7 +13,9 @@ Colours (``app.output.palette``), one rule for every painter: the box, the ID, t
 accent stripe and a selected face's panel outline in the face ID's colour, so a face keeps
 its colour while it keeps its ID; each bar in its emotion's colour, as in the timeline,
 full for the emotion shown and seen through the panel (dimmed) for the others; the
-emotion shown in ``TEXT_RGB``, the other rows in ``MUTED_TEXT_RGB``.
+emotion shown in ``TEXT_RGB``, the other rows in ``MUTED_TEXT_RGB``. Below the emotions,
+a valence gauge (``app.face.valence``) fills from its middle: rightwards in happy's
+colour above 0, leftwards in angry's below (dimmed, as it is never the emotion shown).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from app.face.valence import valence, valence_indices
 from app.output import palette
-from app.results import FaceResult, percent_text
+from app.results import UNREADABLE, FaceResult, percent_text
 
 CHAR_WIDTH = 0.62
 """A character's estimated width in text heights; painters elide what does not fit."""
@@ -136,6 +139,14 @@ class FaceLayout:
     bars: tuple[Bar, ...]
     selected: bool
     """The face the window's timeline plots."""
+    valence: Bar | None = None
+    """The valence gauge: ``probability`` holds the valence (-1 to 1), ``fill`` starts at
+    the track's middle; None for labels valence cannot be made from."""
+
+    @property
+    def painted_bars(self) -> tuple[Bar, ...]:
+        """Every bar a painter draws: the emotions', then the valence gauge."""
+        return self.bars + ((self.valence,) if self.valence is not None else ())
 
     @property
     def title(self) -> str:
@@ -149,7 +160,8 @@ class FaceLayout:
             panel=self.panel.mapped(scale, dx, dy), outline_width=self.outline_width * scale,
             accent=self.accent.mapped(scale, dx, dy), identity=self.identity.mapped(scale, dx, dy),
             caption=self.caption.mapped(scale, dx, dy),
-            bars=tuple(bar.mapped(scale, dx, dy) for bar in self.bars))
+            bars=tuple(bar.mapped(scale, dx, dy) for bar in self.bars),
+            valence=self.valence and self.valence.mapped(scale, dx, dy))
 
 
 @dataclass(frozen=True)
@@ -200,7 +212,7 @@ def layout_faces(faces: Sequence[FaceResult], frame_size: tuple[int, int], *, te
     metrics = [PanelMetrics.for_labels(video_text_px(face.box[3], height) if text_px is None else text_px,
                                        face.labels) for face in faces]
     boxes = [Rect(*(float(value) for value in face.box)) for face in faces]
-    panels = place_panels(boxes, [metric.size(len(face.labels)) for metric, face in zip(metrics, faces)],
+    panels = place_panels(boxes, [metric.size(_rows(face)) for metric, face in zip(metrics, faces)],
                           bounds, [metric.padding for metric in metrics])
     return tuple(_face_layout(face, box, panel, metric, face.face_id == selected_id)
                  for face, box, panel, metric in zip(faces, boxes, panels, metrics))
@@ -268,43 +280,72 @@ def _face_layout(face: FaceResult, box: Rect, panel: Rect, metrics: PanelMetrics
                       title_px, bold=True),
         caption=Text(_caption(face), Rect(caption_left, title_top, inner_right - caption_left,
                                           metrics.title_height), palette.TEXT_RGB, title_px, bold=True),
-        bars=_bars(face, panel, metrics), selected=selected)
+        bars=_bars(face, panel, metrics), selected=selected, valence=_valence_bar(face, panel, metrics))
+
+
+def _rows(face: FaceResult) -> int:
+    """The panel's rows: one per emotion, and the valence gauge where there is one."""
+    return len(face.labels) + (valence_indices(face.labels) is not None)
 
 
 def _caption(face: FaceResult) -> str:
-    """The emotion shown and, for an ensemble, how many members give it ("4/5 agree");
+    """The emotion shown and, for an ensemble, how many members give it ("4/5 agree"), or
+    for a calibrated face "calibrated" ("calibrating" while its baseline is recorded);
     "unreadable" when the model gave no numbers for the face."""
     if not face.labels:
         return ""
     if not face.readable:
         return "unreadable"
-    agreement = f" \u00b7 {face.agreement_text}" if face.agreement_text else ""
-    return f"{face.top_label} {percent_text(face.top_probability)}{agreement}"
+    top = face.shown_top_index
+    note = ("calibrating" if face.calibrating else "calibrated" if face.baseline is not None
+            else face.agreement_text)
+    caption = f"{face.labels[top]} {percent_text(float(face.shown_values[top]))}"
+    return f"{caption} \u00b7 {note}" if note else caption
 
 
 def _bars(face: FaceResult, panel: Rect, metrics: PanelMetrics) -> tuple[Bar, ...]:
-    em, row = metrics.text_px, metrics.row_height
-    top_index = face.top_index if face.readable else -1
-    inner_left = panel.x + metrics.padding
-    bar_left = inner_left + metrics.label_width
-    first_row = panel.y + metrics.padding + metrics.title_height
-    bar_height = 0.6 * row
+    top_index = face.shown_top_index if face.readable else -1
     bars = []
-    for index, (label, value) in enumerate(zip(face.labels, face.smoothed)):
+    for index, (label, value) in enumerate(zip(face.labels, face.shown_values)):
         probability = float(np.clip(value, 0.0, 1.0))  # NaN stays NaN
         fraction = probability if np.isfinite(probability) else 0.0
-        top, row_top = index == top_index, first_row + index * row
-        track = Rect(bar_left, row_top + (row - bar_height) / 2, metrics.bar_width, bar_height)
+        top = index == top_index
         colour = palette.emotion_colour_rgb(label, index)
-        text_colour = palette.TEXT_RGB if top else palette.MUTED_TEXT_RGB
-        bars.append(Bar(
-            label, probability, fraction, top, track,
-            fill=Rect(track.x, track.y, track.width * fraction, track.height),
-            colour=colour if top else palette.mix(colour, palette.PANEL_RGB, DIMMED_BAR),
-            track_colour=palette.TRACK_RGB,
-            name=Text(label, Rect(inner_left, row_top, metrics.label_width - 0.5 * em, row), text_colour, em,
-                      bold=top),
-            value=Text(percent_text(probability), Rect(track.right, row_top, panel.right - metrics.padding
-                                                       - track.right, row), text_colour, em, bold=top,
-                       align_right=True)))
+        bars.append(_bar(label, probability, fraction, top, index, panel, metrics, percent_text(probability),
+                         colour if top else palette.mix(colour, palette.PANEL_RGB, DIMMED_BAR)))
     return tuple(bars)
+
+
+def _valence_bar(face: FaceResult, panel: Rect, metrics: PanelMetrics) -> Bar | None:
+    """The gauge below the emotions: the valence of the read shown, filled from the middle."""
+    indices = valence_indices(face.labels)
+    if indices is None:
+        return None
+    value = float(np.clip(valence(face.shown_values, face.labels), -1.0, 1.0))  # NaN stays NaN
+    fraction = abs(value) if np.isfinite(value) else 0.0
+    text = f"{value:+.2f}" if np.isfinite(value) else UNREADABLE
+    side = indices[0] if value >= 0 else indices[1][0]
+    colour = palette.mix(palette.emotion_colour_rgb(face.labels[side], side), palette.PANEL_RGB, DIMMED_BAR)
+    bar = _bar("valence", value, fraction, False, len(face.labels), panel, metrics, text, colour)
+    half = bar.track.width / 2 * fraction
+    left = bar.track.center[0] - (half if value < 0 else 0.0)
+    return replace(bar, fill=Rect(left, bar.track.y, half, bar.track.height))
+
+
+def _bar(label: str, value: float, fraction: float, top: bool, row_index: int, panel: Rect,
+         metrics: PanelMetrics, text: str, colour: str) -> Bar:
+    """One row of the panel: name, track filled from the left by ``fraction``, value text."""
+    em, row = metrics.text_px, metrics.row_height
+    inner_left = panel.x + metrics.padding
+    row_top = panel.y + metrics.padding + metrics.title_height + row_index * row
+    bar_height = 0.6 * row
+    track = Rect(inner_left + metrics.label_width, row_top + (row - bar_height) / 2, metrics.bar_width,
+                 bar_height)
+    text_colour = palette.TEXT_RGB if top else palette.MUTED_TEXT_RGB
+    return Bar(label, value, fraction, top, track,
+               fill=Rect(track.x, track.y, track.width * fraction, track.height), colour=colour,
+               track_colour=palette.TRACK_RGB,
+               name=Text(label, Rect(inner_left, row_top, metrics.label_width - 0.5 * em, row), text_colour,
+                         em, bold=top),
+               value=Text(text, Rect(track.right, row_top, panel.right - metrics.padding - track.right, row),
+                          text_colour, em, bold=top, align_right=True))

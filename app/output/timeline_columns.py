@@ -49,6 +49,7 @@ class FaceRow:
         self.moment, self.result, self.face = moment, result, face
         self.raw = dict(zip(face.labels, face.probabilities))
         self.smoothed = dict(zip(face.labels, face.smoothed))
+        self.calibrated = {} if face.calibrated is None else dict(zip(face.labels, face.calibrated))
         self.member_tops = dict(zip(face.member_names, face.member_top_labels))
         self.raw_top = face.labels[int(np.argmax(face.probabilities))] if face.readable else ""
         """This frame's own top emotion; "" for an unreadable face."""
@@ -111,8 +112,13 @@ def _probability(value: float) -> str:
 
 
 def _by_label(values: dict[str, float], label: str) -> str:
-    """A model with other labels than the recording's leaves their cells empty."""
+    """A model with other labels than the recording's, or a face without a baseline (for the
+    calibrated columns), leaves their cells empty."""
     return _probability(values[label]) if label in values else ""
+
+
+def _valence(value: float) -> str:
+    return f"{value:.4f}" if math.isfinite(value) else ""
 
 
 def _steadiness(attribute: str) -> Callable[[FaceRow], str]:
@@ -133,8 +139,15 @@ EVERY_ROW = (FACE_ROW, MARKER_ROW)
 ROW_TYPE = Column("row_type", lambda row: row.row_type, EVERY_ROW)
 T_SECONDS = Column("t_seconds", lambda row: f"{row.moment.seconds:.3f}", EVERY_ROW)
 FACE_ID = Column("face_id", lambda row: row.face.face_id)
+RAW = Column("p_<emotion>", lambda row, label: _by_label(row.raw, label))
 SMOOTHED = Column("smoothed_<emotion>", lambda row, label: _by_label(row.smoothed, label))
+VALENCE = Column("valence", lambda row: _valence(row.face.valence))
+VALENCE_SMOOTHED = Column("valence_smoothed", lambda row: _valence(row.face.smoothed_valence))
+CALIBRATED = Column("calibrated_<emotion>", lambda row, label: _by_label(row.calibrated, label))
+VALENCE_CALIBRATED = Column("valence_calibrated", lambda row: _valence(row.face.calibrated_valence))
+BASELINE = Column("baseline", lambda row: row.face.baseline.name if row.face.baseline else "")
 MARKER = Column("marker", lambda row: row.label, (MARKER_ROW,))
+TOP_MEMBER = Column("top_<member>", lambda row, member: row.member_tops.get(member, ""))
 
 TABLE: tuple[Group, ...] = (
     Group("`face` or `marker` (then `marker` holds the label)", (ROW_TYPE,)),
@@ -163,12 +176,20 @@ TABLE: tuple[Group, ...] = (
            Column("box_w_px", lambda row: f"{row.face.box[2]:.1f}"),
            Column("box_h_px", lambda row: f"{row.face.box[3]:.1f}"))),
     Group("this frame's probabilities, in the model card's label order",
-          (Column("p_<emotion>", lambda row, label: _by_label(row.raw, label)),
+          (RAW,
            Column("top_emotion", lambda row: row.raw_top),
            Column("top_probability", lambda row: _probability(float(np.max(row.face.probabilities)))))),
     Group("the per-face moving average the window shows, and the emotion it names (held by the "
           "hysteresis)",
           (SMOOTHED, Column("top_emotion_smoothed", lambda row: row.face.top_label))),
+    Group("valence, -1 to 1: happy minus the strongest of angry, disgust, fear and sad (a summary "
+          "of the probabilities, not a measurement of its own; see [Valence](#valence)), of this "
+          "frame and of the smoothed read",
+          (VALENCE, VALENCE_SMOOTHED)),
+    Group("calibrated faces only: this frame's probabilities corrected for the face's neutral "
+          "baseline, their valence, and the baseline's name (the face and time range, or the marker, "
+          "it was taken from; see [Calibration](#calibration))",
+          (CALIBRATED, VALENCE_CALIBRATED, BASELINE)),
     Group("the smoothing time constant and the hysteresis those were made with",
           (Column("smoothing_s", _steadiness("time_constant_s")),
            Column("switch_margin", _steadiness("switch_margin")),
@@ -176,7 +197,7 @@ TABLE: tuple[Group, ...] = (
     Group("ensembles only: the share of members whose own top emotion is `top_emotion`, and each "
           "member's top emotion",
           (Column("agreement", _agreement),
-           Column("top_<member>", lambda row, member: row.member_tops.get(member, ""))),
+           TOP_MEMBER),
           ensembles_only=True),
     Group("model file; `mesh` or `detector` (fallback for tiny faces)",
           (Column("model", lambda row: row.result.model_name),
@@ -212,6 +233,16 @@ def columns_for(labels: Sequence[str], members: Sequence[str] = ()) -> tuple[Col
 def timeline_columns(labels: Sequence[str], members: Sequence[str] = ()) -> list[str]:
     """The header of a recording with these ``labels`` and ensemble ``members``."""
     return [column.name for column in columns_for(labels, members)]
+
+
+def header_items(header: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(labels, ensemble members) of a recorded CSV's header, read back by the columns'
+    patterns: ``p_<emotion>`` gives the labels, ``top_<member>`` the members."""
+    labels = tuple(label for label in map(RAW.item, header) if label is not None)
+    known = set(timeline_columns(labels))
+    members = tuple(member for name in header if name not in known
+                    for member in [TOP_MEMBER.item(name)] if member is not None)
+    return labels, members
 
 
 def row_cells(columns: Sequence[Column], row: Row) -> dict[str, object]:

@@ -11,7 +11,6 @@ neither Qt nor matplotlib.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 
 from app.output.palette import MUTED_TEXT_RGB, SURFACE_RGB, TEXT_RGB, bgr, emotion_colour_rgb, face_colour_bgr
 from app.output.run_summary import FaceTally, RunTally
+from app.system.replace_file import replace_file
 
 PLOT_FORMATS = (".png", ".jpg", ".jpeg")
 MOST_PANELS = 8
@@ -58,18 +58,7 @@ def write_image(path: Path, image: np.ndarray) -> int:
     encoded, data = cv2.imencode(path.suffix.lower(), image)
     if not encoded:
         raise OSError(f"OpenCV could not encode a {path.suffix} image")
-    if path.exists() and not path.is_file():  # a device or pipe: written as it is
-        path.write_bytes(data.tobytes())
-        return data.size
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(data.tobytes())
-        os.replace(partial, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
-        raise
-    return data.size
+    return replace_file(path, data.tobytes())
 
 
 def draw_timelines(tally: RunTally, title: str, width: int = WIDTH) -> np.ndarray:
