@@ -36,8 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--csv", help="write the emotion timeline to this CSV file (a new file "
                         "unless --overwrite)")
     output.add_argument("--overwrite", action="store_true",
-                        help="let --csv replace an existing file")
-    output.add_argument("--output-video", help="headless: also write an annotated video here")
+                        help="let --csv, --plot and --output-video replace existing files")
+    output.add_argument("--output-video", help="headless: also write an annotated video here (a "
+                        "new file unless --overwrite)")
     output.add_argument("--plot", metavar="IMAGE",
                         help="headless: also draw each face's emotion timeline to this .png "
                              "(one panel per face; a summary is printed either way)")

@@ -40,6 +40,7 @@ from app.sources.cameras import list_cameras
 from app.sources.capture import open_reader
 from app.system.exit_codes import ExitCode
 from app.system.logs import log_file
+from app.system.output_paths import refuse_existing
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,10 @@ def _analyse(args: argparse.Namespace) -> int:
     if not args.source:
         raise UsageError("--headless needs --source (a video file, image folder, camera index "
                           "or stream URL)")
-    try:
+    try:  # each output is a new file unless --overwrite: refused before any analysis
+        for output in (args.csv, args.plot, args.output_video):
+            if output:
+                refuse_existing(output, args.overwrite)
         plot_path = checked_plot_path(args.plot) if args.plot else None
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -116,6 +120,8 @@ def _analyse(args: argparse.Namespace) -> int:
             video.close()
         if final:
             print(f"CSV: {final.path} ({final.rows} rows)", file=sys.stderr)
+        if video and video.frames_written:
+            print(f"Video: {video.path} ({video.frames_written} frames)", file=sys.stderr)
     return _report(tally, plot_path, title, final, code)
 
 
