@@ -9,6 +9,7 @@ import sys
 from app.arguments import LOG_LEVELS, add_analysis_arguments, argparse_type, camera_mode_of, non_negative_int
 from app.sources.camera_mode import parse_fps, parse_size, set_default_mode
 from app.system.cli_text import version_text
+from app.system.exit_codes import quiet_on_closed_pipe
 from app.system.logs import LOG_ENV, log_file, setup_logging
 from app.system.quiet import native_stderr_to
 
@@ -68,6 +69,7 @@ HEADLESS_ONLY = ("output_video", "plot", "realtime", "max_frames")
 rather than silently ignored."""
 
 
+@quiet_on_closed_pipe
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["batch"]:  # a subcommand before the flags: many files, see app.batch
