@@ -8,8 +8,9 @@ A block sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``:
 - ``timeline-columns``: the CSV timeline's columns and their meaning (``app.output.timeline_columns``);
 - ``speed-summary``, ``training-time``: the README's short tables, per shipped model, from its
   card and the results files below;
-- ``speed``, ``startup``, ``batch``, ``steadiness``, ``setup-times``, ``packaging``: the saved output of
-  the command named in ``RESULTS`` (re-run that command to refresh the file, then this script).
+- ``speed``, ``startup``, ``batch``, ``steadiness``, ``false-faces``, ``setup-times``, ``packaging``:
+  the saved output of the command named in ``RESULTS`` (re-run that command to refresh the
+  file, then this script).
 
 A block may sit in any of ``DOCUMENTS``; each block found is rebuilt, and every block
 must sit in one of them (the README keeps short summaries; the full tables are in docs/).
@@ -63,6 +64,7 @@ RESULTS: dict[str, list[tuple[str, str]]] = {
     ],
     "batch": [("batch.md", "python benchmarks/batch.py > docs/results/batch.md")],
     "steadiness": [("steadiness.md", "python benchmarks/steadiness.py > docs/results/steadiness.md")],
+    "false-faces": [("false-faces.md", "python benchmarks/false_faces.py > docs/results/false-faces.md")],
     "setup-times": [("setup-times.md", "bash scripts/measure_setup.sh > docs/results/setup-times.md")],
     "packaging": [("bundle.md", "python packaging/build.py --summary docs/results/bundle.md")],
 }
