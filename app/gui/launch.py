@@ -181,7 +181,8 @@ class Automation:
     def _screenshot_and_close(self) -> None:
         QCoreApplication.sendPostedEvents()  # pending layouts (a message just shown)
         if self.options.screenshot:
-            error = save_screenshot(self.window, self.options.screenshot, self.window.models.path)
+            shown = getattr(getattr(self.window, "models", None), "path", None)  # the model menu's
+            error = save_screenshot(self.window, self.options.screenshot, shown)
             if error:
                 log.error("%s", error)
                 self._fail(ExitCode.FAILED)
