@@ -30,6 +30,7 @@ from app.model.inference import EmotionClassifier
 from app.model.library import describe_models, most_accurate_installed
 from app.model.providers import probe
 from app.output.annotate import AnnotatedVideo
+from app.output.frame_bars import draw_frame_bars
 from app.output.run_summary import RunTally, summary_text
 from app.output.timeline_csv import RecordingError
 from app.output.timeline_image import checked_plot_path, draw_timelines, write_image
@@ -151,7 +152,8 @@ def _report(tally: RunTally, plot_path: Path | None, title: str, csv: RecordingS
     if plot_path is None:
         return code
     try:
-        write_image(plot_path, draw_timelines(tally, title))
+        one_frame = tally.frames == 1  # a photo: bars, not a timeline of one dot per face
+        write_image(plot_path, draw_frame_bars(tally, title) if one_frame else draw_timelines(tally, title))
     except OSError as error:
         kept = f"; the CSV {csv.path} is kept ({csv.rows} rows)" if csv else ""
         print(f"emotion-app: cannot write the plot to {plot_path}: {error.strerror or error}{kept}",
@@ -183,7 +185,8 @@ def _loop(pipeline: Pipeline, reader, video: AnnotatedVideo | None, tally: RunTa
         print("emotion-app: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
     progress.finish()
-    print(f"Analysed {analysis.frames} frames ({analysis.faces} faces) in {analysis.seconds:.1f} s "
+    print(f"Analysed {analysis.frames} frames, {analysis.faces} face readings (a face in a frame) "
+          f"in {analysis.seconds:.1f} s "
           f"({analysis.frames / max(analysis.seconds, 1e-9):.1f} frames/s) with "
           f"{pipeline.model.path.stem} on {pipeline.model.provider}; "
           f"{reader.dropped_frames} frames dropped", file=sys.stderr)

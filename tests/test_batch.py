@@ -82,6 +82,7 @@ def test_a_folder_gives_the_headless_csvs_and_a_complete_manifest(clips, tmp_pat
                             "--workers", 2)
     assert completed.returncode == 0, completed.stderr
     assert "3 files ok, 0 failed, 0 skipped" in completed.stdout
+    assert "photos: its images are one input, written to one CSV (clips/photos.csv" in completed.stderr
     expected = {"clips/fer_test.csv": clips / "fer_test.mp4",
                 "clips/more/pyfeat_single_face.csv": clips / "more" / "pyfeat_single_face.mp4",
                 "clips/photos.csv": clips / "photos"}

@@ -237,7 +237,7 @@ def test_a_clip_without_faces_writes_the_header_only(media_dir, mini_xception_on
     columns, rows = read_rows(csv_path)
     assert rows == [] and columns
     captured = capsys.readouterr()
-    assert re.search(r"Analysed \d+ frames \(0 faces\)", captured.err)
+    assert re.search(r"Analysed \d+ frames, 0 face readings", captured.err)
     assert "0 faces seen" in captured.out
 
 

@@ -80,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
 def run_batch(args: argparse.Namespace) -> int:
     """Plan, skip what is done, run the rest, write the manifest, summarise; the exit code."""
     inputs = find_inputs(args.inputs)
+    for item in inputs:  # said before the run: unrelated photos in one folder make one CSV
+        if item.kind == "folder":
+            print(f"{PROGRAM}: {_shown_name(item)}: its images are one input, written to one CSV "
+                  f"({item.output}: a row per face per image, source_file names the image); give "
+                  "the image files themselves for a CSV each", file=sys.stderr)
     out = _output_folder(args.out)
     model_path, model_sha256 = _checked_model(args)
     settings = settings_text(args)

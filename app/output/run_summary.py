@@ -1,5 +1,6 @@
-"""What a headless run saw, told at its end: the faces (track IDs), each face's share of
-frames per emotion shown, the frames without a face, and (for ``--plot``) each face's
+"""What a headless run saw, told at its end: the faces (track IDs, and with several, where
+each mostly was in the frame), each face's share of frames per emotion shown, the frames
+without a face, and (for ``--plot``) each face's
 probabilities over time.
 
 ``RunTally`` is fed the very ``FrameResult``s the CSV records (``Pipeline.process``
@@ -45,6 +46,16 @@ class FaceTally:
     times: list[float] = field(default_factory=list)
     values: list[np.ndarray] = field(default_factory=list)
     """Smoothed probabilities per frame, kept only when a plot is wanted."""
+    centre_sum: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    """Sum over its frames of the box centre as a fraction of the frame's width and height."""
+
+    @property
+    def position(self) -> str:
+        """Where the face mostly was in the frame: "top left", "centre", "bottom right"..."""
+        x, y = self.centre_sum / max(self.frames, 1)
+        row = "top" if y < 1 / 3 else "bottom" if y > 2 / 3 else ""
+        column = "left" if x < 1 / 3 else "right" if x > 2 / 3 else ""
+        return " ".join(filter(None, (row, column))) or "centre"
 
     def shares(self) -> list[tuple[str, float]]:
         """(emotion, share of this face's frames), most frequent first."""
@@ -85,6 +96,9 @@ class RunTally:
         for face in result.faces:
             tally = self.faces.setdefault(face.face_id, FaceTally(face.face_id))
             tally.frames += 1
+            height, width = result.frame.image.shape[:2]
+            x, y, box_width, box_height = face.box
+            tally.centre_sum += ((x + box_width / 2) / width, (y + box_height / 2) / height)
             tally.shown[face.top_label if face.readable else UNREADABLE] += 1
             if self.keep_series and face.readable:  # a gap in the plot, not a NaN in its line
                 tally.times.append(time_s)
@@ -121,7 +135,9 @@ def summary_text(tally: RunTally, most_listed: int = MOST_FACES_LISTED) -> str:
     listed = tally.seen_longest(most_listed)
     for face in listed:
         shares = ", ".join(f"{label} {share:.0%}" for label, share in face.shares())
-        lines.append(f"face {face.face_id}: {face.frames} frame{'s' * (face.frames != 1)}, {shares}")
+        where = f" ({face.position})" if len(ids) > 1 else ""  # which face is which
+        lines.append(f"face {face.face_id}{where}: {face.frames} frame{'s' * (face.frames != 1)}, "
+                     f"{shares}")
     if len(ids) > len(listed):
         rest = len(ids) - len(listed)
         lines.append(f"... and {rest} more face{'s' * (rest != 1)} seen in fewer frames (all are "
