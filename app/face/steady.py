@@ -32,9 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_TIME_CONSTANT_S = 0.2
-DEFAULT_SWITCH_MARGIN = 0.2
-DEFAULT_SWITCH_HOLD_S = 0.05
+DEFAULT_TIME_CONSTANT_S = 0.3
+DEFAULT_SWITCH_MARGIN = 0.1
+DEFAULT_SWITCH_HOLD_S = 0.1
 MAX_TIME_CONSTANT_S = 2.0
 """The most the app offers: beyond it the bars lag by seconds."""
 MAX_SWITCH_MARGIN = 0.5
