@@ -294,3 +294,19 @@ def test_only_the_ray_runner_imports_ray():
     importers = [path.relative_to(REPO_ROOT).as_posix() for path in (REPO_ROOT / "app").rglob("*.py")
                  if "import ray" in path.read_text(encoding="utf-8")]
     assert importers == ["app/batch/ray_runner.py"]
+
+
+def test_off_a_terminal_a_long_file_says_how_far_it_is(monkeypatch, capsys):
+    """No bar in a log: a running file's count is told now and then, a finished one once."""
+    from app.batch import progress as batch_progress
+    from app.batch.work import Outcome
+
+    monkeypatch.setattr(batch_progress, "LINE_EVERY_S", 0.0)
+    shown = batch_progress.BatchProgress(1, {0: "long.mp4"})
+    shown.interactive = False
+    for frames in (100, 200):
+        shown.update(0, frames, 400)
+    shown.finished(Outcome(0, "ok", 400, 400, 12.0))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["long.mp4: 100/400 frames (25%) so far", "long.mp4: 200/400 frames (50%) so far",
+                     "1/1 long.mp4: 400 frames, 400 faces, 12.0 s"]
