@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -83,6 +84,8 @@ def test_a_folder_gives_the_headless_csvs_and_a_complete_manifest(clips, tmp_pat
     assert completed.returncode == 0, completed.stderr
     assert "3 files ok, 0 failed, 0 skipped" in completed.stdout
     assert "photos: its images are one input, written to one CSV (clips/photos.csv" in completed.stderr
+    assert re.search(r"fer_test.mp4: 15 frames, 15 face readings, .*\n  face 1: 15 frames, \w+ \d+%",
+                     completed.stderr)  # each file's summary, as --headless prints it
     expected = {"clips/fer_test.csv": clips / "fer_test.mp4",
                 "clips/more/pyfeat_single_face.csv": clips / "more" / "pyfeat_single_face.mp4",
                 "clips/photos.csv": clips / "photos"}
@@ -306,7 +309,8 @@ def test_off_a_terminal_a_long_file_says_how_far_it_is(monkeypatch, capsys):
     shown.interactive = False
     for frames in (100, 200):
         shown.update(0, frames, 400)
-    shown.finished(Outcome(0, "ok", 400, 400, 12.0))
+    shown.finished(Outcome(0, "ok", 400, 400, 12.0), ["face 1: 400 frames, happy 100%"])
     lines = capsys.readouterr().err.splitlines()
     assert lines == ["long.mp4: 100/400 frames (25%) so far", "long.mp4: 200/400 frames (50%) so far",
-                     "1/1 long.mp4: 400 frames, 400 faces, 12.0 s"]
+                     "1/1 long.mp4: 400 frames, 400 face readings, 12.0 s",
+                     "  face 1: 400 frames, happy 100%"]  # its summary, as --headless prints it

@@ -10,6 +10,8 @@ and the same command continues from there.
 from __future__ import annotations
 
 import argparse
+import csv
+import logging
 import os
 import sys
 from pathlib import Path
@@ -21,10 +23,13 @@ from app.batch.manifest import FAILED, Manifest, ManifestRow, file_sha256, now_t
 from app.batch.progress import BatchProgress
 from app.batch.work import Outcome, Task
 from app.headless import UsageError, model_argument
+from app.output.run_summary import recorded_face_lines
 from app.system.cli_text import installed_version, version_text
 from app.system.exit_codes import ExitCode
 from app.system.logs import LOG_ENV, log_file, setup_logging
 from app.system.quiet import native_stderr_to
+
+log = logging.getLogger(__name__)
 
 PROGRAM = "emotion-app batch"
 
@@ -108,7 +113,7 @@ def run_batch(args: argparse.Namespace) -> int:
             str(item.path), str(item.output), outcome.frames, outcome.faces, outcome.seconds,
             outcome.status, outcome.error, model_path.stem, model_sha256, version, settings,
             outcome.output_bytes, now_text()))
-        progress.finished(outcome)
+        progress.finished(outcome, _face_lines(out / item.output) if outcome.status != FAILED else [])
 
     interrupted = False
     try:
@@ -130,6 +135,16 @@ def run_batch(args: argparse.Namespace) -> int:
               f"({len(tasks) - len(outcomes)} files left)", file=sys.stderr)
         return ExitCode.INTERRUPTED
     return ExitCode.FAILED if any(outcome.status == FAILED for outcome in outcomes) else ExitCode.OK
+
+
+def _face_lines(csv_path: Path) -> list[str]:
+    """The file's summary, as ``--headless`` prints it: each face's share of each emotion
+    shown (read back from its CSV; none where it cannot be read, on a cluster's disk)."""
+    try:
+        return recorded_face_lines(csv_path)
+    except (OSError, ValueError, csv.Error) as error:
+        log.debug("no summary of %s: %s", csv_path, error)
+        return []
 
 
 def settings_text(args: argparse.Namespace) -> str:

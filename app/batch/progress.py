@@ -59,7 +59,8 @@ class BatchProgress:
             self._line(f"{self.names.get(index, str(index))}: {frames}{of} so far")
         self._draw()
 
-    def finished(self, outcome: Outcome) -> None:
+    def finished(self, outcome: Outcome, face_lines: list[str] | None = None) -> None:
+        """A file is done; ``face_lines``: its summary, a line per face, told under it."""
         self._running.discard(outcome.index)
         self._frames[outcome.index] = outcome.frames
         self.finished_files += 1
@@ -69,7 +70,11 @@ class BatchProgress:
             self._line(f"emotion-app batch: {name} failed: {outcome.error}")
         elif not self.interactive:
             self._line(f"{self.finished_files}/{self.files} {name}: {outcome.frames} frames, "
-                       f"{outcome.faces} faces, {outcome.seconds:.1f} s")
+                       f"{outcome.faces} face readings, {outcome.seconds:.1f} s")
+        elif face_lines:
+            self._line(f"{name}: {outcome.frames} frames")
+        for line in face_lines or []:
+            self._line(f"  {line}")
         self._draw(force=True)
 
     def finish(self) -> None:

@@ -134,6 +134,7 @@ ROW_TYPE = Column("row_type", lambda row: row.row_type, EVERY_ROW)
 T_SECONDS = Column("t_seconds", lambda row: f"{row.moment.seconds:.3f}", EVERY_ROW)
 FACE_ID = Column("face_id", lambda row: row.face.face_id)
 SMOOTHED = Column("smoothed_<emotion>", lambda row, label: _by_label(row.smoothed, label))
+SHOWN = Column("top_emotion_smoothed", lambda row: row.face.top_label)
 MARKER = Column("marker", lambda row: row.label, (MARKER_ROW,))
 
 TABLE: tuple[Group, ...] = (
@@ -168,7 +169,7 @@ TABLE: tuple[Group, ...] = (
            Column("top_probability", lambda row: _probability(float(np.max(row.face.probabilities)))))),
     Group("the per-face moving average the window shows, and the emotion it names (held by the "
           "hysteresis)",
-          (SMOOTHED, Column("top_emotion_smoothed", lambda row: row.face.top_label))),
+          (SMOOTHED, SHOWN)),
     Group("the smoothing time constant and the hysteresis those were made with",
           (Column("smoothing_s", _steadiness("time_constant_s")),
            Column("switch_margin", _steadiness("switch_margin")),
