@@ -89,11 +89,12 @@ def add_analysis_arguments(group) -> None:
                         help="time constant of the per-face probability smoothing, 0 (off) to "
                              f"{MAX_TIME_CONSTANT_S} s (default: {DEFAULT_TIME_CONSTANT_S} s)")
     group.add_argument("--switch-margin", type=bounded(MAX_SWITCH_MARGIN), default=DEFAULT_SWITCH_MARGIN,
-                        metavar="P", help="lead in probability another emotion needs over the shown "
-                                          f"one before it is shown (default: {DEFAULT_SWITCH_MARGIN})")
+                        metavar="P", help="a lead in probability over the emotion shown that "
+                                          "switches to the leader at once (default: "
+                                          f"{DEFAULT_SWITCH_MARGIN}; 0: the top emotion, always)")
     group.add_argument("--switch-hold", type=bounded(MAX_SWITCH_HOLD_S), default=DEFAULT_SWITCH_HOLD_S,
-                        metavar="SECONDS", help="how long that lead must last (default: "
-                                                f"{DEFAULT_SWITCH_HOLD_S} s; 0 and --switch-margin 0: "
-                                                "no hysteresis)")
+                        metavar="SECONDS", help="the longest the emotion shown may stay behind "
+                                                "another by less than the margin (default: "
+                                                f"{DEFAULT_SWITCH_HOLD_S} s)")
     group.add_argument("--no-gamma", action="store_true",
                         help="skip adaptive gamma even when the model's card asks for it")

@@ -10,6 +10,7 @@ import sys
 from app.arguments import LOG_LEVELS, add_analysis_arguments, argparse_type, camera_mode_of, non_negative_int
 from app.sources.camera_mode import parse_fps, parse_size, set_default_mode
 from app.system.cli_text import version_text
+from app.system.exit_codes import quiet_on_closed_pipe
 from app.system.logs import LOG_ENV, log_file, setup_logging
 from app.system.quiet import native_stderr_to
 
@@ -38,8 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--csv", help="write the emotion timeline to this CSV file (a new file "
                         "unless --overwrite)")
     output.add_argument("--overwrite", action="store_true",
-                        help="let --csv replace an existing file")
-    output.add_argument("--output-video", help="headless: also write an annotated video here")
+                        help="let --csv, --plot and --output-video replace existing files")
+    output.add_argument("--output-video", help="headless: also write an annotated video here (a "
+                        "new file unless --overwrite)")
     output.add_argument("--plot", metavar="IMAGE",
                         help="headless: also draw each face's emotion timeline to this .png "
                              "(one panel per face; a summary is printed either way)")
@@ -72,6 +74,7 @@ HEADLESS_ONLY = ("output_video", "plot", "report", "realtime", "max_frames")
 rather than silently ignored."""
 
 
+@quiet_on_closed_pipe
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["batch"]:  # a subcommand before the flags: many files, see app.batch

@@ -30,6 +30,7 @@ from app.model.inference import EmotionClassifier
 from app.model.library import describe_models, most_accurate_installed
 from app.model.providers import probe
 from app.output.annotate import AnnotatedVideo
+from app.output.frame_bars import draw_frame_bars
 from app.output.report import ReportError, RunFacts, write_report
 from app.output.run_summary import RunTally, summary_text
 from app.output.timeline_csv import RecordingError
@@ -41,6 +42,7 @@ from app.sources.cameras import list_cameras
 from app.sources.capture import open_reader
 from app.system.exit_codes import ExitCode
 from app.system.logs import log_file
+from app.system.output_paths import refuse_existing
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,10 @@ def _analyse(args: argparse.Namespace) -> int:
     if not args.source:
         raise UsageError("--headless needs --source (a video file, image folder, camera index "
                           "or stream URL)")
-    try:
+    try:  # each output is a new file unless --overwrite: refused before any analysis
+        for output in (args.csv, args.plot, args.output_video):
+            if output:
+                refuse_existing(output, args.overwrite)
         plot_path = checked_plot_path(args.plot) if args.plot else None
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -120,6 +125,8 @@ def _analyse(args: argparse.Namespace) -> int:
             video.close()
         if final:
             print(f"CSV: {final.path} ({final.rows} rows)", file=sys.stderr)
+        if video and video.frames_written:
+            print(f"Video: {video.path} ({video.frames_written} frames)", file=sys.stderr)
     code = _report(tally, plot_path, title, final, code)
     if args.report and final is not None:
         code = _session_report(args, final, tally, pipeline_model) or code
@@ -152,7 +159,8 @@ def _report(tally: RunTally, plot_path: Path | None, title: str, csv: RecordingS
     if plot_path is None:
         return code
     try:
-        write_image(plot_path, draw_timelines(tally, title))
+        one_frame = tally.frames == 1  # a photo: bars, not a timeline of one dot per face
+        write_image(plot_path, draw_frame_bars(tally, title) if one_frame else draw_timelines(tally, title))
     except OSError as error:
         kept = f"; the CSV {csv.path} is kept ({csv.rows} rows)" if csv else ""
         print(f"emotion-app: cannot write the plot to {plot_path}: {error.strerror or error}{kept}",
@@ -202,7 +210,8 @@ def _loop(pipeline: Pipeline, reader, video: AnnotatedVideo | None, tally: RunTa
         print("emotion-app: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
     progress.finish()
-    print(f"Analysed {analysis.frames} frames ({analysis.faces} faces) in {analysis.seconds:.1f} s "
+    print(f"Analysed {analysis.frames} frames, {analysis.faces} face readings (a face in a frame) "
+          f"in {analysis.seconds:.1f} s "
           f"({analysis.frames / max(analysis.seconds, 1e-9):.1f} frames/s) with "
           f"{pipeline.model.path.stem} on {pipeline.model.provider}; "
           f"{reader.dropped_frames} frames dropped", file=sys.stderr)

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from app.face.baseline import DEFAULT_SECONDS, Baseline
+from app.face.confirmation import FaceConfirmation
 from app.face.landmarks import DEFAULT_MAX_FACES, Face, FaceLandmarker, QuietLandmarker
 from app.face.preprocess import PreprocessSpec
 from app.face.steady import Steadiness
@@ -270,7 +271,8 @@ class Pipeline:
         if self._model is None and self._pending_model is None:
             return None
         landmarker = self._landmarker()
-        return landmarker.follow(frame.image) if self._continuous else landmarker.detect(frame.image)
+        faces = landmarker.follow(frame.image) if self._continuous else landmarker.detect(frame.image)
+        return self._local.confirmation.admit(faces, self._continuous)
 
     def _classify(self, landmarked: Landmarked) -> FrameResult:
         """Everything after the landmarks: crops, quality, the model, tracking, the CSV."""
@@ -297,6 +299,7 @@ class Pipeline:
         photo) given to ``process``; IDs go on counting."""
         self._tracker.reset()
         self._landmarker().forget()
+        self._local.confirmation.reset()
 
     def close_landmarker(self) -> None:
         landmarker, self._local.landmarker = getattr(self._local, "landmarker", None), None
@@ -324,4 +327,5 @@ class Pipeline:
         local = self._local
         if getattr(local, "landmarker", None) is None:  # graphs belong to their thread
             local.landmarker = self._landmarker_factory(self.max_faces)
+            local.confirmation = FaceConfirmation()  # and what they have seen, too
         return local.landmarker

@@ -175,11 +175,21 @@ class FaceResult:
 
     @property
     def agreement_text(self) -> str:
-        """"4/5 agree": members whose top emotion is the one shown; "" for a single model
-        or an unreadable face."""
-        if not self.member_top_labels or not self.readable:
+        """"4/5 agree": members whose own top emotion this frame is the one shown. When none
+        is, what most of them give instead ("members: happy 2/3"): the read is changing or
+        unsure, so the emotion named is worth less than the bars. "" for a single model or
+        an unreadable face."""
+        tops = self.member_top_labels
+        if not tops or not self.readable:
             return ""
-        return f"{self.agreeing_members(self.top_label)}/{len(self.member_top_labels)} agree"
+        agreeing = self.agreeing_members(self.top_label)
+        if agreeing:
+            return f"{agreeing}/{len(tops)} agree"
+        given = [label for label in self.labels if label in tops]
+        if not given:  # no member gave numbers
+            return f"0/{len(tops)} agree"
+        most = max(given, key=tops.count)  # the first in label order on a tie
+        return f"members: {most} {tops.count(most)}/{len(tops)}"
 
 
 @dataclass(frozen=True)

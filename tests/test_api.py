@@ -7,6 +7,7 @@ import sys
 import time
 from datetime import datetime
 
+import cv2
 import numpy as np
 import pytest
 
@@ -112,6 +113,27 @@ def test_a_video_frame_by_frame(recognizer, media_dir):
     assert len(with_faces) >= 10
     assert len({face.face_id for frame in with_faces for face in frame.faces}) == 1  # tracked
     assert repr(frames[0]).startswith("FrameEmotions(index=0, time_s=0.000, faces=[FaceEmotion(")
+
+
+def test_what_a_script_prints_inside_the_loop_all_reaches_its_stdout_and_stderr(media_dir):
+    """MediaPipe's start-up noise is kept out of the terminal without swallowing the user's
+    own lines: a script printing each frame from ``analyze_video``, its stdout a pipe."""
+    script = ("import sys\nfrom app import EmotionRecognizer\n"
+              f"with EmotionRecognizer({MODEL!r}, provider='cpu') as recognizer:\n"
+              f"    for frame in recognizer.analyze_video({str(media_dir / 'fer_test.mp4')!r}):\n"
+              "        print(f'frame {frame.index} faces {len(frame.faces)}')\n"
+              "        print(f'err {frame.index}', file=sys.stderr)\n")
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    frames = int(cv2.VideoCapture(str(media_dir / "fer_test.mp4")).get(cv2.CAP_PROP_FRAME_COUNT))
+    printed = run.stdout.splitlines()
+    assert frames > 100 and len(printed) == frames  # every frame's line, none lost
+    assert [line.rsplit(" ", 1)[0] for line in printed] == [  # none garbled
+        f"frame {index} faces" for index in range(frames)]
+    assert sum(line.endswith(" faces 1") for line in printed) >= frames - 5
+    assert [line for line in run.stderr.splitlines() if line.startswith("err ")] == [
+        f"err {index}" for index in range(frames)]
 
 
 def test_a_missing_video_is_refused_at_the_call(recognizer, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -82,6 +83,9 @@ def test_a_folder_gives_the_headless_csvs_and_a_complete_manifest(clips, tmp_pat
                             "--workers", 2)
     assert completed.returncode == 0, completed.stderr
     assert "3 files ok, 0 failed, 0 skipped" in completed.stdout
+    assert "photos: its images are one input, written to one CSV (clips/photos.csv" in completed.stderr
+    assert re.search(r"fer_test.mp4: 15 frames, 15 face readings, .*\n  face 1: 15 frames, \w+ \d+%",
+                     completed.stderr)  # each file's summary, as --headless prints it
     expected = {"clips/fer_test.csv": clips / "fer_test.mp4",
                 "clips/more/pyfeat_single_face.csv": clips / "more" / "pyfeat_single_face.mp4",
                 "clips/photos.csv": clips / "photos"}
@@ -293,3 +297,20 @@ def test_only_the_ray_runner_imports_ray():
     importers = [path.relative_to(REPO_ROOT).as_posix() for path in (REPO_ROOT / "app").rglob("*.py")
                  if "import ray" in path.read_text(encoding="utf-8")]
     assert importers == ["app/batch/ray_runner.py"]
+
+
+def test_off_a_terminal_a_long_file_says_how_far_it_is(monkeypatch, capsys):
+    """No bar in a log: a running file's count is told now and then, a finished one once."""
+    from app.batch import progress as batch_progress
+    from app.batch.work import Outcome
+
+    monkeypatch.setattr(batch_progress, "LINE_EVERY_S", 0.0)
+    shown = batch_progress.BatchProgress(1, {0: "long.mp4"})
+    shown.interactive = False
+    for frames in (100, 200):
+        shown.update(0, frames, 400)
+    shown.finished(Outcome(0, "ok", 400, 400, 12.0), ["face 1: 400 frames, happy 100%"])
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["long.mp4: 100/400 frames (25%) so far", "long.mp4: 200/400 frames (50%) so far",
+                     "1/1 long.mp4: 400 frames, 400 face readings, 12.0 s",
+                     "  face 1: 400 frames, happy 100%"]  # its summary, as --headless prints it

@@ -179,7 +179,10 @@ def test_the_models_readme_lists_an_ensembles_members(tmp_path):
 def test_rebuilding_from_a_folder_leaves_out_the_ensemble_being_rebuilt(tmp_path):
     member(tmp_path, "a", seed=1), member(tmp_path, "b", seed=2)
     out = tmp_path / "ensemble.onnx"
-    for _ in range(2):  # the second run is given its own output among the members, as *.onnx does
-        assert emotion_train(["ensemble", *map(str, sorted(tmp_path.glob("*.onnx"))), "--out", str(out)]) == 0
+    for rebuild in (False, True):  # the second is given its own output among the members, as *.onnx does
+        argv = ["ensemble", *map(str, sorted(tmp_path.glob("*.onnx"))), "--out", str(out)]
+        if rebuild:
+            assert emotion_train(argv) == 2  # an existing file is replaced only when asked
+        assert emotion_train(argv + ["--overwrite"] * rebuild) == 0
     card = read_card(out)
     assert card.member_names == ("a", "b") and card.metrics == {}  # no --data: nothing measured

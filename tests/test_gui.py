@@ -193,8 +193,30 @@ def test_a_fresh_window_starts_on_the_most_accurate_model_and_shows_its_agreemen
     weakest = next(box.itemText(index) for index in range(box.count()) if "a_weakest" in box.itemText(index))
     assert "val 20.0%, test not measured" in weakest
     (face,) = window.view.overlay
-    assert re.search(r"\u00b7 [0-2]/2 agree$", face.title), face.title
+    assert re.search(r"\u00b7 ([12]/2 agree|members: \w+ [12]/2)$", face.title), face.title
     assert result.faces[0].member_names == ("mini_xception", "probe")
+
+
+def test_the_model_menu_lists_the_most_accurate_first_each_with_its_speed_here(
+        qtbot, make_window, tmp_path):
+    """Ordered by the card's accuracy, not by file name; each line gains the model's time
+    per face measured on this machine, once measured (off the window's thread)."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name, accuracy in (("a_weakest", 0.2), ("b_best", 0.6), ("c_middle", 0.4)):
+        write_model(folder / f"{name}.onnx", linear_model(seed=len(name)),
+                    fer_card(metrics={"val_accuracy": accuracy}))
+    window = make_window(model_dirs=(folder,))
+    box = window.controls.model_box
+
+    def lines() -> list[str]:
+        return [box.itemText(index) for index in range(box.count()) if box.itemData(index)
+                and str(box.itemData(index)).endswith(".onnx")]
+
+    qtbot.waitUntil(lambda: len(lines()) == 3 and all("ms/face here" in line for line in lines()),
+                    timeout=WAIT_MS)
+    assert [line.split(" ")[0] for line in lines()] == ["b_best", "c_middle", "a_weakest"]
+    assert all(re.search(r"val \d+\.\d%.* \u00b7 \d+(\.\d)? ms/face here$", line) for line in lines())
 
 
 def test_models_switch_mid_run_off_the_gui_thread(qtbot, make_window, media_dir, mini_xception_onnx,

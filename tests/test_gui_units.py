@@ -119,6 +119,9 @@ def test_an_ensemble_face_says_how_many_members_give_the_emotion_shown():
     (held,) = layout_faces([replace(ensemble, shown_index=3)], (800, 600), text_px=12)
     assert held.title == "#4  happy 5% \u00b7 1/5 agree"
     assert [bar.label for bar in held.bars if bar.top] == ["happy"]
+    # No member gives the emotion shown: the title says what most of them give instead.
+    (apart,) = layout_faces([replace(ensemble, shown_index=0)], (800, 600), text_px=12)
+    assert apart.title == "#4  angry 5% \u00b7 members: surprise 4/5"
 
 
 def test_live_timeline_keeps_the_last_window_and_resets_for_other_labels():
@@ -238,8 +241,8 @@ def test_command_line_choices_override_remembered_ones_only_when_given():
     parse = build_parser().parse_args
     plain = LaunchOptions.from_args(parse([]))
     assert plain.smoothing is None and plain.gamma is None and not plain.automated
-    chosen = LaunchOptions.from_args(parse(["--smoothing", "0.3", "--no-gamma", "--screenshot", "a.png"]))
-    assert chosen.smoothing == 0.3 and chosen.gamma is False and chosen.automated
+    chosen = LaunchOptions.from_args(parse(["--smoothing", "0.5", "--no-gamma", "--screenshot", "a.png"]))
+    assert chosen.smoothing == 0.5 and chosen.gamma is False and chosen.automated
 
 
 def test_a_message_action_runs_without_the_buttons_argument(qapp):

@@ -104,9 +104,10 @@ def test_quiet_landmarker_captures_only_while_mediapipe_starts(single_face_image
     real = landmarks.native_output_captured
 
     @contextlib.contextmanager
-    def counted():
+    def counted(descriptors):
+        assert descriptors == (2,)  # never stdout: the user's code prints there meanwhile
         captures.append(time.monotonic())
-        with real() as captured:
+        with real(descriptors) as captured:
             yield captured
 
     monkeypatch.setattr(landmarks, "native_output_captured", counted)

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 NOT_BUNDLED = ("torch", "training", "tests", "matplotlib", "onnx", "onnxscript", "tqdm", "jax",
                "scipy", "PIL", "sounddevice", "ray")
 """Top-level modules the app never imports (``onnx`` is not ``onnxruntime``)."""
-QUIET_HEADLESS = re.compile(r"^(\s*\d+% \d+/\d+ frames .*|Analysed \d+ frames .*|CSV: .*)$")
+QUIET_HEADLESS = re.compile(r"^(\s*\d+% \d+/\d+ frames .*|Analysed \d+ frames,? .*|CSV: .*)$")
 """The only lines ``--headless`` may print to stderr when nothing is wrong."""
 
 

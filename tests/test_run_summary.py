@@ -21,16 +21,16 @@ from training.data.labels import FER2013_LABELS
 HAPPY, NEUTRAL = FER2013_LABELS.index("happy"), FER2013_LABELS.index("neutral")
 
 
-def face(face_id: int, shown: int) -> FaceResult:
-    """A face whose smoothed top emotion (the one shown) is ``shown``."""
+def face(face_id: int, shown: int, box=(0.0, 0.0, 20.0, 20.0)) -> FaceResult:
+    """A face whose smoothed top emotion (the one shown) is ``shown``; the frames are 100 px."""
     smoothed = np.full(len(FER2013_LABELS), 0.05)
     smoothed[shown] = 0.7
-    return FaceResult(face_id, (0.0, 0.0, 50.0, 50.0), {}, "mesh", FER2013_LABELS, smoothed,
+    return FaceResult(face_id, box, {}, "mesh", FER2013_LABELS, smoothed,
                       smoothed, FaceQuality(40.0, 0.5, 1.0, 0.0, 0.0, 100.0))
 
 
 def result(index: int, faces=(), source_ms: float | None = None) -> FrameResult:
-    frame = Frame(np.zeros((4, 4, 3), np.uint8), index, time.monotonic(),
+    frame = Frame(np.zeros((100, 100, 3), np.uint8), index, time.monotonic(),
                   datetime.now().astimezone(), source_ms)
     return FrameResult(frame, tuple(faces), "mini_xception", FER2013_LABELS,
                        "CPUExecutionProvider", StageTimings(), 30.0, 0)
@@ -44,7 +44,7 @@ def video_tally(keep_series: bool = False) -> RunTally:
         if index < 8:
             faces.append(face(1, HAPPY if index < 6 else NEUTRAL))
         if 3 <= index < 6:
-            faces.append(face(2, NEUTRAL))
+            faces.append(face(2, NEUTRAL, (70.0, 40.0, 20.0, 20.0)))
         tally.add(result(index, faces, source_ms=40.0 * index))
     return tally
 
@@ -53,8 +53,8 @@ def test_the_summary_lists_each_face_with_its_share_of_each_emotion_shown():
     text = summary_text(video_tally())
     assert text.splitlines()[0] == ("10 frames analysed: 2 faces seen (IDs 1, 2), "
                                     "2 frames without a face.")
-    assert "face 1: 8 frames, happy 75%, neutral 25%" in text
-    assert "face 2: 3 frames, neutral 100%" in text
+    assert "face 1 (top left): 8 frames, happy 75%, neutral 25%" in text  # where: which is which
+    assert "face 2 (right): 3 frames, neutral 100%" in text
 
 
 def test_a_run_without_faces_says_so_and_many_faces_are_summed_up():
@@ -119,7 +119,7 @@ def test_a_failed_write_leaves_the_earlier_plot_whole(tmp_path, monkeypatch):
 
 
 SHIPPED_MODEL = "mini_xception"  # models_onnx/: trained, so the plot shows real readings
-SUMMARY_FACE = re.compile(r"^face (\d+): (\d+) frames?, (.+)$", re.MULTILINE)
+SUMMARY_FACE = re.compile(r"^face (\d+)(?: \([a-z ]+\))?: (\d+) frames?, (.+)$", re.MULTILINE)
 
 
 def test_a_run_summarises_its_faces_and_plots_them_in_the_window_colours(media_dir, tmp_path):
@@ -176,7 +176,7 @@ def test_a_plot_that_cannot_be_written_keeps_the_csv_complete(media_dir, tmp_pat
     plot_path.symlink_to("/dev/full")  # a disk that fills up just before the plot is written
     completed = emotion_app("--headless", "--source", media_dir / "pyfeat_single_face.mp4",
                             "--model", SHIPPED_MODEL, "--csv", csv_path, "--plot", plot_path,
-                            "--max-frames", "15")
+                            "--max-frames", "15", "--overwrite")  # the link exists: replace it
     assert completed.returncode == 1
     assert (f"cannot write the plot to {plot_path}: No space left on device; the CSV {csv_path} "
             "is kept (15 rows)") in completed.stderr
@@ -184,3 +184,19 @@ def test_a_plot_that_cannot_be_written_keeps_the_csv_complete(media_dir, tmp_pat
     _, rows = read_rows(csv_path)
     assert [int(row["frame_index"]) for row in rows] == list(range(15))
     assert csv_path.read_bytes().endswith(b"\n")
+
+
+def test_one_frame_is_plotted_as_bars_not_as_a_timeline_of_dots():
+    """A photo: each face's probabilities as bars, the happy bar as long as its share."""
+    from app.output.frame_bars import PANEL_WIDTH, draw_frame_bars
+    from app.output.palette import bgr, emotion_colour_rgb
+
+    tally = RunTally("folder", keep_series=True)
+    tally.add(result(0, [face(1, HAPPY), face(2, NEUTRAL, (70.0, 70.0, 20.0, 20.0))]))
+    image = draw_frame_bars(tally, "photo.jpg")
+    happy = np.all(image == bgr(emotion_colour_rgb("happy", HAPPY)), axis=2)
+    first_panel = happy[:, :PANEL_WIDTH + 16]
+    longest = first_panel.sum(axis=1).max()
+    assert longest == pytest.approx(0.7 * (PANEL_WIDTH - 170), abs=2)  # 70 % of the track
+    second_panel = happy[:, PANEL_WIDTH + 16:]
+    assert second_panel.sum(axis=1).max() == pytest.approx(0.05 * (PANEL_WIDTH - 170), abs=2)

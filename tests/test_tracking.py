@@ -108,24 +108,44 @@ def shown_over(read: SteadyRead, steadiness: Steadiness, frames) -> list[int]:
     return [read.update(np.asarray(row, float), time_s, steadiness)[1] for time_s, row in frames]
 
 
-def test_hysteresis_ignores_a_brief_or_narrow_lead():
+def test_hysteresis_ignores_a_lead_that_is_brief_and_narrow():
     steadiness = Steadiness(0.0, switch_margin=0.1, switch_hold_s=0.2)
     read = SteadyRead()
     frames = [(0.0, [0.6, 0.4]),
-              (FRAME, [0.45, 0.55]),  # leads by 0.1 for one frame only
-              (2 * FRAME, [0.6, 0.4]),
-              *((step * FRAME, [0.47, 0.53]) for step in range(3, 30))]  # leads for 0.9 s, by < 0.1
+              *((step * FRAME, [0.47, 0.53]) for step in range(1, 5)),  # 0.13 s behind, by < 0.1
+              *((step * FRAME, [0.6, 0.4]) for step in range(5, 10))]
     assert set(shown_over(read, steadiness, frames)) == {0}
 
 
-def test_hysteresis_switches_once_a_clear_lead_lasts_the_hold_time():
+def test_a_clear_lead_switches_at_once_and_a_slight_one_once_it_lasts_the_hold():
     steadiness = Steadiness(0.0, switch_margin=0.1, switch_hold_s=0.2)
-    read = SteadyRead()
-    frames = [(0.0, [0.7, 0.3]), *((step * FRAME, [0.3, 0.7]) for step in range(1, 12))]
-    shown = shown_over(read, steadiness, frames)
+    clear = [(0.0, [0.7, 0.3]), *((step * FRAME, [0.3, 0.7]) for step in range(1, 12))]
+    assert shown_over(SteadyRead(), steadiness, clear) == [0] + [1] * 11
+    slight = [(0.0, [0.7, 0.3]), *((step * FRAME, [0.47, 0.53]) for step in range(1, 30))]
+    shown = shown_over(SteadyRead(), steadiness, slight)
     switch = shown.index(1)
     assert shown == [0] * switch + [1] * (len(shown) - switch)  # one switch, no flicker back
-    assert frames[switch][0] - FRAME == pytest.approx(0.2, abs=FRAME / 2)  # the lead began at FRAME
+    assert slight[switch][0] - FRAME == pytest.approx(0.2, abs=FRAME / 2)  # behind since FRAME
+
+
+def test_the_name_never_contradicts_the_bars_for_longer_than_the_hold():
+    """Whatever the probabilities, the emotion shown is the largest smoothed one except for
+    at most ``switch_hold_s`` (plus the frame that ends it) at a time."""
+    rng = np.random.default_rng(0)
+    for steadiness in (Steadiness(0.2, 0.2, 0.3), Steadiness(0.1, 0.5, 0.5), Steadiness()):
+        read, behind_since, longest = SteadyRead(), None, 0.0
+        drift = rng.dirichlet(np.ones(7))
+        for step in range(3000):
+            if step % 40 == 0:
+                drift = rng.dirichlet(np.ones(7))  # a new expression now and then
+            time_s = step * FRAME
+            smoothed, shown = read.update(rng.dirichlet(drift * 30 + 0.5), time_s, steadiness)
+            if shown == int(np.argmax(smoothed)):
+                behind_since = None
+            else:
+                behind_since = time_s if behind_since is None else behind_since
+                longest = max(longest, time_s - behind_since)
+        assert 0 < longest < steadiness.switch_hold_s + FRAME, steadiness
 
 
 def test_without_hysteresis_the_top_smoothed_emotion_is_shown():

@@ -66,7 +66,7 @@ def test_checkpoint_holds_everything_to_resume_and_export(trained):
 
 
 def test_export_evaluate_and_the_app_classifies_a_real_face(
-        trained, fer2013_root, tmp_path, single_face_image, landmarker):
+        trained, fer2013_root, tmp_path, single_face_image, landmarker, caplog):
     out, _ = trained
     model_path = tmp_path / "models_onnx" / "mini_xception.onnx"
     subset = ["--limit-per-class", "30"]
@@ -76,6 +76,13 @@ def test_export_evaluate_and_the_app_classifies_a_real_face(
     last = checkpoints.load(out / checkpoints.LAST)
     assert card.architecture == "mini_xception" and card.labels == FER2013_LABELS
     assert card.training["command"] == last.command and card.training["epochs"] == 2
+
+    shipped = model_path.read_bytes()  # exporting onto it again: refused, the file untouched
+    assert main(["export", str(out), "--out", str(model_path), *subset]) == 2
+    assert "already exists; pass --overwrite to replace it" in caplog.text
+    assert model_path.read_bytes() == shipped
+    assert main(["export", str(out), "--out", str(model_path), "--overwrite", *subset]) == 0
+    assert read_card(model_path).training["weights_sha256"] == card.training["weights_sha256"]
     assert card.training["weights_sha256"] == weights_sha256(model_path)
     assert card.training["parameters"] == last.parameters
     assert tuple(card.preprocess.mean) == tuple(last.spec.mean) and card.dataset.startswith("FER2013")
@@ -202,6 +209,26 @@ def test_stop_signals_ask_once_then_abort():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.01)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_off_a_terminal_a_run_says_where_each_epoch_stands_and_what_it_saved(
+        fer2013_root, tmp_path, monkeypatch, caplog):
+    """No progress bar off a terminal (a log, a pipe): lines within the epoch and at every
+    checkpoint save instead, so a long epoch is never silent."""
+    from training import trainer
+
+    monkeypatch.setattr(trainer, "PROGRESS_LINE_EVERY_S", 0.0)  # a line after every batch
+    caplog.set_level("INFO")
+    out = tmp_path / "run"
+    assert main(["train", *QUICK, "--data", str(fer2013_root), "--limit-per-class", "10",
+                 "--epochs", "1", "--no-progress", "--out", str(out)]) == 0
+    within = [record.getMessage() for record in caplog.records if "  batch " in record.getMessage()]
+    batches = len(within)
+    assert batches >= 3 and within[-1].startswith(f"epoch 1/1  batch {batches}/{batches}  train loss ")
+    assert all("min left" in line for line in within)
+    ended = [record.getMessage() for record in caplog.records
+             if record.getMessage().startswith("epoch 1/1  train loss")]
+    assert len(ended) == 1 and ended[0].endswith("saved last.pt and best.pt")
 
 
 def test_bad_input_is_refused_with_a_reason(trained, tmp_path, caplog):

@@ -125,6 +125,8 @@ def test_views_refuses_test_a_wrapped_model_and_overwriting(fer2013_root, mini_x
                  "--split", "test", "--out", str(out)]) == 2
     assert "chosen on a validation split" in caplog.text and not out.exists()
     assert main(["views", str(mini_xception_onnx), "--views", "zoom", "--out", str(out)]) == 0
+    assert main(["views", str(mini_xception_onnx), "--views", "zoom", "--out", str(out)]) == 2
+    assert "already exists; pass --overwrite" in caplog.text
     assert main(["views", str(out), "--views", "shift", "--out", str(tmp_path / "twice.onnx")]) == 2
     assert "already read over views (zoom)" in caplog.text
     assert main(["views", str(out), "--views", "shift", "--out", str(out)]) == 2

@@ -8,6 +8,7 @@ import logging
 import sys
 
 from app.system.cli_text import plain_text, version_text
+from app.system.exit_codes import quiet_on_closed_pipe
 
 # Subcommand -> module in ``training.commands`` with ``add_arguments(parser)`` and ``run(args) -> int``.
 COMMANDS = {
@@ -51,6 +52,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     return parser, modules
 
 
+@quiet_on_closed_pipe
 def main(argv: list[str] | None = None) -> int:
     parser, modules = build_parser()
     args = parser.parse_args(argv)

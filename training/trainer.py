@@ -42,6 +42,10 @@ from training.settings import TrainSettings
 
 log = logging.getLogger(__name__)
 
+PROGRESS_LINE_EVERY_S = 60.0
+"""Off a terminal (no progress bar), a line about the epoch under way this often, so a log
+or a pipe shows a long epoch moving (a DCRNet epoch takes half an hour on two cores)."""
+
 FINISHED, INTERRUPTED, PAUSED = "finished", "interrupted", "paused"
 
 
@@ -126,10 +130,6 @@ class Trainer:
             if best:
                 checkpoints.save(state.for_best(), self.out / checkpoints.BEST)
             self.status(stopped).write(self.out)
-            if not self.show_progress:  # off a terminal, a line per save says the run is alive
-                log.info("saved %s: %d epochs done%s", self.out / checkpoints.LAST, self.progress.epoch,
-                         f", {self.progress.batches_done} batches into the next"
-                         if self.progress.batches_done else "")
         self.last_save = time.monotonic()
 
     def status(self, stopped: str | None) -> RunStatus:
@@ -185,6 +185,8 @@ class Trainer:
         bar = tqdm(total=parts.train_batches.batches_per_epoch, initial=progress.batches_done,
                    desc=f"epoch {epoch + 1}/{self.settings.recipe.epochs}", leave=False,
                    disable=not self.show_progress, dynamic_ncols=True)
+        started = last_line = time.monotonic()  # without a bar (off a terminal): a line now and then
+        first_batch = progress.batches_done
         try:
             for images, targets, *teacher in iterator:
                 images = images.to(device, non_blocking=True, memory_format=parts.memory_format)
@@ -209,6 +211,9 @@ class Trainer:
                 bar.update()
                 if bar.n % 20 == 0 and not bar.disable:
                     bar.set_postfix(loss=f"{(progress.loss_sum + loss_sum.item()) / progress.samples:.4f}")
+                elif bar.disable and time.monotonic() - last_line > PROGRESS_LINE_EVERY_S:
+                    self.log_within_epoch(first_batch, loss_sum, started, "")
+                    last_line = time.monotonic()
                 interrupted, out_of_time, save_due = self.flags(stop)
                 if interrupted or out_of_time or save_due:
                     progress.loss_sum += loss_sum.item()
@@ -216,10 +221,29 @@ class Trainer:
                     if interrupted or out_of_time:
                         return INTERRUPTED if interrupted else PAUSED
                     self.save()
+                    if bar.disable:
+                        self.log_within_epoch(first_batch, loss_sum, started,
+                                              f"; saved {checkpoints.LAST}")
+                        last_line = time.monotonic()
         finally:
             bar.close()
         progress.loss_sum += loss_sum.item()
         return None
+
+    def log_within_epoch(self, first_batch: int, loss_sum: torch.Tensor, started: float,
+                         saved: str) -> None:
+        """One progress line, in place of the bar a terminal would show: where the epoch
+        stands, its loss so far, and about how long it has left at this session's pace."""
+        if not self.context.is_main:
+            return
+        progress = self.progress
+        done, total = progress.batches_done, self.parts.train_batches.batches_per_epoch
+        elapsed, batches_now = time.monotonic() - started, done - first_batch
+        left = elapsed / batches_now * (total - done) if batches_now else float("nan")
+        loss = (progress.loss_sum + loss_sum.item()) / max(progress.samples, 1)
+        log.info("epoch %d/%d  batch %d/%d  train loss %.4f  %.1f min in, about %.1f min left%s",
+                 progress.epoch + 1, self.settings.recipe.epochs, done, total, loss, elapsed / 60,
+                 left / 60, saved)
 
     def mix(self, images, targets, teacher, epoch: int, batch: int):
         """Mixup or CutMix as the recipe asks, drawn from a generator seeded by (seed, epoch,
@@ -288,10 +312,11 @@ class Trainer:
         self.save(best=improved)
         if self.context.is_main:
             log.info("epoch %d/%d  train loss %.4f  val loss %.4f  val acc %.2f%%  val macro-F1 %.4f  "
-                     "lr %.2e  %.1f s%s", progress.epoch, recipe.epochs, entry["train_loss"],
+                     "lr %.2e  %.1f s%s; saved %s", progress.epoch, recipe.epochs, entry["train_loss"],
                      val_loss, 100 * report.accuracy, report.macro_f1, entry["lr"], seconds,
                      "  (best)" if improved else f"  (best {100 * progress.best_accuracy:.2f}% "
-                     f"at epoch {progress.best_epoch})")
+                     f"at epoch {progress.best_epoch})",
+                     f"{checkpoints.LAST} and {checkpoints.BEST}" if improved else checkpoints.LAST)
             (self.out / "history.json").write_text(json.dumps(progress.history, indent=1))
 
     def finish_best(self) -> None:

@@ -10,6 +10,8 @@ and the same command continues from there.
 from __future__ import annotations
 
 import argparse
+import csv
+import logging
 import os
 import sys
 from pathlib import Path
@@ -21,10 +23,13 @@ from app.batch.manifest import FAILED, Manifest, ManifestRow, file_sha256, now_t
 from app.batch.progress import BatchProgress
 from app.batch.work import Outcome, Task
 from app.headless import UsageError, model_argument
+from app.output.run_summary import recorded_face_lines
 from app.system.cli_text import installed_version, version_text
 from app.system.exit_codes import ExitCode
 from app.system.logs import LOG_ENV, log_file, setup_logging
 from app.system.quiet import native_stderr_to
+
+log = logging.getLogger(__name__)
 
 PROGRAM = "emotion-app batch"
 
@@ -83,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
 def run_batch(args: argparse.Namespace) -> int:
     """Plan, skip what is done, run the rest, write the manifest, summarise; the exit code."""
     inputs = find_inputs(args.inputs)
+    for item in inputs:  # said before the run: unrelated photos in one folder make one CSV
+        if item.kind == "folder":
+            print(f"{PROGRAM}: {_shown_name(item)}: its images are one input, written to one CSV "
+                  f"({item.output}: a row per face per image, source_file names the image); give "
+                  "the image files themselves for a CSV each", file=sys.stderr)
     out = _output_folder(args.out)
     model_path, model_sha256 = _checked_model(args)
     settings = settings_text(args)
@@ -106,7 +116,7 @@ def run_batch(args: argparse.Namespace) -> int:
             str(item.path), str(item.output), outcome.frames, outcome.faces, outcome.seconds,
             outcome.status, outcome.error, model_path.stem, model_sha256, version, settings,
             outcome.output_bytes, now_text()))
-        progress.finished(outcome)
+        progress.finished(outcome, _face_lines(out / item.output) if outcome.status != FAILED else [])
 
     interrupted = False
     try:
@@ -149,6 +159,16 @@ def _write_report(path: str, manifest: Manifest, inputs: list[BatchInput], out: 
         return False
     print(f"Report: {written}", file=sys.stderr)
     return True
+
+
+def _face_lines(csv_path: Path) -> list[str]:
+    """The file's summary, as ``--headless`` prints it: each face's share of each emotion
+    shown (read back from its CSV; none where it cannot be read, on a cluster's disk)."""
+    try:
+        return recorded_face_lines(csv_path)
+    except (OSError, ValueError, csv.Error) as error:
+        log.debug("no summary of %s: %s", csv_path, error)
+        return []
 
 
 def settings_text(args: argparse.Namespace) -> str:

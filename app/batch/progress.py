@@ -2,8 +2,9 @@
 
 On a terminal: one line redrawn a few times a second, a bar over the files in which a
 running file counts by the share of its frames done, then files, frames and frames per
-second. Elsewhere (a log, CI): a line per finished file. A failed file is always told
-on a line of its own, with the reason.
+second. Elsewhere (a log, CI): a line per finished file, and for a long one a line now
+and then (``LINE_EVERY_S``) saying how far it is. A failed file is always told on a line
+of its own, with the reason.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from app.batch.work import Outcome
 
 REDRAW_S = 0.2
 BAR_WIDTH = 30
+LINE_EVERY_S = 60.0
+"""Off a terminal, how often a running file's frame count is told."""
 
 
 class BatchProgress:
@@ -31,6 +34,8 @@ class BatchProgress:
         self._running: set[int] = set()
         self._last_draw = 0.0
         self._shown = False
+        self._last_line: dict[int, float] = {}
+        """Off a terminal: when each running file was last told about."""
 
     @property
     def elapsed_s(self) -> float:
@@ -42,11 +47,20 @@ class BatchProgress:
 
     def update(self, index: int, frames: int, expected: int | None) -> None:
         """A running file's frame count (from its worker)."""
+        now = time.monotonic()
+        if index not in self._running:
+            self._last_line[index] = now
         self._running.add(index)
         self._frames[index], self._expected[index] = frames, expected
+        unfinished = expected is None or frames < expected
+        if not self.interactive and unfinished and now - self._last_line[index] >= LINE_EVERY_S:
+            self._last_line[index] = now
+            of = f"/{expected} frames ({frames / expected:.0%})" if expected else " frames"
+            self._line(f"{self.names.get(index, str(index))}: {frames}{of} so far")
         self._draw()
 
-    def finished(self, outcome: Outcome) -> None:
+    def finished(self, outcome: Outcome, face_lines: list[str] | None = None) -> None:
+        """A file is done; ``face_lines``: its summary, a line per face, told under it."""
         self._running.discard(outcome.index)
         self._frames[outcome.index] = outcome.frames
         self.finished_files += 1
@@ -56,7 +70,11 @@ class BatchProgress:
             self._line(f"emotion-app batch: {name} failed: {outcome.error}")
         elif not self.interactive:
             self._line(f"{self.finished_files}/{self.files} {name}: {outcome.frames} frames, "
-                       f"{outcome.faces} faces, {outcome.seconds:.1f} s")
+                       f"{outcome.faces} face readings, {outcome.seconds:.1f} s")
+        elif face_lines:
+            self._line(f"{name}: {outcome.frames} frames")
+        for line in face_lines or []:
+            self._line(f"  {line}")
         self._draw(force=True)
 
     def finish(self) -> None:

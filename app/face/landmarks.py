@@ -52,6 +52,10 @@ DEFAULT_MAX_FACES = 10
 """Faces analysed per frame unless the user says otherwise: a classroom row, a group photo."""
 QUIET_START_S = 2.0
 """How long ``QuietLandmarker`` keeps MediaPipe's output captured after its graphs start."""
+_MEDIAPIPE_WRITES_TO = (2,)
+"""MediaPipe (absl, TensorFlow Lite) writes to stderr only. Its graphs start on the landmark
+thread while the user's code runs on another, so stdout, which the user prints to, is never
+captured (it once lost lines a script printed from ``analyze_video``)."""
 
 
 @dataclass(frozen=True)
@@ -211,13 +215,13 @@ class QuietLandmarker(FaceLandmarker):
     once a face is seen (its graph threads may print a moment later). So output is
     captured while the landmarker is built, during the first ``quiet_s`` seconds of
     detection, and for ``quiet_s`` seconds from the first mesh run; never otherwise,
-    because the capture is process-wide and what other threads print meanwhile only
-    reaches the log.
+    because the capture is process-wide. Only descriptor 2 is captured, and Python's
+    ``sys.stderr`` keeps its terminal meanwhile, so another thread's own lines still show.
     """
 
     def __init__(self, max_faces: int = DEFAULT_MAX_FACES, quiet_s: float = QUIET_START_S,
                  **options: float) -> None:
-        with native_output_captured() as captured:
+        with native_output_captured(_MEDIAPIPE_WRITES_TO) as captured:
             super().__init__(max_faces, **options)
         _log_native(captured)
         self._quiet_s = quiet_s
@@ -253,7 +257,7 @@ class QuietLandmarker(FaceLandmarker):
             return function(*args)
         self._capturing = True
         try:
-            with native_output_captured() as captured:
+            with native_output_captured(_MEDIAPIPE_WRITES_TO) as captured:
                 value = function(*args)
         finally:
             self._capturing = False

@@ -8,9 +8,13 @@ moves the top emotion back and forth several times a second. Two things steady i
   ``smoothed = w * previous + (1 - w) * new`` with ``w = exp(-dt / time_constant_s)``
   for ``dt`` seconds since the face's previous frame, so a face is smoothed alike at 10
   or 60 analysed frames per second. 0 turns it off.
-- Hysteresis: the shown emotion switches to another only once that one's smoothed
-  probability has led the shown one's by at least ``switch_margin`` for
-  ``switch_hold_s`` seconds without a break. Both 0: the shown emotion is the top one.
+- Hysteresis: while the shown emotion's smoothed probability is the largest it stays;
+  once another leads it, the shown emotion switches to the leader as soon as the lead
+  reaches ``switch_margin``, and in any case once the shown one has been behind for
+  ``switch_hold_s`` seconds without a break. So the name never contradicts the bars for
+  longer than the hold: a brief, slight lead (a blink, a face between two expressions)
+  does not flicker the name, and a clear or lasting one changes it. Margin 0: the shown
+  emotion is the top one.
 
 A frame whose probabilities are not finite (a model that gave NaN) is unreadable: it
 reads as NaN and leaves the history as it was, so one bad output does not poison the
@@ -28,9 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_TIME_CONSTANT_S = 0.2
-DEFAULT_SWITCH_MARGIN = 0.2
-DEFAULT_SWITCH_HOLD_S = 0.05
+DEFAULT_TIME_CONSTANT_S = 0.3
+DEFAULT_SWITCH_MARGIN = 0.1
+DEFAULT_SWITCH_HOLD_S = 0.1
 MAX_TIME_CONSTANT_S = 2.0
 """The most the app offers: beyond it the bars lag by seconds."""
 MAX_SWITCH_MARGIN = 0.5
@@ -43,9 +47,10 @@ class Steadiness:
 
     time_constant_s: float = DEFAULT_TIME_CONSTANT_S
     switch_margin: float = DEFAULT_SWITCH_MARGIN
-    """Probability lead (0 to 1) another emotion needs over the shown one."""
+    """Probability lead (0 to 1) over the shown emotion that switches to the leader at once."""
     switch_hold_s: float = DEFAULT_SWITCH_HOLD_S
-    """Seconds that lead must last before the shown emotion changes."""
+    """Seconds the shown emotion may stay behind another (by less than the margin) before it
+    switches: the longest the name shown may differ from the largest bar."""
 
     def __post_init__(self) -> None:
         for name, value, most in (("time_constant_s", self.time_constant_s, MAX_TIME_CONSTANT_S),
@@ -67,8 +72,8 @@ class SteadyRead:
         self.shown: int | None = None
         """Index of the emotion shown."""
         self._time_s: float | None = None
-        self._challenger: int | None = None
-        self._leading_since_s = 0.0
+        self._behind_since_s: float | None = None
+        """When the shown emotion stopped being the top one; None while it is."""
 
     def restart(self) -> None:
         """Forget the history (another model's probabilities); the next frame starts afresh."""
@@ -90,14 +95,13 @@ class SteadyRead:
             self.smoothed = weight * self.smoothed + (1.0 - weight) * probabilities
         self._time_s = time_s
         leader = int(np.argmax(self.smoothed))
-        if fresh or self.shown is None:
-            self.shown, self._challenger = leader, None
-        elif leader == self.shown or (self.smoothed[leader] - self.smoothed[self.shown]
-                                      < steadiness.switch_margin):
-            self._challenger = None
-        else:
-            if leader != self._challenger:
-                self._challenger, self._leading_since_s = leader, time_s
-            if time_s - self._leading_since_s >= steadiness.switch_hold_s:
-                self.shown, self._challenger = leader, None
+        if fresh or self.shown is None or self.smoothed[leader] <= self.smoothed[self.shown]:
+            self.shown, self._behind_since_s = (leader if fresh or self.shown is None
+                                                else self.shown), None
+            return self.smoothed.copy(), self.shown
+        if self._behind_since_s is None:
+            self._behind_since_s = time_s
+        lead = self.smoothed[leader] - self.smoothed[self.shown]
+        if lead >= steadiness.switch_margin or time_s - self._behind_since_s >= steadiness.switch_hold_s:
+            self.shown, self._behind_since_s = leader, None
         return self.smoothed.copy(), self.shown

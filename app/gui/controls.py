@@ -116,15 +116,18 @@ class ControlPanel(QWidget):
             self.source_state.setText(state)
 
     def set_models(self, entries: list[ModelEntry], refused: list[RefusedModel],
-                   extra: dict[str, str] | None = None) -> None:
-        """The installed models, refused files (greyed, with the reason), and files the
-        user opened (``extra``: path -> label)."""
+                   extra: dict[str, str] | None = None, speeds: dict[str, str] | None = None) -> None:
+        """The installed models in the order given, each with its speed here (``speeds``:
+        path -> text), refused files (greyed, with the reason), and files the user opened
+        (``extra``: path -> label)."""
         current = self.model_box.currentData()
         box = self.model_box
         box.clear()
         for entry in entries:
-            box.addItem(entry.label, str(entry.path))
-            tip = f"{entry.label}\n{entry.card.dataset}\n{entry.path}"
+            speed = (speeds or {}).get(str(entry.path))
+            label = f"{entry.label} \u00b7 {speed}" if speed else entry.label
+            box.addItem(label, str(entry.path))
+            tip = f"{label}\n{entry.card.dataset}\n{entry.path}"
             box.setItemData(box.count() - 1, plain_tip(tip), TOOLTIP)
         for path, label in (extra or {}).items():
             box.addItem(label, path)

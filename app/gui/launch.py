@@ -15,6 +15,7 @@ Without a display, a run with an automation flag goes offscreen by itself.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import sys
@@ -113,14 +114,24 @@ def display_problem(options: LaunchOptions, environ: Mapping[str, str] = os.envi
             "--screenshot PATH.")
 
 
-def save_screenshot(widget: QWidget, path: str | Path) -> str | None:
-    """Save ``widget`` as it looks now; the reason when it cannot be saved, else None."""
+SCREENSHOT_MODEL_KEY = "emotion-live model"
+"""A PNG text entry of a screenshot: the model file shown and its SHA-256, so a test can
+tell a screenshot in the docs made with a model since replaced (``tests/test_readme.py``)."""
+
+
+def save_screenshot(widget: QWidget, path: str | Path, model: str | Path | None = None) -> str | None:
+    """Save ``widget`` as it looks now, naming ``model`` inside a PNG; the reason when it
+    cannot be saved, else None."""
     path = Path(path).expanduser()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         return f"cannot save the screenshot to {path}: {error.strerror}"
-    if not widget.grab().save(str(path)):
+    image = widget.grab().toImage()
+    if model is not None and Path(model).is_file():
+        digest = hashlib.sha256(Path(model).read_bytes()).hexdigest()
+        image.setText(SCREENSHOT_MODEL_KEY, f"{Path(model).name} {digest}")
+    if not image.save(str(path)):
         return f"cannot save the screenshot to {path} (use .png or .jpg, in a writable folder)"
     log.info("screenshot saved to %s", path)
     return None
@@ -170,7 +181,8 @@ class Automation:
     def _screenshot_and_close(self) -> None:
         QCoreApplication.sendPostedEvents()  # pending layouts (a message just shown)
         if self.options.screenshot:
-            error = save_screenshot(self.window, self.options.screenshot)
+            shown = getattr(getattr(self.window, "models", None), "path", None)  # the model menu's
+            error = save_screenshot(self.window, self.options.screenshot, shown)
             if error:
                 log.error("%s", error)
                 self._fail(ExitCode.FAILED)

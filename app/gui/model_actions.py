@@ -1,10 +1,11 @@
 """The model menu, for the main window: every model the library finds, listed by its
 card, files the user opened, and switching between them without freezing the window.
 
-Listing reads every file's card, which opens an ONNX Runtime session per file (a
-second or more for large models), so it runs on the thread pool, like loading: a model
-loads and test-runs there and analyses frames from the next one on (``MODEL_CHANGED``
-follows). A file that fails (corrupt, foreign, not runnable) leaves the running model in
+Listing reads every file's card (from its header) on the thread pool, like loading; the
+menu lists the models most accurate first, each with its time per face on this machine
+(``app.model.speed``: measured once per file, on the pool, and remembered). A model
+loads and test-runs on the pool too and analyses frames from the next one on
+(``MODEL_CHANGED`` follows). A file that fails (corrupt, foreign, not runnable) leaves the running model in
 place and says why in the window. It fills the Controls dock's model box and the File
 menu's model entries, and talks to the pipeline only through ``Session``.
 """
@@ -23,7 +24,15 @@ from app.gui.menus import add_action
 from app.gui.session import Session, Startup
 from app.gui.settings import AppSettings
 from app.model.inference import EmotionClassifier
-from app.model.library import HOW_TO_GET_ONE, ModelEntry, RefusedModel, default_model, scan_models
+from app.model.library import (
+    HOW_TO_GET_ONE,
+    ModelEntry,
+    RefusedModel,
+    by_accuracy,
+    default_model,
+    scan_models,
+)
+from app.model.speed import measure_ms, remembered_ms, speed_text
 
 
 class ModelActions:
@@ -43,6 +52,9 @@ class ModelActions:
         self.refused: list[RefusedModel] = []
         self.opened: dict[str, str] = {}
         """Files the user opened from elsewhere: path -> menu label."""
+        self.speeds: dict[str, float | None] = {}
+        """Listed model path -> its milliseconds per face here (None: not known yet)."""
+        self._measuring = False
         for signal, slot in ((session.model_loaded, self.loaded), (session.model_failed, self.failed),
                              (controls.model_chosen, self.choose),
                              (controls.open_model_clicked, self.ask_file)):
@@ -74,6 +86,7 @@ class ModelActions:
             self._show()
             if then is not None:
                 then()
+            self._measure_speeds()
 
         self.session.background.call(lambda: scan_models(dirs), listed,
                                      lambda error: listed(([], [])), what="listing models")
@@ -130,11 +143,34 @@ class ModelActions:
                                  "error", (OPEN_MODEL, self.ask_file))
 
     def _show(self) -> None:
-        """The menu: the listed models, then the files opened by hand that are not listed."""
+        """The menu: the listed models, most accurate first, each with its speed here; then
+        the files opened by hand that are not listed."""
         listed = {str(entry.path) for entry in self.entries}
         self.opened = {path: label for path, label in self.opened.items() if path not in listed}
-        self.controls.set_models(self.entries, self.refused, self.opened)
+        speeds = {path: speed_text(milliseconds) for path, milliseconds in self.speeds.items()}
+        self.controls.set_models(by_accuracy(self.entries), self.refused, self.opened, speeds)
         self.controls.select_model(self.path)
+
+    def _measure_speeds(self) -> None:
+        """Each listed model's time per face here: remembered, else measured on the pool,
+        one model at a time (the menu's line says "measuring" until then)."""
+        for entry in self.entries:
+            path = str(entry.path)
+            if path not in self.speeds:
+                self.speeds[path] = remembered_ms(path)
+        waiting = [path for path, milliseconds in self.speeds.items() if milliseconds is None]
+        if not waiting or self._measuring:
+            return
+        self._measuring = True
+
+        def measured(milliseconds: float | None, path: str = waiting[0]) -> None:
+            self._measuring = False
+            self.speeds[path] = milliseconds if milliseconds is not None else float("nan")
+            self._show()
+            self._measure_speeds()
+
+        self.session.background.call(lambda: measure_ms(waiting[0]), measured,
+                                     lambda error: measured(None), what="timing a model")
 
     def none_installed(self) -> None:
         self.banner.show_message(

@@ -110,13 +110,16 @@ def scan_models(dirs: list[Path] | None = None) -> tuple[list[ModelEntry], list[
     return entries, refused
 
 
+def by_accuracy(entries: list[ModelEntry]) -> list[ModelEntry]:
+    """Most accurate first by the card: test accuracy, else validation (``ACCURACY_KEYS``);
+    a tie goes to the first by name, so the order does not depend on the folder's."""
+    return sorted(entries, key=lambda entry: (-(entry.accuracy[1] if entry.accuracy else -1.0),
+                                              entry.name, str(entry.path)))
+
+
 def default_model(entries: list[ModelEntry]) -> ModelEntry | None:
-    """The most accurate model by its card: test accuracy, else validation (``ACCURACY_KEYS``);
-    a tie goes to the first by name, so the choice does not depend on the folder order."""
-    if not entries:
-        return None
-    return min(entries, key=lambda entry: (-(entry.accuracy[1] if entry.accuracy else -1.0), entry.name,
-                                           str(entry.path)))
+    """The most accurate model (``by_accuracy``), None without one."""
+    return next(iter(by_accuracy(entries)), None)
 
 
 def most_accurate_installed(dirs: list[Path] | None = None) -> ModelEntry:

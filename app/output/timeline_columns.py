@@ -146,6 +146,7 @@ VALENCE_SMOOTHED = Column("valence_smoothed", lambda row: _valence(row.face.smoo
 CALIBRATED = Column("calibrated_<emotion>", lambda row, label: _by_label(row.calibrated, label))
 VALENCE_CALIBRATED = Column("valence_calibrated", lambda row: _valence(row.face.calibrated_valence))
 BASELINE = Column("baseline", lambda row: row.face.baseline.name if row.face.baseline else "")
+SHOWN = Column("top_emotion_smoothed", lambda row: row.face.top_label)
 MARKER = Column("marker", lambda row: row.label, (MARKER_ROW,))
 TOP_MEMBER = Column("top_<member>", lambda row, member: row.member_tops.get(member, ""))
 
@@ -181,7 +182,7 @@ TABLE: tuple[Group, ...] = (
            Column("top_probability", lambda row: _probability(float(np.max(row.face.probabilities)))))),
     Group("the per-face moving average the window shows, and the emotion it names (held by the "
           "hysteresis)",
-          (SMOOTHED, Column("top_emotion_smoothed", lambda row: row.face.top_label))),
+          (SMOOTHED, SHOWN)),
     Group("valence, -1 to 1: happy minus the strongest of angry, disgust, fear and sad (a summary "
           "of the probabilities, not a measurement of its own; see [Valence](#valence)), of this "
           "frame and of the smoothed read",

@@ -36,7 +36,8 @@ GRID = tuple(int(round(channel + (255 - channel) * 28 / 255)) for channel in SUR
 
 def checked_plot_path(text: str | Path) -> Path:
     """The ``--plot`` path, checked before a run so that a typo costs no analysis;
-    ValueError says what is wrong. An existing file is replaced, as ``--output-video`` does."""
+    ValueError says what is wrong. Whether an existing file may be replaced is the
+    caller's (``--overwrite``, ``app.system.output_paths``)."""
     path = Path(text).expanduser()
     if path.is_dir():
         raise ValueError(f"cannot write the plot to {path}: it is a folder; name a file in it, "

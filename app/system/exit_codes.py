@@ -23,3 +23,25 @@ class ExitCode(IntEnum):
     """A time budget ran out; the same command resumes."""
     INTERRUPTED = 130
     """Stopped by Ctrl-C or SIGTERM after saving what it had."""
+    CLOSED_PIPE = 141
+    """The program reading stdout stopped (``--list-models | head -2``): 128 + SIGPIPE, as a
+    shell reports a command that signal ended."""
+
+
+def quiet_on_closed_pipe(main):
+    """``main``, ending quietly with ``CLOSED_PIPE`` when the reader of stdout has gone,
+    instead of a ``BrokenPipeError`` traceback (and another as Python flushes at exit)."""
+    import functools
+    import os
+    import sys
+
+    @functools.wraps(main)
+    def guarded(*args, **kwargs) -> int:
+        try:
+            return main(*args, **kwargs)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # the flush at exit goes nowhere, silently
+            os.close(devnull)
+            return ExitCode.CLOSED_PIPE
+    return guarded

@@ -11,11 +11,15 @@ MediaPipe's graph threads print a moment after the call that started them, FFmpe
 libjpeg whenever a damaged frame comes, and on a loaded machine "a moment" is longer
 than any window.
 
-``native_output_captured`` points descriptors 1 and 2 at a temporary file for the
-duration of a block (a probe, a camera scan, opening a video) and hands back what was
-written, so the caller can log it and quote the relevant line in its own message. The
-swap is process-wide, so a lock keeps two blocks from interleaving; output another
-thread prints meanwhile lands in the captured text rather than being lost.
+``native_output_captured`` points descriptors 1 and 2 (or only those named) at a temporary
+file for the duration of a block (a probe, a camera scan, opening a video) and hands back
+what was written, so the caller can log it and quote the relevant line in its own message.
+The swap is process-wide, so a lock keeps two blocks from interleaving. Python's own
+``sys.stderr`` keeps writing to the terminal meanwhile (through a copy of its descriptor),
+so a user's or the log's lines are never swallowed. A block that runs while the user's
+code runs on another thread (MediaPipe's start-up on the landmark thread) names
+descriptor 2 only: MediaPipe writes nothing to stdout, and the user's stdout, a pipe
+included, is never touched.
 """
 
 from __future__ import annotations
@@ -44,28 +48,49 @@ class CapturedOutput:
 
 
 @contextlib.contextmanager
-def native_output_captured() -> Iterator[CapturedOutput]:
-    """Capture everything written to file descriptors 1 and 2 inside the block."""
+def native_output_captured(descriptors: tuple[int, ...] = (1, 2)) -> Iterator[CapturedOutput]:
+    """Capture what native code writes to ``descriptors`` (1 stdout, 2 stderr) inside the
+    block; Python's ``sys.stderr`` still reaches the terminal."""
+    unknown = set(descriptors) - {1, 2}
+    if unknown or not descriptors:
+        raise ValueError(f"descriptors must be 1 and/or 2, got {descriptors}")
     captured = CapturedOutput()
     with _lock:
         _flush_python_streams()
         try:
-            saved = {fd: os.dup(fd) for fd in (1, 2)}
+            saved = {fd: os.dup(fd) for fd in descriptors}
         except OSError:  # no console at all (e.g. pythonw): nothing to protect
             yield captured
             return
+        previous_stderr = sys.stderr
+        python_stderr = _stream_on(saved[2], previous_stderr) if 2 in saved else None
         with tempfile.TemporaryFile() as sink:
             try:
                 for fd in saved:
                     os.dup2(sink.fileno(), fd)
+                if python_stderr is not None:
+                    sys.stderr = python_stderr
                 yield captured
             finally:
                 _flush_python_streams()
+                if python_stderr is not None:
+                    if sys.stderr is python_stderr:  # unless the user replaced it meanwhile
+                        sys.stderr = previous_stderr
+                    python_stderr.close()
                 for fd, copy in saved.items():
                     os.dup2(copy, fd)
                     os.close(copy)
                 sink.seek(0)
                 captured.text = sink.read().decode("utf-8", errors="replace")
+
+
+def _stream_on(descriptor: int, previous):
+    """A line-buffered text stream like ``previous`` on ``descriptor``, when ``previous``
+    writes to descriptor 2; else None (a test's capture, a stream the user set: leave it)."""
+    if _fileno(previous) != 2:
+        return None
+    return open(descriptor, "w", encoding=previous.encoding or "utf-8",
+                errors=previous.errors or "backslashreplace", closefd=False, buffering=1)
 
 
 @contextlib.contextmanager
@@ -89,11 +114,10 @@ def native_stderr_to(path: Path | None) -> Iterator[None]:
         os.dup2(target, 2)
         os.close(target)
         previous = sys.stderr
-        moved = terminal is not None and _fileno(previous) == 2
+        moved_to = _stream_on(terminal, previous) if terminal is not None else None
+        moved = moved_to is not None
         if moved:
-            sys.stderr = open(terminal, "w", encoding=previous.encoding or "utf-8",
-                              errors=previous.errors or "backslashreplace", closefd=False,
-                              buffering=1)  # line-buffered, as stderr is
+            sys.stderr = moved_to
     try:
         yield
     finally:

@@ -1,6 +1,6 @@
 """``emotion-train ensemble``: one ONNX model that averages several, with its card.
 
-    emotion-train ensemble models_onnx/a.onnx models_onnx/b.onnx --out models_onnx/ensemble.onnx
+    emotion-train ensemble models_onnx/a.onnx models_onnx/b.onnx --out models_onnx/ensemble.onnx --overwrite
     emotion-train ensemble models_onnx/*.onnx --search --data data/fer2013 \\
         --out models_onnx/ensemble.onnx --fp16
 
@@ -32,6 +32,7 @@ import onnx
 from app.model.card import ModelCard, ModelCardError
 from app.model.providers import REQUESTS
 from app.system.exit_codes import ExitCode
+from app.system.output_paths import add_overwrite_argument, refuse_existing
 from training.data import FORMAT_CHOICES, DatasetLayoutError
 from training.ensemble_graph import EnsembleError, Member, build_graph, load_members
 from training.ensemble_search import (
@@ -154,7 +155,9 @@ def grid_choice(scored: dict, members: list[Member], names: list[str], where: st
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("members", type=Path, nargs="+", help="member ONNX models, each with its card")
-    parser.add_argument("--out", type=Path, required=True, help="ensemble ONNX file to write")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="ensemble ONNX file to write (a new file unless --overwrite)")
+    add_overwrite_argument(parser)
     parser.add_argument("--weights", type=float, nargs="+", metavar="W",
                         help="one weight per member (default: equal); not with --search")
     parser.add_argument("--input-size", type=int, metavar="PX",
@@ -184,6 +187,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     partial = args.out.with_name(f".{args.out.name}.partial")  # not *.onnx: no model list shows it
     try:
+        refuse_existing(args.out, args.overwrite)
         if args.search and (args.weights or not args.data):
             raise ValueError("--search needs --data and chooses the weights itself (drop --weights)")
         paths = [path for path in args.members if path.resolve() != args.out.resolve()]

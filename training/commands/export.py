@@ -1,6 +1,6 @@
 """``emotion-train export``: a training checkpoint -> an ONNX model the app can ship.
 
-    emotion-train export runs/mini_xception/best.pt --out models_onnx/mini_xception.onnx
+    emotion-train export runs/mini_xception/best.pt --out runs/mini_xception/mini_xception.onnx
 
 Steps: rebuild the model from the checkpoint; export it with its model card
 (``training.checkpoint_card``, ``training.export.export_onnx``); check ONNX Runtime
@@ -10,7 +10,8 @@ the graph averages each face's logits with its mirror image's
 (``training.export.MirrorAveraged``) and the card says so; with ``--fp16``, store the
 weights in float16 and measure again; record the weights' SHA-256; write the final card.
 The file is written beside the target and moved into place only when every check
-passed, so a failed export never replaces a good model.
+passed, so a failed export never replaces a good model; an existing file (a shipped
+model) is replaced only with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from app.model.card import ModelCard, ModelCardError
 from app.model.providers import REQUESTS
 from app.system.exit_codes import ExitCode
+from app.system.output_paths import add_overwrite_argument, refuse_existing
 from training import checkpoint as checkpoints
 from training.checkpoint import Checkpoint
 from training.checkpoint_card import card_from_checkpoint
@@ -51,7 +53,9 @@ def load_validation(path: Path, args: argparse.Namespace, saved: Checkpoint) -> 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, help="best.pt / last.pt, or a run folder (best.pt)")
-    parser.add_argument("--out", type=Path, required=True, help="ONNX file to write")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="ONNX file to write (a new file unless --overwrite)")
+    add_overwrite_argument(parser)
     parser.add_argument("--data", type=Path, help="validation data (default: the training run's)")
     parser.add_argument("--dataset", choices=FORMAT_CHOICES, help="format (default: the run's)")
     parser.add_argument("--split", help="split to measure (default: the run's validation split)")
@@ -69,6 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     partial = args.out.with_name(args.out.stem + ".partial.onnx")
     try:
+        refuse_existing(args.out, args.overwrite)
         saved = checkpoints.load(args.checkpoint)
         model = saved.trained_model()
         card = card_from_checkpoint(saved)

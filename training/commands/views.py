@@ -33,6 +33,7 @@ from app.model.card import ModelCard, ModelCardError, read_card
 from app.model.inference import softmax
 from app.model.providers import REQUESTS
 from app.system.exit_codes import ExitCode
+from app.system.output_paths import add_overwrite_argument, refuse_existing
 from training.data import FORMAT_CHOICES, DatasetLayoutError
 from training.ensemble_search import refuse_test_split
 from training.evaluate import classifier_for, load_for, logits, model_targets
@@ -48,7 +49,9 @@ MODEL_FIGURES = ("_accuracy", "_macro_f1", "_accuracy_change")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help="the exported ONNX model to read over views")
-    parser.add_argument("--out", type=Path, required=True, help="ONNX file to write")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="ONNX file to write (a new file unless --overwrite)")
+    add_overwrite_argument(parser)
     parser.add_argument("--views", nargs="+", choices=sorted(VIEW_SETS), metavar="SET",
                         help=f"view sets besides the crop itself: {', '.join(VIEW_SETS)}")
     parser.add_argument("--search", action="store_true",
@@ -147,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--max-p must be in (0, 1], got {args.max_p:g}")
         if args.out.resolve() == args.model.resolve():
             raise ValueError(f"--out must differ from {args.model}: the model is read, not rewritten")
+        refuse_existing(args.out, args.overwrite)
         card = read_card(args.model)
         if "views" in card.training:
             raise ValueError(f"{args.model} is already read over views "
