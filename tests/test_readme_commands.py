@@ -159,8 +159,15 @@ def test_the_quick_start_headless_command_runs_with_a_real_clip(media_dir, tmp_p
     assert (tmp_path / "VIDEO.csv").stat().st_size > 0 and (tmp_path / "VIDEO.png").stat().st_size > 0
 
 
+def test_the_python_examples_parse_and_name_their_placeholders():
+    for block in readme_blocks("python"):
+        compile(block, "README.md", "exec")
+        quoted = re.findall(r'"([^"]+\.(?:jpg|mp4|csv|html))"', block)
+        assert quoted and all(PLACEHOLDER.search(name) for name in quoted), quoted
+
+
 def test_the_python_api_example_runs_with_a_real_photo(media_dir, tmp_path):
-    (block,) = readme_blocks("python")
+    block = readme_blocks("python")[0]
     assert "PHOTO.jpg" in block
     script = block.replace("PHOTO.jpg", str(media_dir / "single_face.jpg"))
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True,
