@@ -23,6 +23,7 @@ from app.batch.work import Outcome, Task
 from app.headless import UsageError, model_argument
 from app.system.cli_text import installed_version, version_text
 from app.system.exit_codes import ExitCode
+from app.system.file_names import printable
 from app.system.logs import LOG_ENV, log_file, setup_logging
 from app.system.quiet import native_stderr_to
 
@@ -178,7 +179,7 @@ def _bytes(item: BatchInput) -> int:
 
 def _shown_name(item: BatchInput) -> str:
     relative = os.path.relpath(item.path)
-    return relative if not relative.startswith("..") else str(item.path)
+    return printable(relative if not relative.startswith("..") else item.path)
 
 
 def _summary(outcomes: list[Outcome], skipped: int, progress: BatchProgress, workers: int,
@@ -194,5 +195,5 @@ def _summary(outcomes: list[Outcome], skipped: int, progress: BatchProgress, wor
              f"({frames / seconds:.1f} frames/s) on {where} with {model_path.stem}"]
     lines += [f"  failed: {progress.names.get(outcome.index, outcome.index)}: {outcome.error}"
               for outcome in failed]
-    lines.append(f"Manifest: {manifest.path}")
+    lines.append(f"Manifest: {printable(manifest.path)}")
     return "\n".join(lines)

@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from app.output.csv_cells import plain_cell, safe_cell
+from app.system.file_names import NAME_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class Manifest:
         """Append ``row`` (the input's latest) and sync it to disk."""
         self.rows[row.input] = row
         new = not self.path.exists()
-        with open(self.path, "a", newline="", encoding="utf-8") as file:
+        with open(self.path, "a", newline="", encoding="utf-8", errors=NAME_ERRORS) as file:
             file.write(_lines([row], header=new))
             file.flush()
             os.fsync(file.fileno())
@@ -89,7 +90,7 @@ class Manifest:
         """One row per input, sorted, replacing the file in one rename."""
         temporary = self.path.with_name(self.path.name + ".tmp")
         rows = sorted(self.rows.values(), key=lambda row: row.output)
-        with open(temporary, "w", newline="", encoding="utf-8") as file:
+        with open(temporary, "w", newline="", encoding="utf-8", errors=NAME_ERRORS) as file:
             file.write(_lines(rows, header=True))
             file.flush()
             os.fsync(file.fileno())
@@ -97,7 +98,7 @@ class Manifest:
 
     def _read(self) -> dict[str, ManifestRow]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = self.path.read_text(encoding="utf-8", errors=NAME_ERRORS)
         except FileNotFoundError:
             return {}
         if text and not text.endswith("\n"):  # the last append was cut off

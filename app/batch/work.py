@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.batch.manifest import FAILED, OK
+from app.system.file_names import printable
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,8 @@ class Worker:
             try:
                 reader = open_reader(task.input, realtime=False)
             except CaptureError as error:  # its message starts with the path, which the row has
-                return Outcome(task.index, FAILED, error=str(error).removeprefix(f"{task.input}: "))
+                reason = str(error).removeprefix(f"{printable(task.input)}: ")
+                return Outcome(task.index, FAILED, error=reason)
             try:
                 output.parent.mkdir(parents=True, exist_ok=True)
                 pipeline.start_recording(partial, overwrite=True)  # a leftover from a crash is redone

@@ -30,6 +30,7 @@ from pathlib import Path
 from app.output.csv_cells import safe_cell
 from app.output.timeline_columns import FaceRow, MarkerRow, Moment, columns_for, row_cells
 from app.results import FrameResult
+from app.system.file_names import NAME_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ class CsvRecorder:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, self.columns, lineterminator="\n")
         writer.writerows([{name: safe_cell(cell) for name, cell in row.items()} for row in rows])
-        data = buffer.getvalue().encode("utf-8")
+        data = buffer.getvalue().encode("utf-8", NAME_ERRORS)  # file names byte for byte
         try:
             view = memoryview(data)
             while view:

@@ -21,6 +21,8 @@ import cv2
 import numpy as np
 
 from app.face.preprocess import PreprocessSpec, crop_face, emphasise_crop, frame_outline, prepare_crop
+from app.sources.images import read_image_file
+from app.system.file_names import printable
 from training.data.crop_outlines import emphasise_crops
 
 log = logging.getLogger(__name__)
@@ -112,10 +114,15 @@ def choose_per_class(targets: np.ndarray, limit: int | None, seed: int) -> np.nd
 
 def read_image(path: Path, spec: PreprocessSpec) -> np.ndarray:
     """Decode an image file as gray or BGR, whichever the spec's colour space needs."""
-    flags = cv2.IMREAD_GRAYSCALE if spec.color_space == "gray" else cv2.IMREAD_COLOR
-    image = cv2.imread(str(path), flags)
+    return decode_file(path, cv2.IMREAD_GRAYSCALE if spec.color_space == "gray" else cv2.IMREAD_COLOR)
+
+
+def decode_file(path: Path, flags: int) -> np.ndarray:
+    """An image file decoded with OpenCV's ``flags``, whatever bytes its name holds;
+    DatasetLayoutError when it is not a readable image."""
+    image = read_image_file(path, flags)
     if image is None:
-        raise DatasetLayoutError(f"{path}: not a readable image")
+        raise DatasetLayoutError(f"{printable(path)}: not a readable image")
     return image
 
 
