@@ -8,8 +8,9 @@ and ``finished_at``.
 
 Rows are appended (and synced) as files finish, so an interrupted or crashed batch
 keeps what it finished; at the start and the end of a run the file is rewritten with
-one row per input (the latest), through a temporary file and a rename, so it is never
-left half-written. A line cut off by a crash mid-append is dropped on reading. An input
+one row per input (the latest), staged and renamed (``app.system.output_files``), so it
+is never left half-written; neither write follows a link planted at its name. A line
+cut off by a crash mid-append is dropped on reading. An input
 counts as finished, and is skipped, only when its row says ``ok`` for the same model file
 and settings and its CSV is still there with the size recorded: a CSV that is missing,
 cut short or replaced is analysed again.
@@ -27,7 +28,8 @@ from datetime import datetime
 from pathlib import Path
 
 from app.output.csv_cells import plain_cell, safe_cell
-from app.system.file_names import NAME_ERRORS
+from app.system.file_names import NAME_ERRORS, printable
+from app.system.output_files import open_append, write_bytes_staged
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,9 @@ class Manifest:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.path = folder / MANIFEST_NAME
+        if self.path.is_symlink():
+            raise ValueError(f"{printable(self.path)} is a link; the batch never writes through one: "
+                             "remove it, or choose another --out")
         self.rows: dict[str, ManifestRow] = self._read()
 
     def finished(self, input_path: str, output: str, model_sha256: str, settings: str) -> bool:
@@ -81,20 +86,15 @@ class Manifest:
         """Append ``row`` (the input's latest) and sync it to disk."""
         self.rows[row.input] = row
         new = not self.path.exists()
-        with open(self.path, "a", newline="", encoding="utf-8", errors=NAME_ERRORS) as file:
+        with os.fdopen(open_append(self.path), "a", newline="", encoding="utf-8", errors=NAME_ERRORS) as file:
             file.write(_lines([row], header=new))
             file.flush()
             os.fsync(file.fileno())
 
     def rewrite(self) -> None:
         """One row per input, sorted, replacing the file in one rename."""
-        temporary = self.path.with_name(self.path.name + ".tmp")
         rows = sorted(self.rows.values(), key=lambda row: row.output)
-        with open(temporary, "w", newline="", encoding="utf-8", errors=NAME_ERRORS) as file:
-            file.write(_lines(rows, header=True))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, self.path)
+        write_bytes_staged(self.path, _lines(rows, header=True).encode("utf-8", NAME_ERRORS))
 
     def _read(self) -> dict[str, ManifestRow]:
         try:

@@ -24,6 +24,7 @@ from pathlib import Path
 from app.model.card import ModelCard, ModelCardError
 from app.model.providers import REQUESTS
 from app.system.exit_codes import ExitCode
+from app.system.output_files import Staged
 from training import checkpoint as checkpoints
 from training.checkpoint import Checkpoint
 from training.checkpoint_card import card_from_checkpoint
@@ -67,7 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    partial = args.out.with_name(args.out.stem + ".partial.onnx")
+    stage = Staged(args.out)  # a hidden folder: no model list shows the file until it is done
+    partial = stage.path
     try:
         saved = checkpoints.load(args.checkpoint)
         model = saved.trained_model()
@@ -85,11 +87,12 @@ def run(args: argparse.Namespace) -> int:
         training = dict(card.training, parity_max_abs_logit_error=parity,
                         evaluated_on=f"{evaluated} images")
         training["export_command"] = "emotion-train " + shlex.join(args.argv)
-        card = install(partial, args.out, replace(card, metrics=metrics, training=training), args.fp16)
+        card = install(stage, replace(card, metrics=metrics, training=training), args.fp16)
     except (checkpoints.CheckpointError, ModelCardError, DatasetLayoutError, ValueError) as error:
         log.error("%s", error)
-        partial.unlink(missing_ok=True)
         return ExitCode.BAD_INPUT
+    finally:
+        stage.discard()  # on every exit: an error, Ctrl+C, SIGTERM
     _print_summary(args.out, card, parity)
     return ExitCode.OK
 
