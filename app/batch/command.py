@@ -89,6 +89,10 @@ def run_batch(args: argparse.Namespace) -> int:
         manifest.rewrite()  # drops a line a crash cut off, before anything is appended
     todo = sorted((item for item in inputs if args.redo or not manifest.finished(
         str(item.path), str(item.output), model_sha256, settings)), key=_bytes, reverse=True)
+    blocked = [out / item.output for item in todo if (out / item.output).is_dir()]
+    if blocked:
+        raise ValueError(f"{printable(blocked[0])} is a folder, where the CSV of an input goes "
+                         f"({len(blocked)} such); move it, or choose another --out")
     tasks = [Task(index, str(item.path), str(out / item.output)) for index, item in enumerate(todo)]
     skipped = len(inputs) - len(todo)
     workers = args.workers or max(1, min(available_cores(), len(tasks)))
