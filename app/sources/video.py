@@ -20,6 +20,7 @@ import numpy as np
 
 from app.sources.base import CaptureError, OpenCapture, Source, SourceLostError
 from app.sources.camera_mode import CameraMode, default_mode, describe_mode
+from app.sources.stream_urls import without_credentials
 from app.system.file_names import is_utf8, printable
 from app.system.quiet import CapturedOutput, native_output_captured
 
@@ -219,7 +220,7 @@ class StreamSource(_LiveSource):
 
     def __init__(self, url: str, open_capture: OpenCapture | None = None,
                  lost_after_s: float = 5.0) -> None:
-        super().__init__(_redact(url), url, open_capture or _open_stream, lost_after_s)
+        super().__init__(without_credentials(url), url, open_capture or _open_stream, lost_after_s)
         self.url = url
 
 
@@ -242,14 +243,3 @@ def _fourcc(code: float) -> str:
     value = int(code)
     text = "".join(chr((value >> (8 * shift)) & 0xFF) for shift in range(4))
     return text.strip("\x00 ") if text.isprintable() else ""
-
-
-def _redact(url: str) -> str:
-    """A URL without its password, for messages and logs."""
-    return re.sub(r"(://[^/:@]+):[^/@]*@", r"\1:***@", url)
-
-
-def without_credentials(spec: str) -> str:
-    """A stream URL without its ``user:password@`` part, for what is stored or shown;
-    anything else as it is."""
-    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/?#]*@", r"\1", spec, flags=re.IGNORECASE)
