@@ -1,7 +1,8 @@
 """``emotion-app batch INPUT... --out DIR``: the command line, the plan, the summary.
 
 Exit codes (``app.headless``'s): 0 every file ok (or skipped, finished before); 1 some
-failed (the manifest says which and why; the others are done); 2 bad input (a missing
+failed (the manifest says which and why; the others are done), or the manifest could not
+be written (a full disk: the summary says so); 2 bad input (a missing
 path, nothing to analyse, a bad model, an unwritable --out, Ray missing or out of
 reach), before anything is analysed; 130 interrupted with Ctrl+C: what finished is kept
 and the same command continues from there.
@@ -85,8 +86,8 @@ def run_batch(args: argparse.Namespace) -> int:
     model_path, model_sha256 = _checked_model(args)
     settings = settings_text(args)
     manifest = Manifest(out)
-    if manifest.path.exists():
-        manifest.rewrite()  # drops a line a crash cut off, before anything is appended
+    if manifest.path.exists() and not manifest.rewrite():  # drops a line a crash cut off
+        raise ValueError(manifest.error)  # before anything is analysed: nothing could be recorded
     todo = sorted((item for item in inputs if args.redo or not manifest.finished(
         str(item.path), str(item.output), model_sha256, settings)), key=_bytes, reverse=True)
     blocked = [out / item.output for item in todo if (out / item.output).is_dir()]
@@ -129,7 +130,8 @@ def run_batch(args: argparse.Namespace) -> int:
         print(f"{PROGRAM}: interrupted; run the same command again to continue "
               f"({len(tasks) - len(outcomes)} files left)", file=sys.stderr)
         return ExitCode.INTERRUPTED
-    return ExitCode.FAILED if any(outcome.status == FAILED for outcome in outcomes) else ExitCode.OK
+    failed = manifest.error or any(outcome.status == FAILED for outcome in outcomes)
+    return ExitCode.FAILED if failed else ExitCode.OK
 
 
 def settings_text(args: argparse.Namespace) -> str:
@@ -199,5 +201,6 @@ def _summary(outcomes: list[Outcome], skipped: int, progress: BatchProgress, wor
              f"({frames / seconds:.1f} frames/s) on {where} with {model_path.stem}"]
     lines += [f"  failed: {progress.names.get(outcome.index, outcome.index)}: {outcome.error}"
               for outcome in failed]
-    lines.append(f"Manifest: {printable(manifest.path)}")
+    lines.append(f"Manifest: {printable(manifest.path)}" if manifest.error is None
+                 else f"Manifest: {manifest.error}")
     return "\n".join(lines)

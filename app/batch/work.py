@@ -105,28 +105,30 @@ class Worker:
             except CaptureError as error:  # its message starts with the path, which the row has
                 reason = str(error).removeprefix(f"{printable(task.input)}: ")
                 return Outcome(task.index, FAILED, error=reason)
+            written = output  # where the CSV is written: messages name it by its own name
             try:
                 output.parent.mkdir(parents=True, exist_ok=True)
                 discard_staged(output)  # what a killed run left
                 with Staged(output) as stage:
-                    analysis, late = self._record(task, pipeline, reader, stage.path, on_frames)
+                    written = stage.path
+                    analysis, errors = self._record(task, pipeline, reader, written, on_frames)
                     stage.commit()  # kept even when the run failed part-way, as --headless keeps it
             except (OSError, RecordingError) as error:
-                return Outcome(task.index, FAILED, error=str(error))
+                return Outcome(task.index, FAILED, error=str(error).replace(str(written), str(output)))
             finally:
                 reader.close()
         finally:
             pipeline.close()
         if on_frames:
             on_frames(task.index, analysis.frames, analysis.frames)
-        errors = [event.message for event in analysis.failures] + late
         return Outcome(task.index, FAILED if errors else OK, analysis.frames, analysis.faces,
-                       error="; ".join(errors), output_bytes=output.stat().st_size)
+                       error="; ".join(errors).replace(str(written), str(output)),
+                       output_bytes=output.stat().st_size)
 
 
     def _record(self, task: Task, pipeline, reader, path: Path, on_frames: FrameProgress | None):
-        """Analyse ``reader`` into a new CSV at ``path``: the analysis and the recording
-        failures reported after its last frame."""
+        """Analyse ``reader`` into a new CSV at ``path``: the analysis and every failure it
+        reported (those of the final sync included)."""
         from app.headless import analyse
         from app.results import EventKind
 
@@ -141,7 +143,7 @@ class Worker:
             pipeline.stop_recording()
         late = [event.message for event in pipeline.drain_events()  # the final sync
                 if event.kind is EventKind.RECORDING_FAILED]
-        return analysis, late
+        return analysis, [event.message for event in analysis.failures] + late
 
 
 def _reporter(index: int, expected: int | None, on_frames: FrameProgress | None):
