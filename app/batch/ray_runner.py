@@ -7,8 +7,9 @@ one ``RAY_ADDRESS`` names), and any other value is a cluster address
 asking for ``--threads`` CPUs; a Ray worker process loads the model once and keeps it
 for the files it is given. Inputs and outputs are paths every node must see at the
 same place (shared storage); the model file, which need not be, travels through Ray's
-object store and is checked against its SHA-256 on the node. The driver writes the
-manifest as tasks finish, so a cluster batch resumes like a local one.
+object store and is checked against its SHA-256 on the node whenever a worker loads it
+(``model_here``). The driver writes the manifest as tasks finish, so a cluster batch
+resumes like a local one.
 
 The app sends nothing over the network of its own accord: Ray's usage statistics are
 switched off before ray is imported, and ``--ray local`` runs its instance in
@@ -20,16 +21,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import logging
 import os
 import secrets
 import socket
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from app.batch.manifest import FAILED, file_sha256
 from app.batch.work import Outcome, Task, Worker
+from app.system.output_files import private_folder, user_cache, write_bytes_staged
 
 log = logging.getLogger(__name__)
 
@@ -144,24 +146,27 @@ def _ray_task(task: Task, args: argparse.Namespace, threads: int, model: list,
     """One file, in a Ray worker process."""
     worker = _workers.get(model_sha256)
     if worker is None:
+        import ray
+
         args = argparse.Namespace(**vars(args))
-        args.model = str(_model_here(args.model, model, model_sha256))
+        args.model = str(model_here(args.model, lambda: ray.get(model[0]), model_sha256))
         _workers.clear()
         worker = _workers[model_sha256] = Worker(args, threads)
     return worker.run(task)
 
 
-def _model_here(path: str, model: list, model_sha256: str) -> Path:
-    """The driver's model file where this node has it, else a copy from the object store
-    (same file name: the CSV's ``model`` column is the file's stem)."""
+def model_here(path: str, fetch: Callable[[], bytes], model_sha256: str) -> Path:
+    """The driver's model file where this node has it, else this node's cached copy, else
+    the bytes ``fetch`` gets from the object store, cached; each checked against
+    ``model_sha256`` before use. The cache is private to the user (``user_cache``: mode
+    0700, never a shared temporary folder), so nobody else can swap a checked file."""
     if Path(path).is_file() and file_sha256(Path(path)) == model_sha256:
         return Path(path)
-    import ray
-
-    copy = Path(tempfile.gettempdir()) / "emotion-live-models" / model_sha256 / Path(path).name
-    if not copy.is_file():
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        partial = copy.with_name(f"{copy.name}.{os.getpid()}.partial")
-        partial.write_bytes(ray.get(model[0]))
-        os.replace(partial, copy)
-    return copy
+    copy = private_folder(user_cache("models") / model_sha256) / Path(path).name  # its own name:
+    if copy.is_file() and file_sha256(copy) == model_sha256:  # the CSV's model column is the stem
+        return copy
+    data = fetch()
+    if hashlib.sha256(data).hexdigest() != model_sha256:
+        raise ValueError(f"the model {Path(path).name} reached this node changed (its SHA-256 "
+                         "differs from the driver's)")
+    return write_bytes_staged(copy, data)

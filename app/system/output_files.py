@@ -124,6 +124,28 @@ def write_bytes_staged(destination: str | os.PathLike, data: bytes, replace: boo
         return stage.commit()
 
 
+def private_folder(path: str | os.PathLike) -> Path:
+    """``path`` as a folder only this user can enter (made with mode 0700, parents as
+    usual); ValueError for a link there, or a folder of another user or open to others
+    that cannot be closed: what is kept in it (a model a worker loads) must be trusted."""
+    path = Path(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    found = os.lstat(path)
+    if not stat.S_ISDIR(found.st_mode):
+        raise ValueError(f"{path} is a link or not a folder; a private folder was expected there")
+    if hasattr(os, "getuid") and found.st_uid != os.getuid():
+        raise ValueError(f"{path} belongs to another user; a private folder was expected there")
+    if stat.S_IMODE(found.st_mode) & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def user_cache(name: str) -> Path:
+    """``$XDG_CACHE_HOME/emotion-live/NAME`` (``~/.cache`` without the variable), private."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return private_folder(base / "emotion-live" / name)
+
+
 def discard_staged(destination: str | os.PathLike, pid: int | None = None) -> None:
     """Remove what a process (``pid``; default: every process no longer running) left
     staged for ``destination``: a worker that was killed, or a crash."""
