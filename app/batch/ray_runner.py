@@ -31,7 +31,7 @@ from pathlib import Path
 
 from app.batch.manifest import FAILED, file_sha256
 from app.batch.work import Outcome, Task, Worker
-from app.system.output_files import private_folder, user_cache, write_bytes_staged
+from app.system.output_files import cache_path, private_folder, write_bytes_staged
 
 log = logging.getLogger(__name__)
 
@@ -158,12 +158,13 @@ def _ray_task(task: Task, args: argparse.Namespace, threads: int, model: list,
 def model_here(path: str, fetch: Callable[[], bytes], model_sha256: str) -> Path:
     """The driver's model file where this node has it, else this node's cached copy, else
     the bytes ``fetch`` gets from the object store, cached; each checked against
-    ``model_sha256`` before use. The cache is private to the user (``user_cache``: mode
+    ``model_sha256`` before use. The cache is private to the user (``cache_path``, mode
     0700, never a shared temporary folder), so nobody else can swap a checked file."""
     if Path(path).is_file() and file_sha256(Path(path)) == model_sha256:
         return Path(path)
-    copy = private_folder(user_cache("models") / model_sha256) / Path(path).name  # its own name:
-    if copy.is_file() and file_sha256(copy) == model_sha256:  # the CSV's model column is the stem
+    folder = private_folder(private_folder(cache_path("models")) / model_sha256)
+    copy = folder / Path(path).name  # its own name: the CSV's model column is the stem
+    if copy.is_file() and file_sha256(copy) == model_sha256:
         return copy
     data = fetch()
     if hashlib.sha256(data).hexdigest() != model_sha256:

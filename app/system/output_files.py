@@ -140,10 +140,9 @@ def private_folder(path: str | os.PathLike) -> Path:
     return path
 
 
-def user_cache(name: str) -> Path:
-    """``$XDG_CACHE_HOME/emotion-live/NAME`` (``~/.cache`` without the variable), private."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return private_folder(base / "emotion-live" / name)
+def cache_path(name: str) -> Path:
+    """``$XDG_CACHE_HOME/emotion-live/NAME`` (``~/.cache`` without the variable); not made."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "emotion-live" / name
 
 
 def discard_staged(destination: str | os.PathLike, pid: int | None = None) -> None:

@@ -22,7 +22,7 @@ from app.face.alignment import DETECTOR_ANCHOR_NAMES
 from app.face.crop_landmarks import METHOD, CropFace, locate_in_crop
 from app.face.emphasis import FEATURE_POINT_INDICES, FeatureOutline
 from app.face.preprocess import PreprocessSpec, emphasise_crop, template_outline
-from app.system.output_files import Staged, user_cache
+from app.system.output_files import Staged, cache_path
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ CACHE_VERSION = "1"
 
 def cache_folder() -> Path:
     """``$XDG_CACHE_HOME/emotion-live/crop-landmarks`` (``~/.cache`` without the variable)."""
-    return user_cache("crop-landmarks")
+    return cache_path("crop-landmarks")
 
 
 def emphasise_crops(crops: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
