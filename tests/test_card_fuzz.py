@@ -177,3 +177,30 @@ def test_listing_a_folder_of_fuzzed_files_never_fails(tmp_path, monkeypatch):
         write_model_with_metadata(tmp_path / f"fuzzed{index}.onnx", linear_model(seed=index), **values)
     listing = describe_models([tmp_path])
     assert listing.count("fuzzed") >= 40
+
+
+def members(*names: str) -> str:
+    return json.dumps({"members": [{"name": name} for name in names]})
+
+
+COERCED = [  # a value the reader once coerced into something else, and why it is refused now
+    ({"gamma": '"false"'}, "gamma must be true or false"),  # it turned gamma on
+    ({"labels": '"abcdefg"'}, "labels must be a list"),  # seven one-letter labels
+    ({"std": "[Infinity]"}, "not JSON of finite numbers"),
+    ({"mean": "[NaN]"}, "not JSON of finite numbers"),
+    ({"channels": "true"}, "channels must be a whole number"),
+    ({"input_size": "[48.5, 48]"}, "input_size must be a whole number"),
+    ({"training": members("emotion", "emotion_smoothed")}, "would repeat a CSV column"),
+    ({"training": members("a=1", "b")}, "member names must be names"),
+    ({"training": members("first\nsecond", "b")}, "member names must be names"),
+    ({"training": members("Mini", "mini")}, "member names must differ"),
+    ({"training": '{"members": "mini"}'}, "training.members must be a list"),
+]
+
+
+@pytest.mark.parametrize("values, reason", COERCED, ids=[str(values) for values, _ in COERCED])
+def test_card_values_are_checked_not_coerced(values, reason):
+    metadata = valid_metadata()
+    metadata.update({PREFIX + key: value for key, value in values.items()})
+    with pytest.raises(ModelCardError, match=reason):
+        ModelCard.from_metadata(metadata, "crafted")

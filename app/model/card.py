@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from app.face.preprocess import PreprocessSpec
-from app.model.card_text import MAX_NAME, MAX_TEXT, label_problems, metric_problems, quoted, text_problems
+from app.model.card_text import (
+    MAX_NAME,
+    MAX_TEXT,
+    label_problems,
+    member_problems,
+    metric_problems,
+    quoted,
+    text_problems,
+)
 from app.model.onnx_header import OnnxHeaderError, OnnxTextError, read_header
 from app.system.plain_values import json_object, strict_json, text_value, value_list
 
@@ -67,6 +75,7 @@ class ModelCard:
             problems.append(f"labels must be at least two distinct names, got "
                             f"{quoted(list(self.labels), 200)}")
         problems += label_problems(self.labels)
+        problems += member_problems(self.training.get("members"))
         return problems + metric_problems(self.metrics) + self.preprocess.problems()
 
     @property
@@ -76,12 +85,11 @@ class ModelCard:
     @property
     def member_names(self) -> tuple[str, ...]:
         """An ensemble's member names (``training["members"][i]["name"]``), in the order of
-        its member output; () for a single model or a card whose member list is malformed."""
+        its member output; () for a single model."""
         members = self.training.get("members")
-        if not isinstance(members, list) or not all(
-                isinstance(member, Mapping) and isinstance(member.get("name"), str) for member in members):
+        if not isinstance(members, list):
             return ()
-        return tuple(member["name"] for member in members)
+        return tuple(member["name"] for member in members)  # problems() made sure of the type
 
     def to_metadata(self) -> dict[str, str]:
         """The card as ONNX ``metadata_props`` (string to string)."""

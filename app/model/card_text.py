@@ -51,6 +51,33 @@ def label_problems(labels: Iterable[str]) -> list[str]:
             f"starting with a letter or digit; got {', '.join(quoted(label) for label in bad[:3])}"]
 
 
+RESERVED_MEMBER_NAMES = ("emotion", "emotion_smoothed", "probability")
+"""Member names that would repeat a column: an ensemble's ``top_<member>`` column beside
+the timeline's own ``top_emotion``, ``top_emotion_smoothed`` and ``top_probability``
+(``app.output.timeline_columns``, whose test keeps the two in step)."""
+
+
+def member_problems(members: object) -> list[str]:
+    """Why an ensemble's ``training["members"]`` cannot name CSV columns: each must be an
+    object whose ``name`` is a label-like name (no ``=``, no newline), unique whatever the
+    case, and not one that repeats a column; empty when they can (or when there are none)."""
+    if members is None:
+        return []
+    if not isinstance(members, list) or not all(
+            isinstance(member, Mapping) and isinstance(member.get("name"), str) for member in members):
+        return [f"training.members must be a list of objects with a name, got {quoted(members)}"]
+    names = [member["name"] for member in members]
+    problems = [problem.replace("labels", "member names", 1) for problem in label_problems(names)]
+    folded = [name.casefold() for name in names]
+    if len(set(folded)) != len(folded):
+        problems.append(f"member names must differ (whatever the case), got {quoted(names, 200)}")
+    reserved = sorted({name for name in names if name.casefold() in RESERVED_MEMBER_NAMES})
+    if reserved:
+        problems.append(f"member names {reserved} would repeat a CSV column (top_<member> beside "
+                        f"top_{', top_'.join(RESERVED_MEMBER_NAMES)})")
+    return problems
+
+
 FRACTIONS = ("accuracy", "f1")
 """A metric whose name ends so is a fraction in [0, 1]; ``..._change`` is one in [-1, 1]."""
 
