@@ -50,6 +50,7 @@ ADDED_SINCE = {
             "schedule": {"warmup_epochs": 0.0},
             "augment": {"erasing": 0.0},
         },
+        "data": {"options": {"classes": []}},  # --classes
     },
 }
 

@@ -43,6 +43,9 @@ class DataOptions:
     seed: int = 0
     exclude_classes: tuple[str, ...] = ()
     """Class names to drop, e.g. ``contempt`` to train FER+ or CK+ on seven classes."""
+    classes: tuple[str, ...] = ()
+    """An image tree's classes in output order, as the user listed them (``--classes``):
+    then folders outside the dataset's label set, or empty in a split, are taken as they are."""
     soft_labels: bool = False
     """FER+: train on the annotators' vote distribution instead of the majority label."""
     ckplus_peak_frames: int = 3
