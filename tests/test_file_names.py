@@ -120,3 +120,9 @@ def test_training_reads_a_dataset_image_whose_name_is_not_utf8(fer2013_root, tmp
         "print(len(crops))", root)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.split() == ["4"]
+
+
+def test_an_annotated_video_whose_name_is_not_utf8_is_refused_not_a_crash(media_dir, tmp_path):
+    completed = emotion_app("--headless", "--source", media_dir / "pyfeat_single_face.mp4", "--model",
+                            MODEL, "--max-frames", "2", "--output-video", tmp_path / f"v{BAD_BYTE}.mp4")
+    assert completed.returncode == 2 and "v\\xff.mp4: its name is not UTF-8" in completed.stderr
