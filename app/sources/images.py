@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ import cv2
 import numpy as np
 
 from app.sources.base import IMAGE_EXTENSIONS, CaptureError, Source
-from app.system.file_names import printable
+from app.system.file_names import is_utf8, printable
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +60,24 @@ class ImageFolderSource(Source):
 
 
 def read_image_file(path: str | Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray | None:
-    """An image file decoded (``cv2.imdecode`` of the bytes Python read, so any name works:
-    ``cv2.imread`` crashes on a name that is not UTF-8); None when it cannot be read or
-    decoded, as ``cv2.imread`` gives."""
+    """An image file decoded by ``cv2.imread``, or None when it cannot be read or decoded.
+    ``cv2.imread`` crashes on a name that is not UTF-8, so such a file is opened here and
+    handed over as ``/proc/self/fd/N`` (decoded from the bytes Python read where there is
+    no ``/proc``; that decoder gives up on a truncated JPEG, which ``imread`` shows in part)."""
+    if is_utf8(path):
+        return cv2.imread(str(path), flags)
     try:
-        data = np.fromfile(path, np.uint8)
-    except (OSError, ValueError):
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
         return None
-    return cv2.imdecode(data, flags) if data.size else None
+    try:
+        if os.path.exists(f"/proc/self/fd/{descriptor}"):
+            return cv2.imread(f"/proc/self/fd/{descriptor}", flags)
+        with os.fdopen(os.dup(descriptor), "rb") as file:
+            data = np.frombuffer(file.read(), np.uint8)
+        return cv2.imdecode(data, flags) if data.size else None
+    finally:
+        os.close(descriptor)
 
 
 def _natural_key(path: Path) -> list:
