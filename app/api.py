@@ -42,6 +42,7 @@ from app.pipeline import Pipeline
 from app.results import Event, EventKind, FaceResult, Frame, FrameResult, RecordingStatus
 from app.sources.base import CaptureError
 from app.sources.capture import FrameReader, open_reader
+from app.sources.images import read_image_file
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,7 @@ def _as_bgr(image: np.ndarray | str | Path) -> np.ndarray:
         path = Path(image).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such image file")
-        read = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        read = read_image_file(path, cv2.IMREAD_COLOR)
         if read is None:
             raise ValueError(f"{path}: not an image OpenCV can read")
         return read

@@ -41,6 +41,7 @@ from app.sources.base import CaptureError
 from app.sources.cameras import list_cameras
 from app.sources.capture import open_reader
 from app.system.exit_codes import ExitCode
+from app.system.file_names import printable
 from app.system.logs import log_file
 from app.system.output_paths import refuse_existing
 
@@ -124,7 +125,7 @@ def _analyse(args: argparse.Namespace) -> int:
         if video:
             video.close()
         if final:
-            print(f"CSV: {final.path} ({final.rows} rows)", file=sys.stderr)
+            print(f"CSV: {printable(final.path)} ({final.rows} rows)", file=sys.stderr)
         if video and video.frames_written:
             print(f"Video: {video.path} ({video.frames_written} frames)", file=sys.stderr)
     code = _report(tally, plot_path, title, final, code)
@@ -166,7 +167,7 @@ def _report(tally: RunTally, plot_path: Path | None, title: str, csv: RecordingS
         print(f"emotion-app: cannot write the plot to {plot_path}: {error.strerror or error}{kept}",
               file=sys.stderr)
         return code or ExitCode.FAILED
-    print(f"Plot: {plot_path}", file=sys.stderr)
+    print(f"Plot: {printable(plot_path)}", file=sys.stderr)
     return code
 
 

@@ -213,7 +213,9 @@ def test_a_partial_or_changed_output_is_redone_and_a_finished_one_skipped(media_
     with open(out / "in" / "b.csv", "r+b") as file:  # cut short since it was recorded
         file.truncate(300)
     link(media_dir / "fer_test.mp4", inputs / "c.mp4")
-    (out / "in" / "c.csv.partial").write_text("row_type,wall\nface,2020")  # a crash's leftover
+    leftover = out / "in" / ".c.csv.999999999.0123abcd.partial"  # staged by a run killed with -9
+    leftover.mkdir()
+    (leftover / "c.csv").write_text("row_type,wall\nface,2020")
     with open(out / "manifest.csv", "a", encoding="utf-8") as file:
         file.write("/some/input.mp4,in/inp")  # an append a crash cut off
     completed = emotion_app("batch", inputs, *options)

@@ -143,3 +143,13 @@ def test_a_model_file_with_non_utf8_metadata_is_listed_as_unusable_not_fatal(qtb
     assert "latin1.onnx (not usable)" in items and not any("No models" in item for item in items)
     refused = box.model().item(items.index("latin1.onnx (not usable)"))
     assert "not valid UTF-8" in refused.toolTip()
+
+
+def test_a_window_starts_with_nan_smoothing_in_its_settings_file(qtbot, tmp_path, media_dir):
+    """``smoothing_s=nan`` crashed the window at every start: the clamp let NaN through."""
+    (tmp_path / "settings.ini").write_text("[General]\nsmoothing_s=nan\n")
+    model = model_folder(tmp_path / "models", good=0.5)["good"]
+    window = open_window(qtbot, tmp_path, model=str(model),
+                         source=str(media_dir / "pyfeat_single_face.mp4"))
+    next_result(qtbot, window, "good")
+    assert window.session._settings["steadiness"].time_constant_s == AppSettings.smoothing_s.default

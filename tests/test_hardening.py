@@ -18,6 +18,8 @@ from app.gui.settings import AppSettings
 from app.gui.timeline_data import read_timeline_csv
 from app.model.library import MODELS_ENV
 from app.output.timeline_csv import CsvRecorder
+from app.sources.stream_urls import without_credentials
+from app.sources.video import StreamSource
 from app.system.logs import LOG_ENV
 from tests.onnx_fixtures import fer_card, linear_model, write_model, write_model_with_raw_metadata
 from tests.test_headless import emotion_app, file_size_limit, read_rows
@@ -153,3 +155,44 @@ def test_a_password_an_older_version_saved_is_removed_on_start(tmp_path):
     settings = AppSettings.at(path)
     settings.sync()
     assert settings.last_source == "rtsp://192.0.2.7/stream" and "secret" not in path.read_text()
+
+
+CREDENTIAL_FORMS = [  # (typed, what may be stored, logged or shown)
+    ("rtsp://192.0.2.7/live?user=admin&password=hunter2&channel=1", "rtsp://192.0.2.7/live?user=admin&channel=1"),
+    ("rtsp://admin:pa?hunter2@192.0.2.7:554/live", "rtsp://192.0.2.7:554/live"),  # '?' in the password
+    ("http://admin:p@hunter2@192.0.2.7/video.mjpg", "http://192.0.2.7/video.mjpg"),  # '@' in it
+    ("https://cam.example/x?access_token=hunter2&apiKey=hunter2&keyframe=1#top",
+     "https://cam.example/x?keyframe=1#top"),
+    ("rtsp://192.0.2.7/s?pwd=hunter2&authToken=hunter2&pass=hunter2", "rtsp://192.0.2.7/s"),
+]
+
+
+@pytest.mark.parametrize("typed, cleaned", CREDENTIAL_FORMS)
+def test_each_form_of_stream_credentials_stays_out_of_settings_logs_and_messages(
+        typed, cleaned, tmp_path, caplog):
+    assert without_credentials(typed) == cleaned
+    path = tmp_path / "settings.ini"
+    settings = AppSettings.at(path)
+    settings.last_source = typed
+    settings.sync()
+    assert "hunter2" not in path.read_text() and AppSettings.at(path).last_source == cleaned
+    assert StreamSource(typed).name == cleaned
+
+
+def test_a_failing_stream_names_its_url_without_the_password(tmp_path):
+    env = {**os.environ, LOG_ENV: str(tmp_path / "app.log")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "app", "--headless", "--source",
+         "rtsp://127.0.0.1:9/live?user=admin&password=hunter2", "--model", "mini_xception",
+         "--csv", str(tmp_path / "t.csv"), "--log-level", "DEBUG"],
+        capture_output=True, text=True, timeout=120, env=env)
+    assert completed.returncode == 2 and "rtsp://127.0.0.1:9/live?user=admin" in completed.stderr
+    assert "hunter2" not in completed.stdout + completed.stderr + (tmp_path / "app.log").read_text()
+
+
+def test_a_setting_that_is_not_a_finite_number_reads_as_its_default(tmp_path):
+    path = tmp_path / "settings.ini"
+    path.write_text("[General]\nsmoothing_s=nan\n")
+    assert AppSettings.at(path).smoothing_s == AppSettings.smoothing_s.default
+    path.write_text("[General]\nsmoothing_s=inf\n")
+    assert AppSettings.at(path).smoothing_s == AppSettings.smoothing_s.default

@@ -95,3 +95,33 @@ def test_processes_the_tests_start_send_no_telemetry(tmp_path):
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / ".cache")}
     subprocess.run([sys.executable, "-c", "import onnxruntime"], env=env, check=True, timeout=120)
     assert telemetry_files(env) == []
+
+
+LOOPBACK = re.compile(r'inet_addr\("127\.|inet_pton\(AF_INET6, "(::1|::ffff:127\.)')
+INTERNET = re.compile(r"AF_INET6?\b")
+
+
+@needs_strace
+@pytest.mark.slow
+def test_a_local_ray_instance_sends_nothing_and_listens_on_loopback_only(
+        tmp_path, media_dir, mini_xception_onnx):
+    """``batch --ray local`` under strace: Ray's dashboard process asked the cloud metadata
+    address (169.254.169.254, metadata.google.internal), the driver and a Ray process
+    connected to 8.8.8.8:53 to learn the node's address, every server listened on all
+    interfaces, and ``~/.ray/auth_token`` was written readable by every user."""
+    pytest.importorskip("ray", reason="the --ray path needs ray: pip install '.[cluster]' (or the dev extra)")
+    env, trace = fresh_user(tmp_path), tmp_path / "trace.txt"
+    completed = subprocess.run(
+        [STRACE, "-f", "-qq", "--seccomp-bpf", "-e", "trace=connect,bind,sendto,sendmsg",
+         "-o", str(trace), sys.executable, "-m", "app", "batch", str(media_dir / "pyfeat_single_face.mp4"),
+         "--out", str(tmp_path / "out"), "--ray", "local", "--workers", "1", "--max-frames", "2",
+         "--model", str(mini_xception_onnx)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    calls = [line for line in trace.read_text().splitlines() if SYSCALL.match(line)]
+    assert any(LOOPBACK.search(line) for line in calls), "the trace saw none of Ray's own sockets"
+    elsewhere = [line for line in calls if INTERNET.search(line) and not LOOPBACK.search(line)]
+    assert elsewhere == [], "Ray reached or listened beyond loopback"  # 0.0.0.0, ::, 8.8.8.8, 169.254...
+    dns = [line for line in calls if "htons(53)" in line]
+    assert dns == [], "a DNS query (a local resolver passes it on)"
+    assert not (Path(env["HOME"]) / ".ray" / "auth_token").exists()

@@ -59,3 +59,52 @@ def test_a_foreign_model_is_refused_naming_the_missing_card(tmp_path):
     foreign.write_bytes(linear_model().SerializeToString())
     with pytest.raises(ModelCardError, match="not an emotion model of this app"):
         read_card(foreign)
+
+
+GIGABYTES = 3 << 30
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append(value & 0x7F | (0x80 if value > 0x7F else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def _bytes_read() -> int:
+    return int(next(line for line in Path("/proc/self/io").read_text().splitlines()
+                    if line.startswith("rchar:")).split()[1])
+
+
+def write_with_huge_weights(path: Path, model) -> Path:
+    """``model`` with a 3 GB initializer inside its graph, before its card (the order ONNX
+    files have: field 7, the graph, comes before field 14, the metadata), written sparse."""
+    fer_card().embed(model)
+    graph = model.graph.SerializeToString()
+    model.ClearField("graph")
+    rest = model.SerializeToString()
+    weights_key = _varint(5 << 3 | 2) + _varint(GIGABYTES)
+    graph_key = _varint(7 << 3 | 2) + _varint(len(graph) + len(weights_key) + GIGABYTES)
+    with open(path, "wb") as file:
+        file.write(graph_key + graph + weights_key)
+        file.seek(GIGABYTES, 1)  # a hole: no disk used
+        file.write(rest)  # ir_version, opset and the card
+    return path
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="counts the bytes read in /proc/self/io")
+def test_listing_reads_the_header_only_however_large_the_file(tmp_path):
+    """A 3 GB file in the models folder made --list-models take 28 s and 3.2 GB of memory:
+    the header was read with read_bytes()."""
+    from app.model.library import describe_models
+
+    write_with_huge_weights(tmp_path / "huge.onnx", linear_model())
+    with open(tmp_path / "junk.onnx", "wb") as file:  # not ONNX at all
+        file.write(_varint(7 << 3 | 2) + _varint(GIGABYTES - 16))
+        file.truncate(GIGABYTES)
+    before = _bytes_read()
+    listing = describe_models([tmp_path])
+    assert _bytes_read() - before < 1 << 20  # a megabyte at most, of 6 GB
+    assert "huge (linear_probe)" in listing and "junk.onnx: not a readable ONNX model" in listing

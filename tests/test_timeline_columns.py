@@ -4,6 +4,7 @@ import csv
 
 import pytest
 
+from app.model.card_text import RESERVED_MEMBER_NAMES
 from app.output.timeline_columns import (
     MARKER,
     ROW_TYPE,
@@ -81,3 +82,15 @@ def test_the_readme_table_is_rendered_from_the_table():
     assert f"<!-- timeline-columns:begin -->\n{markdown_table()}\n<!-- timeline-columns:end -->" in readme
     for group in TABLE:
         assert group.meaning in markdown_table()
+
+
+def test_the_member_names_a_card_refuses_are_those_that_would_repeat_a_column():
+    """Members named ``emotion`` and ``emotion_smoothed`` made two ``top_emotion`` columns
+    (and two ``top_emotion_smoothed``), and the members' values overwrote the real ones."""
+    fixed = {column.name for group in TABLE for column in group.columns if column.placeholder is None}
+    member_column = next(column for group in TABLE for column in group.columns
+                         if column.placeholder == "<member>")
+    assert {name for name in fixed if member_column.item(name)} == {
+        member_column.named(name) for name in RESERVED_MEMBER_NAMES}
+    with pytest.raises(ValueError, match="repeat the columns"):
+        columns_for(FER2013_LABELS, ["emotion", "emotion_smoothed"])

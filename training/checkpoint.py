@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
 
 from app.face.preprocess import PreprocessSpec
+from app.system.output_files import Staged
 from training.models import build_model
 from training.models.base import EmotionModel
 from training.settings import TrainSettings
@@ -50,6 +50,7 @@ ADDED_SINCE = {
             "schedule": {"warmup_epochs": 0.0},
             "augment": {"erasing": 0.0},
         },
+        "data": {"options": {"classes": []}},  # --classes
     },
 }
 
@@ -263,12 +264,11 @@ def without_retired(saved: dict, retired: dict) -> dict:
 
 
 def save(checkpoint: Checkpoint, path: Path) -> Path:
-    """Write via a temporary file and an atomic rename: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint.to_dict(), temporary)
-    os.replace(temporary, path)
-    return path
+    """Staged and renamed into place (``app.system.output_files``): a crash never leaves
+    half a file, and nothing is written through a link."""
+    with Staged(path) as stage:
+        torch.save(checkpoint.to_dict(), stage.path)
+        return stage.commit()
 
 
 def load(path: str | Path) -> Checkpoint:

@@ -26,6 +26,7 @@ import onnx
 from onnx import TensorProto, compose, helper, numpy_helper, version_converter
 
 from app.model.card import INPUT_NAME, MEMBER_OUTPUT_NAME, OUTPUT_NAME, ModelCard, ModelCardError, read_card
+from app.model.card_text import RESERVED_MEMBER_NAMES
 
 ENSEMBLE_PREFIX = "ensemble/"
 MIN_OPSET = 18
@@ -33,8 +34,6 @@ MIN_OPSET = 18
 operator set 18; older graphs are converted."""
 SMALLEST_PROBABILITY = 1e-30
 """The average is clamped here before the log, so ``logits`` stays finite."""
-RESERVED_NAMES = ("emotion", "probability", "emotion_smoothed")
-"""Names a member cannot have: its CSV column ``top_<name>`` would repeat one of the app's."""
 
 
 class EnsembleError(ValueError):
@@ -68,10 +67,14 @@ def load_members(paths: Sequence[str | Path]) -> list[Member]:
         if path.stem in {member.name for member in members}:
             raise EnsembleError(f"member {path}: two members are named {path.stem!r}; each member's "
                                 "file name must differ (it names its CSV column)")
-        if path.stem in RESERVED_NAMES:
+        if path.stem.casefold() in RESERVED_MEMBER_NAMES:
             raise EnsembleError(f"member {path}: the name {path.stem!r} is taken by a CSV column "
                                 f"(top_{path.stem}); rename the file")
-        members.append(Member(path, card, onnx.load(str(path))))
+        try:
+            graph = onnx.load(str(path))
+        except (onnx.checker.ValidationError, OSError, ValueError) as error:  # e.g. external data
+            raise EnsembleError(f"member {path} cannot be read: {error}") from None  # outside its folder
+        members.append(Member(path, card, graph))
     check_compatible(members)
     return members
 

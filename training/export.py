@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import io
 import logging
-import os
 import shutil
 import warnings
 from dataclasses import replace
@@ -25,6 +24,7 @@ import onnx
 import torch
 
 from app.model.card import INPUT_NAME, OUTPUT_NAME, ModelCard, read_card
+from app.system.output_files import Staged
 from training.data import CropSet
 from training.evaluate import classifier_for, evaluate
 from training.fp16 import with_fp16_weights
@@ -117,16 +117,13 @@ def write_card(path: str | Path, card: ModelCard) -> Path:
     proto = onnx.load(str(path))
     before = _weights_digest(proto)
     card.embed(proto)
-    temporary = path.with_name(f".{path.name}.card-tmp")  # not *.onnx: no model list shows it
-    try:
-        onnx.save_model(proto, str(temporary))
-        shutil.copymode(path, temporary)
-        read_card(temporary)
-        if weights_sha256(temporary) != before:
+    with Staged(path) as stage:  # a hidden folder: no model list shows the file meanwhile
+        onnx.save_model(proto, str(stage.path))
+        shutil.copymode(path, stage.path)
+        read_card(stage.path)
+        if weights_sha256(stage.path) != before:
             raise ValueError(f"{path}: rewriting the card changed the weights; the file is left as it was")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+        stage.commit()
     return path
 
 
@@ -176,12 +173,12 @@ def measure_file(path: Path, crops: CropSet, provider: str, fp16: bool) -> tuple
     return metrics, evaluation.report.total
 
 
-def install(partial: Path, out: Path, card: ModelCard, fp16: bool) -> ModelCard:
+def install(stage: Staged, card: ModelCard, fp16: bool) -> ModelCard:
     """Finish a measured file: the card gains the weights' SHA-256 (and says when they are
-    float16), is written into ``partial``, and ``partial`` replaces ``out``."""
+    float16), is written into the staged file, and that replaces its destination."""
     training = dict(card.training, **({"weights": FP16_WEIGHTS} if fp16 else {}))
-    training["weights_sha256"] = weights_sha256(partial)
+    training["weights_sha256"] = weights_sha256(stage.path)
     card = replace(card, training=training)
-    write_card(partial, card)
-    os.replace(partial, out)
+    write_card(stage.path, card)
+    stage.commit()
     return card

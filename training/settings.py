@@ -82,6 +82,7 @@ class TrainSettings:
         data_settings = dict(data["data"])
         options = dict(data_settings["options"])
         options["exclude_classes"] = tuple(options["exclude_classes"])
+        options["classes"] = tuple(options.get("classes", ()))
         data_settings["options"] = DataOptions(**options)
         return cls(
             arch=data["arch"],

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.system.output_files import Staged
 from training.data import CropSet, DataOptions
 from training.evaluate import classifier_for, load_for, tensor_batches
 from training.export import weights_sha256
@@ -55,16 +56,17 @@ class TeacherProbabilities:
         return float((self.probabilities.argmax(axis=1) == self.targets).mean())
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(temporary, labels=np.array(self.labels), probabilities=self.probabilities,
+        with Staged(Path(path)) as stage, open(stage.path, "xb") as file:  # a file: no .npz added
+            self._write(file)
+            file.close()
+            return stage.commit()
+
+    def _write(self, file) -> None:
+        np.savez_compressed(file, labels=np.array(self.labels), probabilities=self.probabilities,
                             members=np.array(self.members), member_sha256=np.array(self.member_sha256),
                             weights=np.array(self.weights, np.float64),
                             member_probabilities=self.member_probabilities,
                             fingerprint=np.array(self.fingerprint), targets=self.targets)
-        temporary.replace(path)
-        return path
 
     @classmethod
     def load(cls, path: str | Path) -> TeacherProbabilities:

@@ -1,7 +1,8 @@
 """``emotion-app batch INPUT... --out DIR``: the command line, the plan, the summary.
 
 Exit codes (``app.headless``'s): 0 every file ok (or skipped, finished before); 1 some
-failed (the manifest says which and why; the others are done); 2 bad input (a missing
+failed (the manifest says which and why; the others are done), or the manifest could not
+be written (a full disk: the summary says so); 2 bad input (a missing
 path, nothing to analyse, a bad model, an unwritable --out, Ray missing or out of
 reach), before anything is analysed; 130 interrupted with Ctrl+C: what finished is kept
 and the same command continues from there.
@@ -26,6 +27,7 @@ from app.headless import UsageError, model_argument
 from app.output.run_summary import recorded_face_lines
 from app.system.cli_text import installed_version, version_text
 from app.system.exit_codes import ExitCode
+from app.system.file_names import printable
 from app.system.logs import LOG_ENV, log_file, setup_logging
 from app.system.quiet import native_stderr_to
 
@@ -97,10 +99,14 @@ def run_batch(args: argparse.Namespace) -> int:
     model_path, model_sha256 = _checked_model(args)
     settings = settings_text(args)
     manifest = Manifest(out)
-    if manifest.path.exists():
-        manifest.rewrite()  # drops a line a crash cut off, before anything is appended
+    if manifest.path.exists() and not manifest.rewrite():  # drops a line a crash cut off
+        raise ValueError(manifest.error)  # before anything is analysed: nothing could be recorded
     todo = sorted((item for item in inputs if args.redo or not manifest.finished(
         str(item.path), str(item.output), model_sha256, settings)), key=_bytes, reverse=True)
+    blocked = [out / item.output for item in todo if (out / item.output).is_dir()]
+    if blocked:
+        raise ValueError(f"{printable(blocked[0])} is a folder, where the CSV of an input goes "
+                         f"({len(blocked)} such); move it, or choose another --out")
     tasks = [Task(index, str(item.path), str(out / item.output)) for index, item in enumerate(todo)]
     skipped = len(inputs) - len(todo)
     workers = args.workers or max(1, min(available_cores(), len(tasks)))
@@ -138,7 +144,7 @@ def run_batch(args: argparse.Namespace) -> int:
         print(f"{PROGRAM}: interrupted; run the same command again to continue "
               f"({len(tasks) - len(outcomes)} files left)", file=sys.stderr)
         return ExitCode.INTERRUPTED
-    failed = report_failed or any(outcome.status == FAILED for outcome in outcomes)
+    failed = report_failed or manifest.error or any(outcome.status == FAILED for outcome in outcomes)
     return ExitCode.FAILED if failed else ExitCode.OK
 
 
@@ -222,7 +228,7 @@ def _bytes(item: BatchInput) -> int:
 
 def _shown_name(item: BatchInput) -> str:
     relative = os.path.relpath(item.path)
-    return relative if not relative.startswith("..") else str(item.path)
+    return printable(relative if not relative.startswith("..") else item.path)
 
 
 def _summary(outcomes: list[Outcome], skipped: int, progress: BatchProgress, workers: int,
@@ -238,5 +244,6 @@ def _summary(outcomes: list[Outcome], skipped: int, progress: BatchProgress, wor
              f"({frames / seconds:.1f} frames/s) on {where} with {model_path.stem}"]
     lines += [f"  failed: {progress.names.get(outcome.index, outcome.index)}: {outcome.error}"
               for outcome in failed]
-    lines.append(f"Manifest: {manifest.path}")
+    lines.append(f"Manifest: {printable(manifest.path)}" if manifest.error is None
+                 else f"Manifest: {manifest.error}")
     return "\n".join(lines)

@@ -10,7 +10,9 @@ are not recordings.
 Outputs mirror the input tree under ``--out``: ``rec/day1/clip.mp4`` given as ``rec``
 becomes ``OUT/rec/day1/clip.csv``, and an image folder ``rec/day1/photos`` becomes
 ``OUT/rec/day1/photos.csv``. Where two inputs would get the same CSV (``clip.mp4`` and
-``clip.mov`` side by side), both keep their extension (``clip.mp4.csv``).
+``clip.mov`` side by side), both keep their extension (``clip.mp4.csv``); so does an input
+whose CSV would be ``manifest.csv`` or a folder the tree needs. Case is ignored in
+these comparisons.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from app.batch.manifest import MANIFEST_NAME
 from app.sources.base import IMAGE_EXTENSIONS
+from app.system.file_names import printable
 
 VIDEO_EXTENSIONS = frozenset({
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".wmv", ".mpg", ".mpeg", ".flv",
@@ -81,20 +85,35 @@ def _walk(root: Path) -> Iterable[tuple[Path, PurePosixPath, str]]:
 
 
 def _named(found: dict[Path, tuple[PurePosixPath, str]]) -> list[BatchInput]:
-    """Each input's CSV name: its stem, or its whole name where stems collide."""
-    by_output: dict[PurePosixPath, list[Path]] = defaultdict(list)
+    """Each input's CSV name: its stem, or its whole name where that would collide with
+    another CSV, with the manifest, or with a folder the output tree needs (``a.csv/``
+    for ``a.csv/clip.mp4`` beside ``a.mp4``). Names are compared as a file system that
+    ignores case would, so the outputs stay apart on every one. ValueError for a
+    collision that keeping the extension does not resolve."""
+    by_output: dict[str, list[Path]] = defaultdict(list)
     for path, (relative, kind) in found.items():
-        by_output[_csv_name(relative, kind, keep_suffix=False)].append(path)
+        by_output[_key(_csv_name(relative, kind, keep_suffix=False))].append(path)
+    folders = {_key(parent) for relative, kind in found.values()
+               for parent in _csv_name(relative, kind, False).parents}
+    reserved = folders | {_key(PurePosixPath(MANIFEST_NAME))}
     inputs: list[BatchInput] = []
-    taken: dict[PurePosixPath, Path] = {}
+    taken: dict[str, Path] = {}
     for path, (relative, kind) in found.items():
-        output = _csv_name(relative, kind, keep_suffix=len(by_output[_csv_name(relative, kind, False)]) > 1)
-        if output in taken:
-            raise ValueError(f"{taken[output]} and {path} would both be written to {output}; "
-                             "rename one, or analyse them into separate --out folders")
-        taken[output] = path
+        plain = _key(_csv_name(relative, kind, False))
+        output = _csv_name(relative, kind, keep_suffix=len(by_output[plain]) > 1 or plain in reserved)
+        clash = (printable(taken[_key(output)]) if _key(output) in taken else "a folder of the output tree"
+                 if _key(output) in folders else "the manifest" if _key(output) in reserved else None)
+        if clash:
+            raise ValueError(f"{printable(path)} would be written to {printable(output)}, which "
+                             f"{clash} needs too; rename one, or analyse them into separate --out "
+                             "folders")
+        taken[_key(output)] = path
         inputs.append(BatchInput(path, output, kind))
     return sorted(inputs, key=lambda item: str(item.output))
+
+
+def _key(output: PurePosixPath) -> str:
+    return str(output).casefold()
 
 
 def _csv_name(relative: PurePosixPath, kind: str, keep_suffix: bool) -> PurePosixPath:

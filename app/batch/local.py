@@ -10,7 +10,7 @@ crashing on a damaged file) was running: that file is recorded as failed and a n
 worker takes the remaining ones.
 
 Ctrl+C reaches the workers too; they ignore it and the parent stops them, removes the
-CSVs they had begun (``.partial``) and raises KeyboardInterrupt.
+CSVs they had begun (staged beside their outputs) and raises KeyboardInterrupt.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
 from app.batch.manifest import FAILED
-from app.batch.work import FrameProgress, Outcome, Task, Worker, partial_path
+from app.batch.work import FrameProgress, Outcome, Task, Worker
 from app.system.logs import FORMAT, log_file
+from app.system.output_files import discard_staged
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def _died(slot: _Slot) -> Outcome:
     how = (f"killed by signal {signal.Signals(-code).name}" if code is not None and code < 0
            else f"exit code {code}")
     log.error("the worker analysing %s ended unexpectedly (%s)", slot.task.input, how)
-    partial_path(slot.task.output).unlink(missing_ok=True)
+    discard_staged(slot.task.output, slot.process.pid)
     return Outcome(slot.task.index, FAILED,
                    error=f"the worker process analysing it ended unexpectedly ({how}); "
                          f"details may be in {log_file()}")
@@ -142,7 +143,7 @@ def _stop(slots: list[_Slot]) -> None:
             slot.process.kill()
             slot.process.join()
         if slot.task:
-            partial_path(slot.task.output).unlink(missing_ok=True)
+            discard_staged(slot.task.output, slot.process.pid)
             slot.task = None
         slot.connection.close()
     slots.clear()

@@ -8,8 +8,9 @@ and ``finished_at``.
 
 Rows are appended (and synced) as files finish, so an interrupted or crashed batch
 keeps what it finished; at the start and the end of a run the file is rewritten with
-one row per input (the latest), through a temporary file and a rename, so it is never
-left half-written. A line cut off by a crash mid-append is dropped on reading. An input
+one row per input (the latest), staged and renamed (``app.system.output_files``), so it
+is never left half-written; neither write follows a link planted at its name. A line
+cut off by a crash mid-append is dropped on reading. An input
 counts as finished, and is skipped, only when its row says ``ok`` for the same model file
 and settings and its CSV is still there with the size recorded: a CSV that is missing,
 cut short or replaced is analysed again.
@@ -18,6 +19,7 @@ cut short or replaced is analysed again.
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import logging
@@ -27,6 +29,8 @@ from datetime import datetime
 from pathlib import Path
 
 from app.output.csv_cells import plain_cell, safe_cell
+from app.system.file_names import NAME_ERRORS, printable
+from app.system.output_files import open_append, write_bytes_staged
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +60,29 @@ _NUMBERS = {"frames": int, "faces": int, "seconds": float, "output_bytes": int}
 
 
 class Manifest:
-    """The manifest in ``folder``: read at once, appended to as files finish."""
+    """The manifest in ``folder``: read at once, appended to as files finish.
+
+    A write that fails (a full disk) never raises: ``error`` says what happened and what
+    to do, the file keeps the rows written before, and the batch goes on (a file whose row
+    is missing is analysed again next time). Lines that cannot be read (a field over
+    ``csv``'s 128 KiB limit, cells of no manifest) are warned about by number; the first
+    rewrite keeps the file as it was under ``unreadable_copy``, so nothing is lost."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.path = folder / MANIFEST_NAME
+        self.error: str | None = None
+        if self.path.is_symlink():
+            raise ValueError(f"{printable(self.path)} is a link; the batch never writes through one: "
+                             "remove it, or choose another --out")
+        self._original = b""
+        self._unreadable: list[int] = []
         self.rows: dict[str, ManifestRow] = self._read()
+
+    @property
+    def unreadable_copy(self) -> Path:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        return self.path.with_name(f"{self.path.stem}-unreadable-{stamp}{self.path.suffix}")
 
     def finished(self, input_path: str, output: str, model_sha256: str, settings: str) -> bool:
         """Whether ``input_path`` was analysed to ``output`` with this model and settings,
@@ -79,37 +100,71 @@ class Manifest:
     def record(self, row: ManifestRow) -> None:
         """Append ``row`` (the input's latest) and sync it to disk."""
         self.rows[row.input] = row
-        new = not self.path.exists()
-        with open(self.path, "a", newline="", encoding="utf-8") as file:
-            file.write(_lines([row], header=new))
-            file.flush()
-            os.fsync(file.fileno())
+        try:
+            new = not self.path.exists()
+            with os.fdopen(open_append(self.path), "a", newline="", encoding="utf-8",
+                           errors=NAME_ERRORS) as file:
+                file.write(_lines([row], header=new))
+                file.flush()
+                os.fsync(file.fileno())
+        except OSError as error:
+            self._failed(error)
 
-    def rewrite(self) -> None:
-        """One row per input, sorted, replacing the file in one rename."""
-        temporary = self.path.with_name(self.path.name + ".tmp")
+    def rewrite(self) -> bool:
+        """One row per input, sorted, replacing the file in one rename; False (and
+        ``error``) when it cannot be written, the file then left as it was."""
         rows = sorted(self.rows.values(), key=lambda row: row.output)
-        with open(temporary, "w", newline="", encoding="utf-8") as file:
-            file.write(_lines(rows, header=True))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, self.path)
+        try:
+            if self._unreadable:
+                copy = write_bytes_staged(self.unreadable_copy, self._original, replace=False)
+                lines = ", ".join(map(str, self._unreadable[:5])) + " ..." * (len(self._unreadable) > 5)
+                log.warning("%s: lines %s could not be read; their inputs will be analysed again, "
+                            "and the file as it was is kept as %s", printable(self.path), lines,
+                            printable(copy))
+                self._unreadable = []
+            write_bytes_staged(self.path, _lines(rows, header=True).encode("utf-8", NAME_ERRORS))
+        except OSError as error:
+            self._failed(error)
+            return False
+        return True
+
+    def _failed(self, error: OSError) -> None:
+        full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+        self.error = (f"cannot write {printable(self.path)}: {error.strerror or error}; it keeps "
+                      f"the rows written before. {'Free some space' if full else 'Fix that'} and "
+                      "run the same command again: what has no row is analysed again")
+        log.error("%s", self.error)
 
     def _read(self) -> dict[str, ManifestRow]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            self._original = self.path.read_bytes()
         except FileNotFoundError:
             return {}
+        except OSError as error:
+            raise ValueError(f"{printable(self.path)} cannot be read ({error.strerror or error}); "
+                             "fix its permissions, or choose another --out") from None
+        text = self._original.decode("utf-8", NAME_ERRORS)  # names byte for byte
         if text and not text.endswith("\n"):  # the last append was cut off
             text = text[:text.rfind("\n") + 1]
         rows: dict[str, ManifestRow] = {}
-        for number, cells in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        reader = csv.reader(io.StringIO(text))
+        header: list[str] | None = None
+        while True:
             try:
-                row = ManifestRow(**{name: _value(name, plain_cell(cells[name] or ""))
-                                     for name in COLUMNS})
+                cells = next(reader)
+            except StopIteration:
+                break
+            except csv.Error:  # a field over the 128 KiB limit: nothing this app wrote
+                self._unreadable.append(reader.line_num)
+                continue
+            if header is None:
+                header = cells
+                continue
+            try:
+                named = dict(zip(header, cells, strict=True))
+                row = ManifestRow(**{name: _value(name, plain_cell(named[name])) for name in COLUMNS})
             except (KeyError, TypeError, ValueError):
-                log.warning("%s: line %d is not a manifest row; its input will be analysed again",
-                            self.path, number)
+                self._unreadable.append(reader.line_num)
                 continue
             rows[row.input] = row  # a later row for the same input replaces an earlier one
         return rows

@@ -4,10 +4,12 @@ A task is one ``--headless`` run: ``app.headless.build_pipeline`` with the batch
 options and ``app.headless.analyse`` recording to a CSV, so the CSV is what
 ``emotion-app --headless --source INPUT --csv OUTPUT`` writes. The model is loaded once
 per process and reused (a fresh pipeline per file still starts face IDs at 1, as a
-headless run does). The CSV is written under a temporary name (``.partial``) and renamed
-when the run ends, so a CSV under its real name is never one cut off by a crash or an
-interrupt. A file that cannot be opened or decoded, or anything else going wrong, becomes
-a ``failed`` outcome with the reason; it never stops the process.
+headless run does). The CSV is written in a private folder beside it
+(``app.system.output_files.Staged``) and renamed into place when the run ends, so a CSV
+under its real name is never one cut off by a crash or an interrupt, and nothing is
+ever written through a link planted in the output folder. A file that cannot be opened
+or decoded, or anything else going wrong, becomes a ``failed`` outcome with the reason;
+it never stops the process.
 """
 
 from __future__ import annotations
@@ -15,17 +17,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.batch.manifest import FAILED, OK
+from app.system.file_names import printable
+from app.system.output_files import Staged, discard_staged
 
 log = logging.getLogger(__name__)
 
-PARTIAL_SUFFIX = ".partial"
 PROGRESS_INTERVAL_S = 0.25
 
 FrameProgress = Callable[[int, int, int | None], None]
@@ -52,12 +54,6 @@ class Outcome:
     error: str = ""
     output_bytes: int = 0
     """The finished CSV's size (0 when none was written)."""
-
-
-def partial_path(output: str | Path) -> Path:
-    """Where a task's CSV is written until its run ends."""
-    output = Path(output)
-    return output.with_name(output.name + PARTIAL_SUFFIX)
 
 
 def limit_threads(threads: int) -> None:
@@ -91,9 +87,8 @@ class Worker:
         return dataclasses.replace(outcome, seconds=time.monotonic() - started)
 
     def _analyse(self, task: Task, on_frames: FrameProgress | None) -> Outcome:
-        from app.headless import UsageError, analyse, build_pipeline
+        from app.headless import UsageError, build_pipeline
         from app.output.timeline_csv import RecordingError
-        from app.results import EventKind
         from app.sources.base import CaptureError
         from app.sources.capture import open_reader
 
@@ -103,37 +98,52 @@ class Worker:
             return Outcome(task.index, FAILED, error=str(error))
         if self._classifier is None:
             self._classifier = pipeline.model
-        output, partial = Path(task.output), partial_path(task.output)
+        output = Path(task.output)
         try:
             try:
                 reader = open_reader(task.input, realtime=False)
             except CaptureError as error:  # its message starts with the path, which the row has
-                return Outcome(task.index, FAILED, error=str(error).removeprefix(f"{task.input}: "))
+                reason = str(error).removeprefix(f"{printable(task.input)}: ")
+                return Outcome(task.index, FAILED, error=reason)
+            written = output  # where the CSV is written: messages name it by its own name
             try:
                 output.parent.mkdir(parents=True, exist_ok=True)
-                pipeline.start_recording(partial, overwrite=True)  # a leftover from a crash is redone
-                expected = reader.source.frame_count
-                if expected is not None and self.args.max_frames:
-                    expected = min(expected, self.args.max_frames)
-                analysis = analyse(pipeline, reader, _reporter(task.index, expected, on_frames),
-                                   self.args.max_frames,
-                                   lambda text: log.warning("%s: %s", task.input, text))
+                discard_staged(output)  # what a killed run left
+                with Staged(output) as stage:
+                    written = stage.path
+                    analysis, errors = self._record(task, pipeline, reader, written, on_frames)
+                    stage.commit()  # kept even when the run failed part-way, as --headless keeps it
             except (OSError, RecordingError) as error:
-                partial.unlink(missing_ok=True)
-                return Outcome(task.index, FAILED, error=str(error))
+                return Outcome(task.index, FAILED, error=str(error).replace(str(written), str(output)))
             finally:
-                pipeline.stop_recording()
                 reader.close()
-            late = [event.message for event in pipeline.drain_events()  # the final sync
-                    if event.kind is EventKind.RECORDING_FAILED]
         finally:
             pipeline.close()
         if on_frames:
             on_frames(task.index, analysis.frames, analysis.frames)
-        os.replace(partial, output)  # kept even when the run failed part-way, as --headless keeps it
-        errors = [event.message for event in analysis.failures] + late
         return Outcome(task.index, FAILED if errors else OK, analysis.frames, analysis.faces,
-                       error="; ".join(errors), output_bytes=output.stat().st_size)
+                       error="; ".join(errors).replace(str(written), str(output)),
+                       output_bytes=output.stat().st_size)
+
+
+    def _record(self, task: Task, pipeline, reader, path: Path, on_frames: FrameProgress | None):
+        """Analyse ``reader`` into a new CSV at ``path``: the analysis and every failure it
+        reported (those of the final sync included)."""
+        from app.headless import analyse
+        from app.results import EventKind
+
+        pipeline.start_recording(path)
+        try:
+            expected = reader.source.frame_count
+            if expected is not None and self.args.max_frames:
+                expected = min(expected, self.args.max_frames)
+            analysis = analyse(pipeline, reader, _reporter(task.index, expected, on_frames),
+                               self.args.max_frames, lambda text: log.warning("%s: %s", task.input, text))
+        finally:
+            pipeline.stop_recording()
+        late = [event.message for event in pipeline.drain_events()  # the final sync
+                if event.kind is EventKind.RECORDING_FAILED]
+        return analysis, [event.message for event in analysis.failures] + late
 
 
 def _reporter(index: int, expected: int | None, on_frames: FrameProgress | None):

@@ -37,8 +37,11 @@ from app.face.alignment import (
 )
 from app.face.emphasis import FEATURE_POINT_INDICES, FeatureOutline, emphasise
 from app.face.gamma import adaptive_gamma
+from app.system.plain_values import finite_number, flag, quoted, text_value, value_list, whole_number
 
 COLOR_SPACES = ("gray", "rgb")
+MIN_SIDE, MAX_SIDE = 8, 1024
+"""The crop sizes a model may take, in pixels a side (the published models take 48 to 224)."""
 
 
 @dataclass(frozen=True)
@@ -62,18 +65,20 @@ class PreprocessSpec:
 
     @classmethod
     def from_values(cls, values: Mapping[str, object]) -> PreprocessSpec:
-        """A spec from stored plain values (a card's JSON, a checkpoint's dict): lists become
-        tuples, numbers their types. Raises KeyError for a missing field, TypeError or
-        ValueError for a malformed one."""
+        """A spec from stored plain values (a card's JSON, a checkpoint's dict), each already
+        of its type: lists become tuples, nothing is coerced (a JSON ``"false"`` is not
+        False, ``"abc"`` not three numbers), numbers must be finite. Raises KeyError for a
+        missing field, TypeError or ValueError for a malformed one."""
         return cls(
-            input_size=tuple(int(side) for side in values["input_size"]),
-            channels=int(values["channels"]),
-            color_space=str(values["color_space"]),
-            mean=tuple(float(value) for value in values["mean"]),
-            std=tuple(float(value) for value in values["std"]),
-            gamma=bool(values["gamma"]),
-            alignment_template=str(values["alignment_template"]),
-            landmark_emphasis=float(values.get("landmark_emphasis", 0.0)),
+            input_size=tuple(whole_number("input_size", side)
+                             for side in value_list("input_size", values["input_size"])),
+            channels=whole_number("channels", values["channels"]),
+            color_space=text_value("color_space", values["color_space"]),
+            mean=tuple(finite_number("mean", value) for value in value_list("mean", values["mean"])),
+            std=tuple(finite_number("std", value) for value in value_list("std", values["std"])),
+            gamma=flag("gamma", values["gamma"]),
+            alignment_template=text_value("alignment_template", values["alignment_template"]),
+            landmark_emphasis=finite_number("landmark_emphasis", values.get("landmark_emphasis", 0.0)),
         )
 
     @property
@@ -84,8 +89,10 @@ class PreprocessSpec:
     def problems(self) -> list[str]:
         """Every inconsistency, as readable sentences (a card reports them as its own)."""
         problems = []
-        if len(self.input_size) != 2 or min(self.input_size) < 8:
-            problems.append(f"input_size must be (height, width) of at least 8, got {self.input_size}")
+        sides = self.input_size
+        if len(sides) != 2 or not MIN_SIDE <= min(sides) <= max(sides) <= MAX_SIDE:
+            problems.append(f"input_size must be (height, width) from {MIN_SIDE} to {MAX_SIDE}, got "
+                            f"{quoted(self.input_size)}")
         elif self.input_size[0] != self.input_size[1]:
             problems.append(f"input_size must be square (alignment templates are), got {self.input_size}")
         templates = available_templates()

@@ -28,7 +28,7 @@ from app.model.library import ModelEntry, RefusedModel
 from app.results import RecordingStatus
 from app.sources.base import IMAGE_EXTENSIONS
 from app.sources.cameras import CameraInfo
-from app.sources.video import without_credentials
+from app.sources.stream_urls import without_credentials
 
 SMOOTHING_STEP_S = 0.01
 """The smoothing slider counts hundredths of a second."""

@@ -1,6 +1,7 @@
 """What the window remembers between runs: layout, last source, model, smoothing, gamma,
 and the folder recordings go to. Never a password: a stream URL is kept without its
-``user:password@`` part.
+user information and secret query parameters (``app.sources.stream_urls``). A number
+that is not finite (``nan`` typed into the file) reads as the default.
 
 Stored per user in an INI file in the platform's settings folder (the same format
 everywhere, so a file can be inspected or copied). ``EMOTION_APP_SETTINGS`` names
@@ -9,13 +10,14 @@ another file: scripted runs and the tests use it, so they never touch the user's
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
 from app.face.steady import DEFAULT_TIME_CONSTANT_S
-from app.sources.video import without_credentials
+from app.sources.stream_urls import without_credentials
 
 ORGANISATION = "emotion-live"
 APPLICATION = "emotion-app"
@@ -37,7 +39,10 @@ class _Setting:
             return self
         if self.kind is None:
             return settings.store.value(self.key, self.default)
-        return settings.store.value(self.key, self.default, type=self.kind)
+        value = settings.store.value(self.key, self.default, type=self.kind)
+        if self.kind is float and not math.isfinite(value):  # nan passes every min/max clamp
+            return self.default
+        return value
 
     def __set__(self, settings: AppSettings, value: Any) -> None:
         settings.store.setValue(self.key, value)

@@ -18,6 +18,7 @@ import numpy as np
 from app.output.csv_cells import plain_cell
 from app.output.timeline_columns import FACE_ID, FACE_ROW, MARKER, MARKER_ROW, ROW_TYPE, SMOOTHED, T_SECONDS
 from app.results import FrameResult
+from app.system.file_names import NAME_ERRORS
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class LiveTimeline:
 def read_timeline_csv(path: str | Path) -> Timeline:
     """A timeline CSV written by ``app.output.timeline_csv``; ValueError when the file is not one."""
     path = Path(path)
-    with open(path, newline="", encoding="utf-8") as file:
+    with open(path, newline="", encoding="utf-8", errors=NAME_ERRORS) as file:
         reader = csv.DictReader(file)
         columns = reader.fieldnames or []
         labels = tuple(label for label in map(SMOOTHED.item, columns) if label is not None)

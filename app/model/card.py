@@ -19,8 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from app.face.preprocess import PreprocessSpec
-from app.model.card_text import MAX_NAME, MAX_TEXT, label_problems, quoted, text_problems
+from app.model.card_text import (
+    MAX_NAME,
+    MAX_TEXT,
+    label_problems,
+    member_problems,
+    metric_problems,
+    quoted,
+    text_problems,
+)
 from app.model.onnx_header import OnnxHeaderError, OnnxTextError, read_header
+from app.system.plain_values import json_object, strict_json, text_value, value_list
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +75,8 @@ class ModelCard:
             problems.append(f"labels must be at least two distinct names, got "
                             f"{quoted(list(self.labels), 200)}")
         problems += label_problems(self.labels)
-        return problems + self.preprocess.problems()
+        problems += member_problems(self.training.get("members"))
+        return problems + metric_problems(self.metrics) + self.preprocess.problems()
 
     @property
     def num_classes(self) -> int:
@@ -75,12 +85,11 @@ class ModelCard:
     @property
     def member_names(self) -> tuple[str, ...]:
         """An ensemble's member names (``training["members"][i]["name"]``), in the order of
-        its member output; () for a single model or a card whose member list is malformed."""
+        its member output; () for a single model."""
         members = self.training.get("members")
-        if not isinstance(members, list) or not all(
-                isinstance(member, Mapping) and isinstance(member.get("name"), str) for member in members):
+        if not isinstance(members, list):
             return ()
-        return tuple(member["name"] for member in members)
+        return tuple(member["name"] for member in members)  # problems() made sure of the type
 
     def to_metadata(self) -> dict[str, str]:
         """The card as ONNX ``metadata_props`` (string to string)."""
@@ -109,19 +118,20 @@ class ModelCard:
                 values[name] = raw
                 continue
             try:
-                values[name] = json.loads(raw)
-            except json.JSONDecodeError as error:
-                raise ModelCardError(f"{source}: metadata {PREFIX}{name} is not JSON: {error}") from None
+                values[name] = strict_json(raw)
+            except ValueError as error:  # JSONDecodeError included
+                raise ModelCardError(f"{source}: metadata {PREFIX}{name} is not JSON of finite "
+                                     f"numbers: {error}") from None
         try:
             preprocess = PreprocessSpec.from_values(values)
             return cls(
                 architecture=values["architecture"],
-                labels=tuple(str(label) for label in values["labels"]),
+                labels=tuple(text_value("labels", label) for label in value_list("labels", values["labels"])),
                 preprocess=preprocess,
                 dataset=values["dataset"],
                 version=values.get("version", "1"),
-                metrics=dict(values.get("metrics", {})),
-                training=dict(values.get("training", {})),
+                metrics=json_object("metrics", values.get("metrics", {})),
+                training=json_object("training", values.get("training", {})),
             )
         except ModelCardError as error:
             raise ModelCardError(f"{source}: {error}") from None

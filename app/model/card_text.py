@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+
+from app.system.plain_values import finite_number, quoted
 
 MAX_NAME = 64
 """Longest architecture name or version."""
@@ -26,12 +28,6 @@ LABEL = re.compile(r"[^\W_][\w \-]*")
 """A label: a letter or digit (any script), then letters, digits, spaces, ``_``, ``-``."""
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 """Unicode categories never shown: controls, format (bidi) marks, unassigned, separators."""
-
-
-def quoted(value: object, limit: int = 40) -> str:
-    """``repr(value)``, cut to about ``limit`` characters (control characters escaped)."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(str(value))} characters)"
 
 
 def text_problems(name: str, value: str, limit: int) -> list[str]:
@@ -53,3 +49,58 @@ def label_problems(labels: Iterable[str]) -> list[str]:
         return []
     return [f"labels must be names of at most {MAX_LABEL} letters, digits, spaces, '_' or '-', "
             f"starting with a letter or digit; got {', '.join(quoted(label) for label in bad[:3])}"]
+
+
+RESERVED_MEMBER_NAMES = ("emotion", "emotion_smoothed", "probability")
+"""Member names that would repeat a column: an ensemble's ``top_<member>`` column beside
+the timeline's own ``top_emotion``, ``top_emotion_smoothed`` and ``top_probability``
+(``app.output.timeline_columns``, whose test keeps the two in step)."""
+
+
+def member_problems(members: object) -> list[str]:
+    """Why an ensemble's ``training["members"]`` cannot name CSV columns: each must be an
+    object whose ``name`` is a label-like name (no ``=``, no newline), unique whatever the
+    case, and not one that repeats a column; empty when they can (or when there are none)."""
+    if members is None:
+        return []
+    if not isinstance(members, list) or not all(
+            isinstance(member, Mapping) and isinstance(member.get("name"), str) for member in members):
+        return [f"training.members must be a list of objects with a name, got {quoted(members)}"]
+    names = [member["name"] for member in members]
+    problems = [problem.replace("labels", "member names", 1) for problem in label_problems(names)]
+    folded = [name.casefold() for name in names]
+    if len(set(folded)) != len(folded):
+        problems.append(f"member names must differ (whatever the case), got {quoted(names, 200)}")
+    reserved = sorted({name for name in names if name.casefold() in RESERVED_MEMBER_NAMES})
+    if reserved:
+        problems.append(f"member names {reserved} would repeat a CSV column (top_<member> beside "
+                        f"top_{', top_'.join(RESERVED_MEMBER_NAMES)})")
+    return problems
+
+
+FRACTIONS = ("accuracy", "f1")
+"""A metric whose name ends so is a fraction in [0, 1]; ``..._change`` is one in [-1, 1]."""
+
+
+def metric_problems(metrics: Mapping[str, object]) -> list[str]:
+    """Why these metrics cannot be listed and ranked: each a named finite number (a
+    fraction in range where its name says so); empty when they can."""
+    problems = []
+    for name, value in metrics.items():
+        if not isinstance(name, str) or text_problems("a metric name", name, MAX_NAME):
+            problems.append(f"metric name {quoted(name)} is not a short plain name")
+        elif not _finite(value):
+            problems.append(f"metric {name} must be a finite number, got {quoted(value)}")
+        elif name.endswith("_change") and not -1.0 <= value <= 1.0:
+            problems.append(f"metric {name} must be a change of a fraction, in [-1, 1], got {value!r}")
+        elif name.endswith(FRACTIONS) and not 0.0 <= value <= 1.0:
+            problems.append(f"metric {name} must be a fraction in [0, 1], got {quoted(value)}")
+    return problems
+
+
+def _finite(value: object) -> bool:
+    try:
+        finite_number("", value)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -15,6 +15,7 @@ from app.output.face_layout import FaceLayout, Rect, Text, layout_faces
 from app.output.palette import bgr
 from app.output.timeline_csv import RecordingError
 from app.results import UNREADABLE, FrameResult
+from app.system.file_names import is_utf8, printable
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 CAP_HEIGHT = 22
@@ -135,10 +136,13 @@ class AnnotatedVideo:
     def _open(self, image: np.ndarray) -> None:
         self._size = (image.shape[1], image.shape[0])
         codec = self.CODECS[self.path.suffix.lower()]
+        if not is_utf8(self.path):  # OpenCV's binding crashes on such a name
+            raise RecordingError(f"cannot write the video to {printable(self.path)}: its name is "
+                                 "not UTF-8; choose another")
         self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*codec), self.fps,
                                        self._size)
         if not self._writer.isOpened():
-            raise RecordingError(f"cannot write the video to {self.path}")
+            raise RecordingError(f"cannot write the video to {printable(self.path)}")
 
     def _append(self, image: np.ndarray) -> None:
         self._writer.write(image)

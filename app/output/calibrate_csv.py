@@ -30,7 +30,7 @@ from app.output.timeline_columns import (
     timeline_columns,
 )
 from app.output.timeline_file import TimelineFile, number, read_timeline
-from app.system.replace_file import replace_file
+from app.system.output_files import write_bytes_staged
 
 log = logging.getLogger(__name__)
 
@@ -119,5 +119,5 @@ def calibrate_csv(path: str | Path, out: str | Path, span: TimeRange | None = No
     baselines = face_baselines(timeline, span)
     for face_id in sorted(set(timeline.face_ids) - set(baselines)):
         log.warning("face %d has no readable row in %s: its rows stay uncalibrated", face_id, span.name)
-    replace_file(out, calibrated_text(timeline, baselines).encode("utf-8"))
+    write_bytes_staged(out, calibrated_text(timeline, baselines).encode("utf-8"))
     return baselines

@@ -29,7 +29,7 @@ from app.output import palette
 from app.output.report_faces import FaceSummary, face_summaries, run_frames, time_axis
 from app.output.timeline_columns import SMOOTHED
 from app.output.timeline_file import TimelineFile, read_timeline
-from app.system.replace_file import replace_file
+from app.system.output_files import write_bytes_staged
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #1d2327;
@@ -269,5 +269,5 @@ def _write(out: str | Path, title: str, body: str) -> Path:
             '<p class="note">Made by emotion-app report. Valence is happy minus the strongest of angry, '
             "disgust, fear and sad: a summary of the probabilities, not a measurement of its own.</p>"
             "</body></html>")
-    replace_file(out, page.encode("utf-8"))
+    write_bytes_staged(out, page.encode("utf-8"))
     return out

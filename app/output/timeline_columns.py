@@ -228,6 +228,10 @@ def columns_for(labels: Sequence[str], members: Sequence[str] = ()) -> tuple[Col
             else:
                 columns += [Column(column.named(item), _bound(column.cell, item), column.rows)
                             for item in items[column.placeholder]]
+    names = [column.name for column in columns]
+    if len(set(names)) != len(names):  # a card's check keeps member names from doing this
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        raise ValueError(f"labels {list(labels)} and members {list(members)} repeat the columns {repeated}")
     return tuple(columns)
 
 

@@ -30,6 +30,8 @@ from pathlib import Path
 from app.output.csv_cells import safe_cell
 from app.output.timeline_columns import FaceRow, MarkerRow, Moment, columns_for, row_cells
 from app.results import FrameResult
+from app.system.file_names import NAME_ERRORS
+from app.system.output_files import create_output
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +171,7 @@ class CsvRecorder:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, self.columns, lineterminator="\n")
         writer.writerows([{name: safe_cell(cell) for name, cell in row.items()} for row in rows])
-        data = buffer.getvalue().encode("utf-8")
+        data = buffer.getvalue().encode("utf-8", NAME_ERRORS)  # file names byte for byte
         try:
             view = memoryview(data)
             while view:
@@ -215,15 +217,15 @@ class CsvRecorder:
 
 
 def _create(path: Path, overwrite: bool) -> int:
-    """Open ``path`` for writing: a new file, or (``overwrite``) an existing one emptied.
-    A device or pipe (``/dev/full``, a FIFO) is opened as it is."""
-    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)
-    special = path.exists() and not path.is_file()
-    flags |= os.O_TRUNC if overwrite or special else os.O_EXCL
+    """Open ``path`` for writing: a new file, or (``overwrite``) one in place of an existing
+    file, never written through a link (``app.system.output_files.create_output``). A
+    device or pipe (``/dev/full``, a FIFO) is opened as it is."""
     try:
-        return os.open(path, flags, 0o644)
+        return create_output(path, overwrite)
     except OSError as error:
-        if error.errno == errno.EEXIST:
+        if error.errno == errno.EEXIST and os.path.islink(path):
+            reason = "a link is there (the app never writes through one; remove it or name its target)"
+        elif error.errno == errno.EEXIST:
             reason = "the file already exists (its rows are kept; choose another name)"
         elif error.errno == errno.ENOENT:
             reason = f"the folder {path.parent} does not exist"

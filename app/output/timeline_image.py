@@ -20,7 +20,7 @@ import numpy as np
 
 from app.output.palette import MUTED_TEXT_RGB, SURFACE_RGB, TEXT_RGB, bgr, emotion_colour_rgb, face_colour_bgr
 from app.output.run_summary import FaceTally, RunTally
-from app.system.replace_file import replace_file
+from app.system.output_files import write_bytes_staged
 
 PLOT_FORMATS = (".png", ".jpg", ".jpeg")
 MOST_PANELS = 8
@@ -54,12 +54,16 @@ def checked_plot_path(text: str | Path) -> Path:
 
 def write_image(path: Path, image: np.ndarray) -> int:
     """Encode by the name's extension and write; returns the bytes written. A regular file
-    is written beside and renamed into place, so a failure (OSError) leaves any earlier
-    file whole and no partial one behind."""
+    is staged beside and renamed into place (``app.system.output_files``), so a failure
+    (OSError) leaves any earlier file whole and no partial one behind."""
     encoded, data = cv2.imencode(path.suffix.lower(), image)
     if not encoded:
         raise OSError(f"OpenCV could not encode a {path.suffix} image")
-    return replace_file(path, data.tobytes())
+    if path.exists() and not path.is_file():  # a device or pipe: written as it is
+        path.write_bytes(data.tobytes())
+        return data.size
+    write_bytes_staged(path, data.tobytes())
+    return data.size
 
 
 def draw_timelines(tally: RunTally, title: str, width: int = WIDTH) -> np.ndarray:

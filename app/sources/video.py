@@ -9,6 +9,7 @@ landing on the terminal. A camera or stream whose reads keep failing for
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ import numpy as np
 
 from app.sources.base import CaptureError, OpenCapture, Source, SourceLostError
 from app.sources.camera_mode import CameraMode, default_mode, describe_mode
+from app.sources.stream_urls import without_credentials
+from app.system.file_names import is_utf8, printable
 from app.system.quiet import CapturedOutput, native_output_captured
 
 log = logging.getLogger(__name__)
@@ -36,8 +39,9 @@ class _OpenCvSource(Source):
     def _open_capture_quietly(self) -> CapturedOutput:
         """Open the capture; returns what the native backends printed meanwhile."""
         self.close()
+        target = self._capture_target()
         with native_output_captured() as captured:
-            self._capture = self._open_capture(self._target)
+            self._capture = self._open_capture(target)
             opened = self._capture.isOpened()
         if captured.text.strip():
             log.debug("OpenCV said while opening %s:\n%s", self.name, captured.text.rstrip())
@@ -47,6 +51,10 @@ class _OpenCvSource(Source):
         fps = self._capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and 0 < fps < 1000 else None
         return captured
+
+    def _capture_target(self) -> int | str:
+        """What ``open_capture`` is handed."""
+        return self._target
 
     def _open_failure(self, captured: CapturedOutput) -> str:
         return f"{self.name}: cannot be opened ({_native_reason(captured)})"
@@ -62,13 +70,14 @@ class VideoFileSource(_OpenCvSource):
 
     def __init__(self, path: str | Path, open_capture: OpenCapture | None = None) -> None:
         self.path = Path(path)
-        super().__init__(str(self.path), str(self.path), open_capture)
+        super().__init__(printable(self.path), str(self.path), open_capture)
         self._pending: np.ndarray | None = None
         self._last_ms: float | None = None
+        self._descriptor: int | None = None
 
     def open(self) -> None:
         if not self.path.is_file():
-            raise CaptureError(f"{self.path}: no such video file")
+            raise CaptureError(f"{self.name}: no such video file")
         self._open_capture_quietly()
         count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.frame_count = count if count > 0 else None
@@ -78,14 +87,36 @@ class VideoFileSource(_OpenCvSource):
             codec = _fourcc(self._capture.get(cv2.CAP_PROP_FOURCC))
             self.close()
             raise CaptureError(
-                f"{self.path}: OpenCV opened the file but could not decode a frame (codec "
+                f"{self.name}: OpenCV opened the file but could not decode a frame (codec "
                 f"{codec or 'unknown'}; this OpenCV build may lack its decoder: "
                 f"{_native_reason(captured)}). Convert it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4")
         self._pending, self._last_ms = image, None
         self._next_index, self.ended_early = 0, None
 
+    def _capture_target(self) -> str:
+        """The file's name; for a name that is not UTF-8 (OpenCV's binding crashes on one)
+        the file is opened here and handed over as ``/proc/self/fd/N``, open until ``close``."""
+        if is_utf8(self.path):
+            return str(self.path)
+        try:
+            self._descriptor = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as error:
+            raise CaptureError(f"{self.name}: cannot be read ({error.strerror or error})") from None
+        target = f"/proc/self/fd/{self._descriptor}"
+        if not os.path.exists(target):
+            self.close()
+            raise CaptureError(f"{self.name}: its name is not UTF-8, which OpenCV cannot open "
+                               "on this system; rename the file")
+        return target
+
+    def close(self) -> None:
+        super().close()
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None
+
     def _open_failure(self, captured: CapturedOutput) -> str:
-        return (f"{self.path}: OpenCV cannot open this video ({_native_reason(captured)}); "
+        return (f"{self.name}: OpenCV cannot open this video ({_native_reason(captured)}); "
                 "it may be corrupt, or in a codec this OpenCV build cannot decode")
 
     def _read_image(self) -> tuple[np.ndarray, float | None, str | None] | None:
@@ -189,7 +220,7 @@ class StreamSource(_LiveSource):
 
     def __init__(self, url: str, open_capture: OpenCapture | None = None,
                  lost_after_s: float = 5.0) -> None:
-        super().__init__(_redact(url), url, open_capture or _open_stream, lost_after_s)
+        super().__init__(without_credentials(url), url, open_capture or _open_stream, lost_after_s)
         self.url = url
 
 
@@ -212,14 +243,3 @@ def _fourcc(code: float) -> str:
     value = int(code)
     text = "".join(chr((value >> (8 * shift)) & 0xFF) for shift in range(4))
     return text.strip("\x00 ") if text.isprintable() else ""
-
-
-def _redact(url: str) -> str:
-    """A URL without its password, for messages and logs."""
-    return re.sub(r"(://[^/:@]+):[^/@]*@", r"\1:***@", url)
-
-
-def without_credentials(spec: str) -> str:
-    """A stream URL without its ``user:password@`` part, for what is stored or shown;
-    anything else as it is."""
-    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/?#]*@", r"\1", spec, flags=re.IGNORECASE)

@@ -85,7 +85,7 @@ def setup_logging(console_level: str = "WARNING") -> Path | None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         file = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=2,
-                                                    encoding="utf-8")
+                                                    encoding="utf-8", errors="backslashreplace")
     except OSError as error:
         problem, path = f"cannot write the log file {path}: {error.strerror or error}", None
     else:

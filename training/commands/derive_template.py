@@ -24,6 +24,7 @@ import numpy as np
 from app.face.alignment import ANCHOR_NAMES, DEFAULT_TEMPLATE_ID, AlignmentTemplate
 from app.face.crop_landmarks import METHOD, locate_in_crop
 from app.face.landmarks import FaceLandmarker
+from app.sources.images import read_image_file
 from app.system.exit_codes import ExitCode
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def derive(image_paths: list[Path], template_id: str) -> AlignmentTemplate:
     started = time.monotonic()
     with FaceLandmarker(max_faces=1) as landmarker:
         for index, path in enumerate(image_paths, 1):
-            crop = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            crop = read_image_file(path, cv2.IMREAD_GRAYSCALE)
             if crop is None:
                 log.warning("cannot read %s", path)
                 continue

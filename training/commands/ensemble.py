@@ -32,6 +32,7 @@ import onnx
 from app.model.card import ModelCard, ModelCardError
 from app.model.providers import REQUESTS
 from app.system.exit_codes import ExitCode
+from app.system.output_files import Staged
 from app.system.output_paths import add_overwrite_argument, refuse_existing
 from training.data import FORMAT_CHOICES, DatasetLayoutError
 from training.ensemble_graph import EnsembleError, Member, build_graph, load_members
@@ -185,7 +186,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    partial = args.out.with_name(f".{args.out.name}.partial")  # not *.onnx: no model list shows it
+    stage = Staged(args.out, replace=args.overwrite)  # hidden until done: no model list shows it
+    partial = stage.path
     try:
         refuse_existing(args.out, args.overwrite)
         if args.search and (args.weights or not args.data):
@@ -205,7 +207,6 @@ def run(args: argparse.Namespace) -> int:
         command = "emotion-train " + shlex.join(args.argv)
         card = ensemble_card(members, weights, base, side, command, selection)
         card.embed(model)
-        partial.parent.mkdir(parents=True, exist_ok=True)
         onnx.save_model(model, str(partial))
         training = dict(card.training)
         metrics = {}
@@ -216,11 +217,12 @@ def run(args: argparse.Namespace) -> int:
             training["evaluated_on"] = f"{evaluated} images of {crops.dataset} {args.split}"
         elif args.fp16:
             onnx.save_model(with_fp16_weights(onnx.load(str(partial))), str(partial))
-        card = install(partial, args.out, replace(card, metrics=metrics, training=training), args.fp16)
+        card = install(stage, replace(card, metrics=metrics, training=training), args.fp16)
     except (EnsembleError, ModelCardError, DatasetLayoutError, ValueError, OSError) as error:
         log.error("%s", error)
-        partial.unlink(missing_ok=True)
         return ExitCode.BAD_INPUT
+    finally:
+        stage.discard()  # on every exit: an error, Ctrl+C, SIGTERM
     _print_summary(args.out, card)
     return ExitCode.OK
 

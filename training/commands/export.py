@@ -25,6 +25,7 @@ from pathlib import Path
 from app.model.card import ModelCard, ModelCardError
 from app.model.providers import REQUESTS
 from app.system.exit_codes import ExitCode
+from app.system.output_files import Staged
 from app.system.output_paths import add_overwrite_argument, refuse_existing
 from training import checkpoint as checkpoints
 from training.checkpoint import Checkpoint
@@ -71,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    partial = args.out.with_name(args.out.stem + ".partial.onnx")
+    stage = Staged(args.out, replace=args.overwrite)  # hidden until done: no model list shows it
+    partial = stage.path
     try:
         refuse_existing(args.out, args.overwrite)
         saved = checkpoints.load(args.checkpoint)
@@ -90,11 +92,12 @@ def run(args: argparse.Namespace) -> int:
         training = dict(card.training, parity_max_abs_logit_error=parity,
                         evaluated_on=f"{evaluated} images")
         training["export_command"] = "emotion-train " + shlex.join(args.argv)
-        card = install(partial, args.out, replace(card, metrics=metrics, training=training), args.fp16)
+        card = install(stage, replace(card, metrics=metrics, training=training), args.fp16)
     except (checkpoints.CheckpointError, ModelCardError, DatasetLayoutError, ValueError) as error:
         log.error("%s", error)
-        partial.unlink(missing_ok=True)
         return ExitCode.BAD_INPUT
+    finally:
+        stage.discard()  # on every exit: an error, Ctrl+C, SIGTERM
     _print_summary(args.out, card, parity)
     return ExitCode.OK
 

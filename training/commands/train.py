@@ -77,6 +77,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--limit-per-class", type=int, help="at most N images per class (quick runs)")
     what.add_argument("--exclude-classes", nargs="+", default=[], metavar="CLASS",
                       help="drop these classes, e.g. contempt")
+    what.add_argument("--classes", nargs="+", default=[], metavar="CLASS",
+                      help="an image tree's class folders, in output order: trains on exactly these "
+                           "even where they are not FER2013's or a split lacks one")
     what.add_argument("--soft-labels", action="store_true", help="FER+: train on vote distributions")
     recipe = parser.add_argument_group("recipe overrides (defaults: the architecture's paper)")
     recipe.add_argument("--recipe", choices=RECIPE_KINDS,
@@ -182,7 +185,8 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
     if seed < 0:
         raise ValueError(f"--seed must be 0 or more, got {seed}")
     options = DataOptions(limit_per_class=args.limit_per_class, seed=seed,
-                          exclude_classes=tuple(args.exclude_classes), soft_labels=args.soft_labels)
+                          exclude_classes=tuple(args.exclude_classes), soft_labels=args.soft_labels,
+                          classes=tuple(args.classes))
     data = DataSettings(args.dataset or "auto", str(args.data), args.train_split or "train",
                         args.val_split or "val", options)
     input_size = args.input_size or recipe.input_size or architecture(args.arch).input_size
@@ -201,7 +205,7 @@ def teacher_file(args: argparse.Namespace) -> Path:
                          f"{[str(path) for path in args.teacher]}")
     out = Path(args.out or Path("runs") / args.arch) / "teacher.npz"
     options = DataOptions(limit_per_class=args.limit_per_class, seed=args.seed or 0,
-                          exclude_classes=tuple(args.exclude_classes))
+                          exclude_classes=tuple(args.exclude_classes), classes=tuple(args.classes))
     log.info("scoring the teachers once over the training split into %s", out)
     make_teacher(args.teacher, args.data, args.train_split or "train", args.dataset or "auto",
                  options).save(out)

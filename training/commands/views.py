@@ -33,6 +33,7 @@ from app.model.card import ModelCard, ModelCardError, read_card
 from app.model.inference import softmax
 from app.model.providers import REQUESTS
 from app.system.exit_codes import ExitCode
+from app.system.output_files import Staged
 from app.system.output_paths import add_overwrite_argument, refuse_existing
 from training.data import FORMAT_CHOICES, DatasetLayoutError
 from training.ensemble_search import refuse_test_split
@@ -140,7 +141,8 @@ def search(args: argparse.Namespace, card: ModelCard, crops, scratch: Path) -> t
 
 
 def run(args: argparse.Namespace) -> int:
-    partial = args.out.with_name(f".{args.out.name}.partial")  # not *.onnx: no model list shows it
+    stage = Staged(args.out, replace=args.overwrite)  # hidden until done: no model list shows it
+    partial = stage.path
     try:
         if args.search == bool(args.views):
             raise ValueError("give either --views SET... or --search (which needs --data)")
@@ -168,7 +170,6 @@ def run(args: argparse.Namespace) -> int:
                       f"nothing written ({selection})")
                 return ExitCode.OK
         card = views_card(card, names, "emotion-train " + shlex.join(args.argv), selection)
-        partial.parent.mkdir(parents=True, exist_ok=True)
         wrap(args.model, card, names, partial)
         training = dict(card.training)
         metrics = dict(card.metrics)
@@ -176,11 +177,12 @@ def run(args: argparse.Namespace) -> int:
             measured, evaluated = measure_file(partial, crops, args.provider, fp16=False)
             metrics.update(measured)
             training["evaluated_on"] = f"{evaluated} images of {crops.dataset} {args.split}"
-        card = install(partial, args.out, replace(card, metrics=metrics, training=training), fp16=False)
+        card = install(stage, replace(card, metrics=metrics, training=training), fp16=False)
     except (ModelCardError, DatasetLayoutError, ValueError, OSError, onnx.checker.ValidationError) as error:
         log.error("%s", error)
-        partial.unlink(missing_ok=True)
         return ExitCode.BAD_INPUT
+    finally:
+        stage.discard()  # on every exit: an error, Ctrl+C, SIGTERM
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB): {card.training['test_time']}")
     metrics = card.metrics
     if "val_accuracy" in metrics:

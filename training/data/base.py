@@ -21,6 +21,8 @@ import cv2
 import numpy as np
 
 from app.face.preprocess import PreprocessSpec, crop_face, emphasise_crop, frame_outline, prepare_crop
+from app.sources.images import read_image_file
+from app.system.file_names import printable
 from training.data.crop_outlines import emphasise_crops
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,9 @@ class DataOptions:
     seed: int = 0
     exclude_classes: tuple[str, ...] = ()
     """Class names to drop, e.g. ``contempt`` to train FER+ or CK+ on seven classes."""
+    classes: tuple[str, ...] = ()
+    """An image tree's classes in output order, as the user listed them (``--classes``):
+    then folders outside the dataset's label set, or empty in a split, are taken as they are."""
     soft_labels: bool = False
     """FER+: train on the annotators' vote distribution instead of the majority label."""
     ckplus_peak_frames: int = 3
@@ -112,10 +117,15 @@ def choose_per_class(targets: np.ndarray, limit: int | None, seed: int) -> np.nd
 
 def read_image(path: Path, spec: PreprocessSpec) -> np.ndarray:
     """Decode an image file as gray or BGR, whichever the spec's colour space needs."""
-    flags = cv2.IMREAD_GRAYSCALE if spec.color_space == "gray" else cv2.IMREAD_COLOR
-    image = cv2.imread(str(path), flags)
+    return decode_file(path, cv2.IMREAD_GRAYSCALE if spec.color_space == "gray" else cv2.IMREAD_COLOR)
+
+
+def decode_file(path: Path, flags: int) -> np.ndarray:
+    """An image file decoded with OpenCV's ``flags``, whatever bytes its name holds;
+    DatasetLayoutError when it is not a readable image."""
+    image = read_image_file(path, flags)
     if image is None:
-        raise DatasetLayoutError(f"{path}: not a readable image")
+        raise DatasetLayoutError(f"{printable(path)}: not a readable image")
     return image
 
 

@@ -27,6 +27,7 @@ from training.data.base import (
     DatasetLayoutError,
     align_frames,
     choose_per_class,
+    decode_file,
     require,
 )
 
@@ -98,7 +99,4 @@ def load(root: Path, split: str, spec: PreprocessSpec, options: DataOptions) -> 
 
 
 def _read_frame(path: Path) -> np.ndarray:
-    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if frame is None:
-        raise DatasetLayoutError(f"{path}: not a readable image")
-    return frame
+    return decode_file(path, cv2.IMREAD_COLOR)

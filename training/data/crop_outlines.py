@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from app.face.alignment import DETECTOR_ANCHOR_NAMES
 from app.face.crop_landmarks import METHOD, CropFace, locate_in_crop
 from app.face.emphasis import FEATURE_POINT_INDICES, FeatureOutline
 from app.face.preprocess import PreprocessSpec, emphasise_crop, template_outline
+from app.system.output_files import Staged, cache_path
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,7 @@ CACHE_VERSION = "1"
 
 def cache_folder() -> Path:
     """``$XDG_CACHE_HOME/emotion-live/crop-landmarks`` (``~/.cache`` without the variable)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "emotion-live" / "crop-landmarks"
+    return cache_path("crop-landmarks")
 
 
 def emphasise_crops(crops: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
@@ -77,10 +76,9 @@ def _located(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             log.warning("ignoring unreadable landmark cache %s: %s", path, error)
     located = _locate_all(crops)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial.npz")
-        np.savez(partial, kind=located[0], feature_points=located[1], detector_anchors=located[2])
-        partial.replace(path)
+        with Staged(path) as stage:
+            np.savez(stage.path, kind=located[0], feature_points=located[1], detector_anchors=located[2])
+            stage.commit()
     except OSError as error:
         log.warning("cannot cache crop landmarks in %s (%s); they will be found again next time",
                     path.parent, error)

@@ -45,15 +45,44 @@ def class_folders(root: Path, split: str) -> list[Path]:
     return sorted(child for child in (root / split).iterdir() if child.is_dir())
 
 
-def canonical_labels(root: Path) -> tuple[tuple[str, ...], dict[str, str], str]:
-    """(label order, folder name -> label, dataset name) shared by every split of ``root``."""
-    names = sorted({folder.name for split in splits(root) for folder in class_folders(root, split)})
+def canonical_labels(root: Path, classes: tuple[str, ...] = ()
+                     ) -> tuple[tuple[str, ...], dict[str, str], str]:
+    """(label order, folder name -> label, dataset name) shared by every split of ``root``.
+
+    A class folder outside FER2013's classes beside FER2013 ones (``train/hapy``: a
+    misspelling that trained an 8-class model in which "happy" had no images), or one that
+    is empty in a split, is refused by name, unless ``classes`` lists the classes to train
+    on: then those, in that order."""
+    available = splits(root)
+    names = sorted({folder.name for split in available for folder in class_folders(root, split)})
     if not names:
         raise DatasetLayoutError(f"{root} has no class folders; expected {LAYOUT}")
+    if classes:
+        unknown = sorted(set(names) - set(classes))
+        if unknown:
+            raise DatasetLayoutError(f"{root}: class folders {unknown} are not among --classes "
+                                     f"{list(classes)}")
+        return tuple(classes), {name: name for name in names}, f"image tree {root.name}"
     folder_to_label = {name: SYNONYMS.get(name.lower(), name.lower()) for name in names}
-    if set(folder_to_label.values()) <= set(FER2013_LABELS):
+    foreign = [name for name in names if folder_to_label[name] not in FER2013_LABELS]
+    if foreign and len(foreign) < len(names):
+        raise DatasetLayoutError(
+            f"{root}: class folders {foreign} are not FER2013 classes ({', '.join(FER2013_LABELS)}) "
+            "though the others are; rename them, or list the classes to train on with --classes")
+    empty = [f"{split}/{name}" for split in available for name in names
+             if (root / split / name).is_dir() and not _images_in(root / split / name)]
+    if empty:
+        more = f" (and {len(empty) - 1} more: {', '.join(empty[1:4])})" if len(empty) > 1 else ""
+        raise DatasetLayoutError(f"{root}: {empty[0]} holds no images{more}, so its class could not "
+                                 "be learnt or measured there; add images, or list the classes to "
+                                 "train on with --classes")
+    if not foreign:
         return FER2013_LABELS, folder_to_label, "FER2013"
     return tuple(names), {name: name for name in names}, f"image tree {root.name}"
+
+
+def _images_in(folder: Path) -> bool:
+    return any(path.suffix.lower() in IMAGE_SUFFIXES for path in folder.iterdir())
 
 
 def load(root: Path, split: str, spec: PreprocessSpec, options: DataOptions) -> CropSet:
@@ -61,7 +90,7 @@ def load(root: Path, split: str, spec: PreprocessSpec, options: DataOptions) -> 
     if split not in available:
         raise DatasetLayoutError(
             f"{root} has no split {split!r} (found {available or 'none'}); expected {LAYOUT}")
-    labels, folder_to_label, dataset = canonical_labels(root)
+    labels, folder_to_label, dataset = canonical_labels(root, options.classes)
     paths, targets = [], []
     for folder in class_folders(root, split):
         files = sorted(path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
