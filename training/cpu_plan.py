@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from app.system.output_files import write_bytes_staged
 from training.models import build_model
 from training.optimisation import Precision, place
 
@@ -186,9 +187,7 @@ def _write_cache(cache: Path | None, key: str, speeds: dict[str, float]) -> None
         return
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps({**_read_cache(cache), key: speeds}, indent=1))
-        os.replace(temporary, cache)
+        write_bytes_staged(cache, json.dumps({**_read_cache(cache), key: speeds}, indent=1).encode())
     except OSError as error:  # an unwritable cache costs a probe next time, not the run
         log.debug("could not cache the CPU plan in %s: %s", cache, error)
 

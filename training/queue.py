@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from app.system.exit_codes import ExitCode
+from app.system.output_files import write_bytes_staged
 from training import checkpoint as checkpoints
 from training.run_status import RunStatus
 
@@ -88,12 +89,8 @@ class Queue:
         return cls(Path(folder), runs)
 
     def save(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / QUEUE_FILE
-        temporary = path.with_name(f".{QUEUE_FILE}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps({"format": FORMAT, "runs": [
-            {**asdict(run), "arguments": list(run.arguments)} for run in self.runs]}, indent=1))
-        os.replace(temporary, path)
+        write_bytes_staged(self.folder / QUEUE_FILE, json.dumps({"format": FORMAT, "runs": [
+            {**asdict(run), "arguments": list(run.arguments)} for run in self.runs]}, indent=1).encode())
 
     def add(self, run: QueuedRun, first: bool = False) -> int:
         """Append ``run`` (``first``: before the runs not yet started); returns its index."""
@@ -121,7 +118,7 @@ class Queue:
         status = RunStatus.read(folder)
         failed = folder / FAILED_FILE
         if failed.exists():
-            return RunState(run, "failed", status, failed.read_text(errors="replace").strip())
+            return RunState(run, "failed", status, failure_text(failed))
         if run.name == running:
             return RunState(run, "running", status)
         if status is not None and status.finished:
@@ -136,6 +133,16 @@ class Queue:
     def next_run(self) -> QueuedRun | None:
         return next((state.run for state in map(self.state_of, self.runs)
                      if state.state in ("queued", "paused")), None)
+
+
+def failure_text(path: Path) -> str:
+    """What ``failed.json`` says, as a line for people."""
+    try:
+        failure = json.loads(path.read_text())
+        return (f"exit code {failure['exit_code']} at {failure['at']}; see {failure['log']}; delete "
+                f"{path} to try it again")
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"marked failed by {path}; delete it to try again"
 
 
 def runner_of(folder: Path) -> tuple[int, str] | None:
@@ -213,9 +220,9 @@ class Runner:
                 break
             if code not in (ExitCode.OK, ExitCode.PAUSED):
                 folder = queue.run_folder(run)
-                (folder / FAILED_FILE).write_text(
-                    f"exit code {code} at {time.strftime('%Y-%m-%d %H:%M:%S')}; see {folder / LOG_FILE}; "
-                    f"delete {folder / FAILED_FILE} to try it again\n")
+                write_bytes_staged(folder / FAILED_FILE, json.dumps({
+                    "exit_code": code, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "log": str(folder / LOG_FILE)}).encode())
                 log.error("%s failed (exit code %d); going on with the next run", run.name, code)
         log.info("stopped; `emotion-train queue run --queue %s` goes on from here", self.folder)
         return ExitCode.INTERRUPTED

@@ -8,10 +8,11 @@ checkpoint of hundreds of megabytes.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+
+from app.system.output_files import write_bytes_staged
 
 STATUS_FILE = "status.json"
 
@@ -50,10 +51,7 @@ class RunStatus:
 
     def write(self, folder: Path) -> None:
         """Write-then-rename, so a reader never sees half a file."""
-        path = Path(folder) / STATUS_FILE
-        temporary = path.with_name(f".{STATUS_FILE}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(asdict(self), indent=1))
-        os.replace(temporary, path)
+        write_bytes_staged(Path(folder) / STATUS_FILE, json.dumps(asdict(self), indent=1).encode())
 
     @classmethod
     def read(cls, folder: Path) -> RunStatus | None:
