@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -247,7 +247,3 @@ class ThreadGovernor:
 def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
-
-def plan_summary(plan: CpuPlan) -> dict:
-    return {"layout": asdict(plan.layout), "images_per_second": plan.images_per_second,
-            "reason": plan.reason}
