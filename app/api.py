@@ -53,6 +53,8 @@ class FaceEmotion:
     small or blurred face: a coarser alignment, so a less trustworthy reading)."""
     face_id: int
     """Stays the same across a video's frames while the face stays in view."""
+    views: str = "all"
+    """The model card's test-time views that made ``probabilities`` (``app.model.views``)."""
 
     @property
     def top_probability(self) -> float:
@@ -85,18 +87,20 @@ class EmotionRecognizer:
     ``model``: a name from the model library (``emotion-app --list-models``), a path to
     an ``.onnx`` file, or None for the most accurate installed model. Raises ValueError
     for an unknown name (naming the installed ones), an unusable file, or a ``provider``
-    that cannot run here. Use as a context manager, or call ``close()``, to release
+    that cannot run here. ``views``: the card's test-time views to read (``auto`` and
+    ``all``: every view chosen on validation data; ``mirror``; ``none``: one read per face,
+    fastest). Use as a context manager, or call ``close()``, to release
     MediaPipe's graphs and the ONNX Runtime session.
     """
 
     def __init__(self, model: str | Path | None = None, *, provider: str = "auto",
-                 max_faces: int = DEFAULT_MAX_FACES, gamma: bool = True) -> None:
+                 max_faces: int = DEFAULT_MAX_FACES, gamma: bool = True, views: str = "auto") -> None:
         unmet = probe(provider).unmet  # ValueError for an unknown request
         if unmet:
             raise ValueError(f"{unmet}; use provider='auto' or 'cpu'")
         self._pipeline: Pipeline | None = Pipeline(
             _default_model_path() if model is None else model, provider=provider,
-            max_faces=max_faces, gamma=gamma)
+            max_faces=max_faces, gamma=gamma, views=views)
         classifier = self._pipeline.model
         self.model_name: str = classifier.name
         self.model_path: Path = classifier.path
@@ -179,7 +183,7 @@ def _face(face: FaceResult) -> FaceEmotion:
     probabilities = {label: float(value) for label, value in zip(face.labels, face.probabilities)}
     top = face.labels[int(np.argmax(face.probabilities))]
     return FaceEmotion(tuple(float(value) for value in face.box), probabilities, top,
-                       face.landmarks, face.face_id)
+                       face.landmarks, face.face_id, face.views)
 
 
 def _default_model_path() -> Path:

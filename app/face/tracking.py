@@ -36,6 +36,9 @@ class Track:
     box: Box
     last_seen_s: float
     read: SteadyRead = field(default_factory=SteadyRead)
+    last_read: object = None
+    """What the caller kept of the face's last model read (``app.face_reading``: a
+    ``FaceRead``), for the frames in which it is not read again; None before one."""
 
 
 class TrackedFace(NamedTuple):
@@ -78,30 +81,47 @@ class FaceTracker:
         self._tracks = []
 
     def reset_smoothing(self) -> None:
-        """Keep the IDs but restart every steady read (another model's probabilities)."""
+        """Keep the IDs but restart every steady read and forget the last reads (another
+        model's probabilities)."""
         for track in self._tracks:
             track.read.restart()
+            track.last_read = None
 
     def update(self, boxes: Sequence[Box], probabilities: np.ndarray,
                time_s: float) -> list[TrackedFace]:
         """(face ID, smoothed probabilities, emotion shown) for each box, in the order given."""
         if len(boxes) != len(probabilities):
             raise ValueError(f"{len(boxes)} boxes but {len(probabilities)} probability rows")
+        return [self.read(track, probs, time_s)
+                for track, probs in zip(self.assign(boxes, time_s), probabilities)]
+
+    def assign(self, boxes: Sequence[Box], time_s: float) -> list[Track]:
+        """The track of each box, in the order given (new ones for new faces): the IDs,
+        before any read, so that a live run can choose whose read to refresh."""
         assigned = self._match(boxes)  # before expiring: a pause in the analysis is no miss
         matched = {id(track) for track in assigned.values()}
         self._tracks = [t for t in self._tracks
                         if id(t) in matched or time_s - t.last_seen_s <= self.grace_s]
-        steadiness = self._steadiness
-        results = []
-        for index, (box, probs) in enumerate(zip(boxes, probabilities)):
+        tracks = []
+        for index, box in enumerate(boxes):
             track = assigned.get(index)
             if track is None:
                 track = Track(next(self._ids), tuple(box), time_s)
                 self._tracks.append(track)
-            smoothed, shown = track.read.update(probs, time_s, steadiness)
             track.box, track.last_seen_s = tuple(box), time_s
-            results.append(TrackedFace(track.face_id, smoothed, shown))
-        return results
+            tracks.append(track)
+        return tracks
+
+    def read(self, track: Track, probabilities: np.ndarray, time_s: float) -> TrackedFace:
+        """A new read of ``track``'s face: its steady read moves on."""
+        smoothed, shown = track.read.update(probabilities, time_s, self._steadiness)
+        return TrackedFace(track.face_id, smoothed, shown)
+
+    @staticmethod
+    def held(track: Track) -> TrackedFace:
+        """``track``'s steady read as it stands, for a frame in which it is not read."""
+        steady = track.read
+        return TrackedFace(track.face_id, steady.smoothed.copy(), steady.shown)
 
     def _match(self, boxes: Sequence[Box]) -> dict[int, Track]:
         """Greedy assignment, best (lowest cost) pair first."""
