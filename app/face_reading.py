@@ -73,7 +73,7 @@ def read_faces(frame: Frame, faces: list[Face], model: EmotionClassifier, spec: 
     results = []
     for index, (face, track) in enumerate(zip(faces, tracks)):
         last: FaceRead = track.last_read
-        steady = fresh.get(index) or tracker.held(track)
+        steady = fresh.get(index) or tracker.held(track, len(model.labels))
         results.append(FaceResult(
             steady.face_id, face.box, {name: (float(point[0]), float(point[1]))
                                        for name, point in face.anchors.items()},

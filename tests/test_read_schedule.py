@@ -94,4 +94,13 @@ def test_a_live_run_refreshes_every_read_within_the_limit(media_dir, tmp_path):
         pipeline.close()
     faces = [face for result in results for face in result.faces]
     assert faces and all(face.fresh == (face.read_age_ms == 0.0) for face in faces)
+    assert {face.views for face in faces} <= {"none", "mirror", "all"}  # auto live: the schedule's choice
     assert max(face.read_age_ms for face in faces) <= 1000 * MAX_READ_AGE_S + 1.0
+
+
+def test_a_face_whose_only_read_was_unreadable_is_held_as_unreadable():
+    tracker = FaceTracker()
+    (track,) = tracker.assign([(0.0, 0.0, 10.0, 10.0)], 0.0)
+    tracker.read(track, np.full(7, np.nan), 0.0)
+    held = FaceTracker.held(track, 7)
+    assert held.smoothed.shape == (7,) and np.isnan(held.smoothed).all()

@@ -118,10 +118,12 @@ class FaceTracker:
         return TrackedFace(track.face_id, smoothed, shown)
 
     @staticmethod
-    def held(track: Track) -> TrackedFace:
-        """``track``'s steady read as it stands, for a frame in which it is not read."""
+    def held(track: Track, classes: int) -> TrackedFace:
+        """``track``'s steady read as it stands, for a frame in which it is not read (all
+        NaN while it has had no readable frame)."""
         steady = track.read
-        return TrackedFace(track.face_id, steady.smoothed.copy(), steady.shown)
+        smoothed = np.full(classes, np.nan) if steady.smoothed is None else steady.smoothed.copy()
+        return TrackedFace(track.face_id, smoothed, steady.shown)
 
     def _match(self, boxes: Sequence[Box]) -> dict[int, Track]:
         """Greedy assignment, best (lowest cost) pair first."""

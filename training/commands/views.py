@@ -161,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
         plan = ViewPlan(before.sets if args.views is None else tuple(args.views), mirror)
         training = {key: value for key, value in card.training.items()
                     if key not in ("views", "views_command", "test_time", "weights_sha256")}
-        notes = [note for note in training.get("notes", []) if not note.startswith("views chosen on")]
+        notes = [note for note in training.get("notes", [])  # a new search replaces the old one's note
+                 if not (args.search and note.startswith("views chosen on"))]
         metrics = dict(card.metrics)
         partial.parent.mkdir(parents=True, exist_ok=True)
         card.embed(model)
