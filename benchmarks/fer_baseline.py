@@ -9,6 +9,15 @@ Lite file inside the wheel: nothing is downloaded). Every frame is read in order
 is a warm-up and is not counted, and frames per second are measured on the wall clock over
 the others. Prints one JSON line: frames, frames/s, faces per frame, share with a face.
 ``benchmarks/pipeline.py --fer-python`` runs it beside the app on the same videos.
+
+The environment (``--no-deps`` leaves out facenet-pytorch and moviepy, which only the
+MTCNN detector and the audio features need; ``setuptools`` below 81 keeps
+``pkg_resources``, which the package imports)::
+
+    python -m venv FER_VENV
+    FER_VENV/bin/pip install --no-deps fer==25.10.3
+    FER_VENV/bin/pip install tensorflow-cpu opencv-contrib-python==4.11.0.86 requests pillow \
+        pandas tqdm "setuptools<81"
 """
 
 from __future__ import annotations
