@@ -114,7 +114,7 @@ def test_mirror_average_is_recorded_on_the_card_and_read_at_run_time(trained, tm
     assert main(argv) == 0
     card = read_card(mirrored)
     assert card.views.mirror and not read_card(plain).views.mirror
-    assert "mirrored" in card.training["test_time"] and "test_time" not in read_card(plain).training
+    assert "mirror image" in card.training["test_time"] and "test_time" not in read_card(plain).training
     assert card.training["export_command"] == "emotion-train " + shlex.join(argv)
     faces = np.random.default_rng(0).normal(size=(5, 1, 48, 48)).astype(np.float32)
     single, averaged = (EmotionClassifier(path, ["CPUExecutionProvider"]) for path in (plain, mirrored))
