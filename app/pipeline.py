@@ -286,7 +286,11 @@ class Pipeline:
             found = landmarked.faces or []
             views, schedule = self._views_now(model, len(found)), self._schedule
             reads = model.card.views.reads(views)
-            choose = None if schedule is None else (lambda ages: schedule.choose(ages, reads))
+            choose = None
+            if schedule is not None:
+                schedule.observe_frame(frame.source_ms / 1000.0 if frame.source_ms is not None
+                                       else frame.monotonic_s)  # the tracker's clock
+                choose = lambda ages: schedule.choose(ages, reads)  # noqa: E731
             faces, timings = read_faces(frame, found, model, self._specs[bool(self.gamma_enabled)],
                                         self._tracker, timings, views, choose)
             if schedule is not None:

@@ -39,6 +39,9 @@ class ReadSchedule:
         self.interval_s = interval_s if interval_s and interval_s > 0 else DEFAULT_INTERVAL_S
         self.ms_per_read: float | None = None
         """Learnt milliseconds per inference (one view of one face); None before the first."""
+        self.seen_interval_s = self.interval_s
+        """Learnt time between the frames analysed: longer than ``interval_s`` when frames drop."""
+        self._last_frame_s: float | None = None
 
     @property
     def budget_ms(self) -> float:
@@ -51,6 +54,13 @@ class ReadSchedule:
         each = infer_ms / reads
         self.ms_per_read = each if self.ms_per_read is None else (
             self.ms_per_read + _SMOOTHING * (each - self.ms_per_read))
+
+    def observe_frame(self, time_s: float) -> None:
+        """Learn the time between analysed frames from this one's (in the source's seconds)."""
+        if self._last_frame_s is not None and time_s > self._last_frame_s:
+            gap = time_s - self._last_frame_s
+            self.seen_interval_s += _SMOOTHING * (gap - self.seen_interval_s)
+        self._last_frame_s = time_s
 
     def views(self, plan: ViewPlan, faces: int) -> str:
         """``auto`` live: the richest setting with which ``faces`` faces can each be read
@@ -67,13 +77,13 @@ class ReadSchedule:
     def choose(self, ages_s: Sequence[float | None], reads_per_face: int) -> list[int]:
         """The faces (indices into ``ages_s``, each face's read age in seconds, None for
         a face never read) the model reads this frame: every face due (never read, or
-        about to pass ``MAX_READ_AGE_S`` by the next frame), then the oldest others while
-        the budget lasts."""
+        about to pass ``MAX_READ_AGE_S`` by the next analysed frame, as far apart as they
+        have come lately), then the oldest others while the budget lasts."""
         cost = reads_per_face * (self.ms_per_read or 0.0)
         order = sorted(range(len(ages_s)), key=lambda index: -_age(ages_s[index]))
         chosen, spent = [], 0.0
         for index in order:
-            due = _age(ages_s[index]) + self.interval_s > MAX_READ_AGE_S
+            due = _age(ages_s[index]) + max(self.interval_s, self.seen_interval_s) > MAX_READ_AGE_S
             if due or spent + cost <= self.budget_ms:
                 chosen.append(index)
                 spent += cost

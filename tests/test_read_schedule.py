@@ -104,3 +104,11 @@ def test_a_face_whose_only_read_was_unreadable_is_held_as_unreadable():
     tracker.read(track, np.full(7, np.nan), 0.0)
     held = FaceTracker.held(track, 7)
     assert held.smoothed.shape == (7,) and np.isnan(held.smoothed).all()
+
+
+def test_frames_that_come_further_apart_make_a_read_due_sooner():
+    schedule = learnt(30.0)  # a read takes longer than the budget: only due faces are read
+    assert schedule.choose([0.05], reads_per_face=1) == []
+    for frame in range(20):
+        schedule.observe_frame(frame * 0.06)  # dropped frames: one analysed every 60 ms
+    assert schedule.choose([0.05], reads_per_face=1) == [0]
