@@ -70,6 +70,8 @@ class FaceEmotion:
     calibrated: dict[str, float] | None = None
     """``probabilities`` corrected for the baseline ``calibrate`` set; None without one."""
     calibrated_valence: float = float("nan")
+    views: str = "all"
+    """The model card's test-time views that made ``probabilities`` (``app.model.views``)."""
 
     @property
     def top_probability(self) -> float:
@@ -103,18 +105,20 @@ class EmotionRecognizer:
     ``model``: a name from the model library (``emotion-app --list-models``), a path to
     an ``.onnx`` file, or None for the most accurate installed model. Raises ValueError
     for an unknown name (naming the installed ones), an unusable file, or a ``provider``
-    that cannot run here. Use as a context manager, or call ``close()``, to release
+    that cannot run here. ``views``: the card's test-time views to read (``auto`` and
+    ``all``: every view chosen on validation data; ``mirror``; ``none``: one read per face,
+    fastest). Use as a context manager, or call ``close()``, to release
     MediaPipe's graphs and the ONNX Runtime session.
     """
 
     def __init__(self, model: str | Path | None = None, *, provider: str = "auto",
-                 max_faces: int = DEFAULT_MAX_FACES, gamma: bool = True) -> None:
+                 max_faces: int = DEFAULT_MAX_FACES, gamma: bool = True, views: str = "auto") -> None:
         unmet = probe(provider).unmet  # ValueError for an unknown request
         if unmet:
             raise ValueError(f"{unmet}; use provider='auto' or 'cpu'")
         self._pipeline: Pipeline | None = Pipeline(
             _default_model_path() if model is None else model, provider=provider,
-            max_faces=max_faces, gamma=gamma)
+            max_faces=max_faces, gamma=gamma, views=views)
         classifier = self._pipeline.model
         self.model_name: str = classifier.name
         self.model_path: Path = classifier.path
@@ -260,7 +264,8 @@ def _face(face: FaceResult) -> FaceEmotion:
     calibrated = (None if face.calibrated is None
                   else {label: float(value) for label, value in zip(face.labels, face.calibrated)})
     return FaceEmotion(tuple(float(value) for value in face.box), probabilities, top,
-                       face.landmarks, face.face_id, face.valence, calibrated, face.calibrated_valence)
+                       face.landmarks, face.face_id, face.valence, calibrated, face.calibrated_valence,
+                       face.views)
 
 
 def _default_model_path() -> Path:

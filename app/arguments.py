@@ -16,6 +16,7 @@ from app.face.steady import (
     MAX_TIME_CONSTANT_S,
     Steadiness,
 )
+from app.model.views import CHOICES as VIEW_CHOICES
 from app.sources.camera_mode import CameraMode
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -98,3 +99,9 @@ def add_analysis_arguments(group) -> None:
                                                 f"{DEFAULT_SWITCH_HOLD_S} s)")
     group.add_argument("--no-gamma", action="store_true",
                         help="skip adaptive gamma even when the model's card asks for it")
+    group.add_argument("--views", default="auto", choices=VIEW_CHOICES,
+                        help="the model card's test-time views: all (every view chosen on "
+                             "validation data: the most accurate read), mirror (the face and its "
+                             "mirror image), none (one read per face: the fastest); auto (default): "
+                             "all for files read frame by frame, batch and the API, live as many "
+                             "as the frame budget allows")

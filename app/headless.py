@@ -135,7 +135,7 @@ def _analyse(args: argparse.Namespace) -> int:
 
 
 def build_pipeline(args: argparse.Namespace, classifier: EmotionClassifier | None = None) -> Pipeline:
-    """The pipeline the command line asks for (model, provider, faces, steadiness, gamma).
+    """The pipeline the command line asks for (model, provider, faces, steadiness, gamma, views).
     ``classifier``: a model already loaded with these options, so that ``emotion-app batch``
     loads it once per worker and still starts each file with fresh face IDs, as a headless
     run does. Raises UsageError."""
@@ -145,7 +145,7 @@ def build_pipeline(args: argparse.Namespace, classifier: EmotionClassifier | Non
     try:
         pipeline = Pipeline(None if classifier else model_argument(args), provider=args.provider,
                             max_faces=args.max_faces, steadiness=steadiness_of(args),
-                            gamma=not args.no_gamma)
+                            gamma=not args.no_gamma, views=args.views)
     except ModelCardError as error:
         raise UsageError(str(error)) from None
     if classifier is not None:

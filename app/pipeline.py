@@ -17,7 +17,7 @@ yielding a ``FrameResult`` per analysed frame and ``Event``s for what happens on
 for what a source, a model or a disk does mid-run. ``stop`` is that run's own token:
 set from any thread, before or during the run, it ends that run and no other. Any
 thread may call the controls at any time (``set_model``, ``steadiness``,
-``gamma_enabled``, ``start_recording``, ``stop_recording``, ``add_marker``, ``calibrate``,
+``gamma_enabled``, ``views``, ``start_recording``, ``stop_recording``, ``add_marker``, ``calibrate``,
 ``restart_source``, ``stop``); one that can fail raises in its caller (a bad model
 file, an unwritable CSV) and leaves the running state untouched; what it changes
 applies from the next frame.
@@ -44,8 +44,10 @@ from app.landmark_thread import Landmarked, LandmarkFailure, LandmarkThread
 from app.model.inference import EmotionClassifier
 from app.model.library import resolve_model
 from app.model.providers import ProviderReport, probe
+from app.model.views import checked_choice
 from app.output.recording import Recording
 from app.output.timeline_csv import RecordingError
+from app.read_schedule import ReadSchedule
 from app.results import (
     Event,
     EventKind,
@@ -66,18 +68,22 @@ class Pipeline:
 
     ``model``: a name from the model library, an ``.onnx`` path, or None (frames pass
     through unanalysed until ``set_model``). ``steadiness``: smoothing and hysteresis of
-    each face's read (default: ``app.face.steady``'s measured defaults). Raises ModelCardError
-    for a bad model and ValueError for a ``max_faces`` below 1.
+    each face's read (default: ``app.face.steady``'s measured defaults). ``views``: the
+    model card's test-time views to read (``app.model.views.CHOICES``; ``auto``: all of them
+    for a source read frame by frame, as many as the frame budget allows for a live one).
+    Raises ModelCardError for a bad model and ValueError for a ``max_faces`` below 1 or an
+    unknown ``views``.
     """
 
     def __init__(self, model: str | Path | None = None, *, provider: str = "auto",
                  max_faces: int = DEFAULT_MAX_FACES, steadiness: Steadiness | None = None,
-                 gamma: bool = True,
+                 gamma: bool = True, views: str = "auto",
                  landmarker_factory: Callable[[int], FaceLandmarker] = QuietLandmarker) -> None:
         if max_faces < 1:
             raise ValueError(f"max_faces must be at least 1, got {max_faces}")
         self.provider_report: ProviderReport = probe(provider)
         self.max_faces = max_faces
+        self._views = checked_choice(views)
         self.gamma_enabled = gamma
         """Apply adaptive gamma when the model's card asks for it (set from any thread)."""
         self._landmarker_factory = landmarker_factory
@@ -94,6 +100,8 @@ class Pipeline:
         self._run_stop: threading.Event | None = None
         self._reader: FrameReader | None = None
         self._continuous = True
+        self._schedule: ReadSchedule | None = None
+        """Live runs only: which faces are read in a frame, over how many views."""
         self._frame_rate = FrameRate()
         self._last_frame: Frame | None = None
 
@@ -123,6 +131,16 @@ class Pipeline:
                                        self.provider_report.session_providers, self.max_faces)
         classifier.test_run(min(2, self.max_faces))
         return classifier
+
+    @property
+    def views(self) -> str:
+        """The test-time views asked for (``app.model.views.CHOICES``); set from any thread,
+        applies from the next frame; ValueError for an unknown setting."""
+        return self._views
+
+    @views.setter
+    def views(self, value: str) -> None:
+        self._views = checked_choice(value)
 
     @property
     def steadiness(self) -> Steadiness:
@@ -209,6 +227,8 @@ class Pipeline:
         """
         stop = threading.Event() if stop is None else stop
         self._reader, self._run_stop, self._continuous = reader, stop, reader.source.continuous
+        self._schedule = ReadSchedule(1.0 / reader.source.fps if reader.source.fps else None) \
+            if reader.keeps_newest else None
         self._tracker.reset()
         self._frame_rate.clear()
         landmarks = LandmarkThread(reader, self._landmarks_if_analysed, stop, self.close_landmarker)
@@ -217,7 +237,7 @@ class Pipeline:
             yield from self.drain_events()
         finally:
             landmarks.close()
-            self._reader = self._run_stop = None
+            self._reader = self._run_stop = self._schedule = None
             self.close_landmarker()
 
     def _analysed(self, landmarks: LandmarkThread,
@@ -285,8 +305,18 @@ class Pipeline:
         if model is not None:
             if not self._continuous:
                 self._tracker.reset()
-            faces, timings = read_faces(frame, landmarked.faces or [], model,
-                                        self._specs[bool(self.gamma_enabled)], self._tracker, timings)
+            found = landmarked.faces or []
+            views, schedule = self._views_now(model, len(found)), self._schedule
+            reads = model.card.views.reads(views)
+            choose = None
+            if schedule is not None:
+                schedule.observe_frame(frame.source_ms / 1000.0 if frame.source_ms is not None
+                                       else frame.monotonic_s)  # the tracker's clock
+                choose = lambda ages: schedule.choose(ages, reads)  # noqa: E731
+            faces, timings = read_faces(frame, found, model, self._specs[bool(self.gamma_enabled)],
+                                        self._tracker, timings, views, choose)
+            if schedule is not None:
+                schedule.observe(reads * sum(face.fresh for face in faces), timings.infer)
         result = FrameResult(frame, faces, model.path.stem if model else "",
                              model.labels if model else (),
                              model.provider if model else self.provider_report.provider,
@@ -307,6 +337,14 @@ class Pipeline:
             landmarker.close()
 
     # Internals.
+
+    def _views_now(self, model: EmotionClassifier, faces: int) -> str:
+        """The concrete setting for this frame: ``auto`` is every view unless the frames
+        come live (a camera, or a video played in real time): then the schedule's choice."""
+        views = self._views
+        if views != "auto":
+            return views
+        return "all" if self._schedule is None else self._schedule.views(model.card.views, faces)
 
     def _use(self, model: EmotionClassifier) -> None:
         self._model = model

@@ -109,6 +109,13 @@ class FaceResult:
     calibrated_shown: int | None = None
     calibrating: bool = False
     """A baseline is being recorded from this face's frames."""
+    views: str = "none"
+    """The test-time views setting that produced ``probabilities`` (``app.model.views.SETTINGS``)."""
+    fresh: bool = True
+    """Whether the model read this face in this frame; False live when the schedule
+    (``app.read_schedule``) kept its last read: then ``probabilities``, ``quality`` and
+    ``views`` are that read's, ``read_age_ms`` old."""
+    read_age_ms: float = 0.0
 
     @property
     def readable(self) -> bool:

@@ -48,6 +48,16 @@ RESULTS: dict[str, list[tuple[str, str]]] = {
         ("tracking-cpu.md", "python benchmarks/pipeline.py --providers cpu --architectures "
                             "mini_xception vgg16_gcca_pdra dcrnet --modes 0:sequential 3:overlapped "
                             "> docs/results/tracking-cpu.md"),
+        ("live-cpu.md", "python benchmarks/pipeline.py --providers cpu --architectures ensemble "
+                        "mini_xception --views auto --modes 3:live --videos fer_woman2.mp4 "
+                        "four_faces_tiled.mp4 --fer-python FER_VENV/bin/python > docs/results/live-cpu.md"),
+        ("views-cpu.md", "python benchmarks/pipeline.py --providers cpu --architectures mini_xception "
+                         "vgg16_gcca_pdra ensemble --views none all --videos fer_woman2.mp4 "
+                         "four_faces_tiled.mp4 --max-frames 200 --fer-python FER_VENV/bin/python "
+                         "> docs/results/views-cpu.md"),
+        ("mesh-cpu.md", "python benchmarks/pipeline.py --providers cpu --architectures mini_xception "
+                        "--views none --modes 3:overlapped:static 3:overlapped --videos fer_woman2.mp4 "
+                        "four_faces_tiled.mp4 --fer-python FER_VENV/bin/python > docs/results/mesh-cpu.md"),
         ("tracking-interval.md", "python benchmarks/pipeline.py --providers cpu --architectures "
                                  "mini_xception --modes 1:overlapped 3:overlapped 5:overlapped "
                                  "10:overlapped > docs/results/tracking-interval.md"),

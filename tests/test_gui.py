@@ -167,6 +167,7 @@ def test_a_video_plays_with_bars_for_the_face(qtbot, make_window, media_dir, min
     assert window.timeline.selected_face == face.face_id
     fields = window.status.fields
     assert fields["faces"] == "1 face" and re.fullmatch(r"\d+\.\d fps", fields["fps"])
+    assert fields["views"].startswith("views ")
     assert "landmarks" in fields["stages"] and "infer" in fields["stages"]
     qtbot.waitUntil(lambda: not window.session.running, timeout=WAIT_MS)  # plays to the end
     assert window.controls.source_state.text().startswith("Finished after")
@@ -361,14 +362,20 @@ def test_choices_are_remembered(qtbot, make_window, mini_xception_onnx):
     qtbot.waitUntil(lambda: first.models.path == str(mini_xception_onnx), timeout=WAIT_MS)
     first.controls.smoothing.setValue(30)
     first.controls.gamma.setChecked(False)
+    none_index = first.controls.views.findData("none")
+    first.controls.views.setCurrentIndex(none_index)
+    first.controls.views.activated.emit(none_index)  # as a user's choice does
     pipeline = first.session._pipeline  # the analysis itself follows, not only the controls
     assert pipeline.steadiness.time_constant_s == pytest.approx(0.3) and pipeline.gamma_enabled is False
+    assert pipeline.views == "none"
     first.close()
     second = make_window()
     qtbot.waitUntil(lambda: second.models.path == str(mini_xception_onnx), timeout=WAIT_MS)
     assert second.controls.smoothing.value() == 30 and not second.controls.gamma.isChecked()
+    assert second.controls.views.currentData() == "none"
     pipeline = second.session._pipeline
     assert pipeline.steadiness.time_constant_s == pytest.approx(0.3) and pipeline.gamma_enabled is False
+    assert pipeline.views == "none"
 
 
 def test_emotion_app_scripted_run_saves_a_screenshot(media_dir, mini_xception_onnx, tmp_path):

@@ -15,7 +15,7 @@ LAYERS = (
     {"results"},
     {"sources", "model"},
     {"output"},
-    {"landmark_thread", "face_reading"},
+    {"landmark_thread", "face_reading", "read_schedule"},
     {"pipeline"},
     {"arguments"},
     {"api", "headless", "gui"},

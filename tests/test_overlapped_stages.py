@@ -45,9 +45,9 @@ def test_a_slow_model_drops_live_frames_rather_than_queueing_them(pipeline, medi
                                                                   monkeypatch):
     real_predict = pipeline.model.predict
 
-    def slow_predict(batch):
+    def slow_predict(batch, views="none"):
         time.sleep(0.12)  # four frame periods of a 30 frames/s clip
-        return real_predict(batch)
+        return real_predict(batch, views)
 
     monkeypatch.setattr(pipeline.model, "predict", slow_predict)
     lags, dropped = [], 0

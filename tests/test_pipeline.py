@@ -236,10 +236,10 @@ def test_a_camera_that_stops_is_an_event_and_restarts(pipeline, single_face_imag
 
 
 def test_an_unexpected_failure_ends_the_run_as_an_event(pipeline, single_face_image, monkeypatch):
-    def broken(batch):
+    def broken(batch, views="none"):
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(pipeline.model, "probabilities", broken)
+    monkeypatch.setattr(pipeline.model, "predict", broken)
     source = CameraSource(0, open_capture=CameraSequence(FakeCamera(single_face_image)))
     source.open()
     with LatestFrameReader(source) as reader:

@@ -15,7 +15,7 @@ import torch
 
 from app.face.preprocess import PreprocessSpec, crop_face, crops_to_batch, to_tensor
 from app.model.card import read_card
-from app.model.inference import EmotionClassifier
+from app.model.inference import EmotionClassifier, softmax
 from tests.checkpoint_fixtures import OLD_LAYOUT, make_checkpoint, old_layout, settings_for
 from tests.conftest import REPO_ROOT
 from training import checkpoint as checkpoints
@@ -25,7 +25,7 @@ from training.commands import train as train_command
 from training.data import DataOptions, load_split
 from training.data.labels import FER2013_LABELS
 from training.distributed import Context
-from training.export import MIRROR_AVERAGED, weights_sha256
+from training.export import weights_sha256
 from training.models import ARCHITECTURES
 from training.recipes import RECIPES
 from training.settings import TrainSettings
@@ -112,7 +112,7 @@ def test_export_evaluate_and_the_app_classifies_a_real_face(
     assert probabilities.shape == (1, 7) and abs(probabilities.sum() - 1) < 1e-5
 
 
-def test_mirror_average_exports_the_mean_of_both_views_and_says_so(trained, tmp_path):
+def test_mirror_average_is_recorded_on_the_card_and_read_at_run_time(trained, tmp_path):
     out, _ = trained
     subset = ["--limit-per-class", "10"]
     plain, mirrored = tmp_path / "plain.onnx", tmp_path / "mirrored.onnx"
@@ -120,13 +120,16 @@ def test_mirror_average_exports_the_mean_of_both_views_and_says_so(trained, tmp_
     argv = ["export", str(out), "--out", str(mirrored), "--mirror-average", *subset]
     assert main(argv) == 0
     card = read_card(mirrored)
-    assert card.training["test_time"] == MIRROR_AVERAGED and "test_time" not in read_card(plain).training
+    assert card.views.mirror and not read_card(plain).views.mirror
+    assert "mirror image" in card.training["test_time"] and "test_time" not in read_card(plain).training
     assert card.training["export_command"] == "emotion-train " + shlex.join(argv)
     faces = np.random.default_rng(0).normal(size=(5, 1, 48, 48)).astype(np.float32)
     single, averaged = (EmotionClassifier(path, ["CPUExecutionProvider"]) for path in (plain, mirrored))
-    expected = (single.logits(faces) + single.logits(faces[..., ::-1].copy())) / 2
-    np.testing.assert_allclose(averaged.logits(faces), expected, atol=1e-4)
-    np.testing.assert_allclose(averaged.logits(faces[..., ::-1].copy()), averaged.logits(faces), atol=1e-4)
+    np.testing.assert_allclose(averaged.logits(faces), single.logits(faces), atol=1e-4)  # one plain file
+    expected = softmax((single.logits(faces) + single.logits(faces[..., ::-1].copy())) / 2)
+    np.testing.assert_allclose(averaged.predict(faces, "all").probabilities, expected, atol=1e-5)
+    np.testing.assert_allclose(averaged.predict(faces, "none").probabilities, softmax(single.logits(faces)),
+                               atol=1e-5)
 
 
 def test_a_checkpoint_in_the_first_layout_still_loads_resumes_and_exports(trained, tmp_path):

@@ -40,6 +40,8 @@ class Evaluation:
     """(n,) the scored crops' targets as the model's label indices."""
     predictions: np.ndarray
     """(n,) the model's predicted label indices for the same crops."""
+    views: str = "all"
+    """The views setting read (``app.model.views.SETTINGS``)."""
 
     def intervals(self, resamples: int = RESAMPLES, seed: int = SEED) -> ScoreIntervals:
         """Bootstrap intervals of accuracy and macro-F1 over the scored images."""
@@ -87,17 +89,30 @@ def logits(classifier: EmotionClassifier, crops: CropSet, rows: np.ndarray,
     return scores
 
 
+def probabilities(classifier: EmotionClassifier, crops: CropSet, rows: np.ndarray,
+                  batch_size: int = 256, views: str = "all") -> np.ndarray:
+    """[len(rows), classes] probabilities read over the card's ``views`` setting
+    (``app.model.views``), through the app's own ``EmotionClassifier.predict``."""
+    scores = np.empty((len(rows), len(classifier.labels)), np.float32)
+    for start, batch in tensor_batches(classifier, crops, rows, batch_size):
+        scores[start: start + len(batch)] = classifier.predict(batch, views).probabilities
+    return scores
+
+
 def predict(classifier: EmotionClassifier, crops: CropSet, rows: np.ndarray,
-            batch_size: int = 256) -> np.ndarray:
+            batch_size: int = 256, views: str = "all") -> np.ndarray:
     """The model's label index for each of ``crops``' ``rows``, as the app would classify them."""
-    return logits(classifier, crops, rows, batch_size).argmax(axis=1)
+    return probabilities(classifier, crops, rows, batch_size, views).argmax(axis=1)
 
 
-def evaluate(classifier: EmotionClassifier, crops: CropSet, batch_size: int = 256) -> Evaluation:
-    """Run every crop through ``to_tensor`` and the ONNX session; tally against the targets."""
+def evaluate(classifier: EmotionClassifier, crops: CropSet, batch_size: int = 256,
+             views: str = "all") -> Evaluation:
+    """Run every crop through ``to_tensor`` and the app's classifier over the card's
+    ``views`` setting (``all``: what a card's figures and files, batch and the API read);
+    tally against the targets."""
     started = time.monotonic()
     rows, targets, skipped = model_targets(classifier, crops)
-    predictions = predict(classifier, crops, rows, batch_size)
+    predictions = predict(classifier, crops, rows, batch_size, views)
     report = report_from_predictions(classifier.labels, targets, predictions)
     return Evaluation(report, skipped, time.monotonic() - started, classifier.provider,
-                      targets, predictions)
+                      targets, predictions, views)

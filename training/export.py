@@ -33,28 +33,7 @@ log = logging.getLogger(__name__)
 
 OPSET = 18
 
-MIRROR_AVERAGED = "logits averaged over the face and its mirror image, inside the graph"
 FP16_WEIGHTS = "float16 (computed in float32)"
-
-
-class MirrorAveraged(torch.nn.Module):
-    """Test-time flip: the mean of a model's logits for each face and its left-right mirror.
-
-    Facial expressions are close to symmetric, and both views were seen in training, so
-    averaging them removes part of the noise of a single view (``emotion-train export
-    --mirror-average`` prints both figures). One forward pass over a doubled batch, so the exported graph
-    keeps the contract (``input`` [N, C, H, W] -> ``logits`` [N, K]) and the app needs
-    no change; twice the compute per face, far less than twice the latency at batch 1.
-    """
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        count = images.shape[0]
-        logits = self.model(torch.cat([images, images.flip(-1)]))
-        return (logits[:count] + logits[count:]) / 2
 
 
 def export_onnx(model: torch.nn.Module, card: ModelCard, path: str | Path) -> Path:

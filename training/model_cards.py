@@ -99,6 +99,11 @@ def model_section(path: Path, card: ModelCard, readme_dir: Path, figures: Path |
               for member in training.get("members", []) if card.member_names]
     if "test_time" in training:
         lines.append(f"- Test time: {training['test_time']}")
+    if card.views.val_accuracy:
+        settings = ", ".join(f"`--views {setting}` {accuracy:.2%} ({card.views.reads(setting)} "
+                             f"read{'s' * (card.views.reads(setting) > 1)})"
+                             for setting, accuracy in card.views.val_accuracy.items())
+        lines.append(f"- Views on {card.views.chosen_on or 'val'}: {settings}")
     if "device" in training:
         lines.append(f"- Trained on: {training['device']}, {epochs_text(training)}")
     lines += [f"- {key.removesuffix('_evaluated_on').capitalize()} figures measured on: {value}"

@@ -4,8 +4,8 @@
     emotion-train train --arch mini_xception --data fer2013 --teacher teacher.npz
 
 Each teacher runs exactly as in the app (``training.evaluate``: its own card's input
-size, gamma and normalisation, ONNX Runtime), so a mirror-averaged export gives
-mirror-averaged probabilities. The teachers' probabilities are averaged (optionally
+size, gamma and normalisation, ONNX Runtime), read over every test-time view its card
+chose (``--views all``, ``app.model.views``). The teachers' probabilities are averaged (optionally
 weighted) per image and stored with each teacher's own, its weights' SHA-256, and a
 fingerprint of the split (image count, a digest of the class indices), so a student
 trains against them for as many epochs as it likes at the cost of one pass per teacher,
@@ -133,7 +133,7 @@ def member_probabilities(path: Path, data: Path, split: str, dataset: str, optio
     order = [classifier.labels.index(label) for label in crops.labels]
     probabilities = np.empty((len(crops), len(crops.labels)), np.float32)
     for start, batch in tensor_batches(classifier, crops, np.arange(len(crops)), batch_size):
-        probabilities[start: start + len(batch)] = classifier.probabilities(batch)[:, order]
+        probabilities[start: start + len(batch)] = classifier.predict(batch, "all").probabilities[:, order]
     accuracy = float((probabilities.argmax(axis=1) == crops.targets).mean())
     log.info("%s on %s %s: %.2f %% (the teacher's own accuracy on this split)", path.name,
              crops.dataset, split, 100 * accuracy)

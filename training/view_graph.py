@@ -1,79 +1,25 @@
-"""Test-time views: one ONNX graph that averages a model's probabilities over several
-slightly rotated, zoomed or shifted copies of the face crop.
-
-A model trained with small affine augmentations reads each face a little differently at
-each pose; averaging over a few such views at test time (as Khaireddin & Chen's ten-crop
-evaluation does, "Facial Emotion Recognition: State of the Art Performance on FER2013",
-arXiv:2105.03588) steadies the read. The views are made inside the graph with one
-GridSample over constant sampling grids (replicated borders, as the training
-augmentation pads), so the app runs the file like any model: ``input`` -> ``logits``,
-the log of the views' average probability. An ensemble's ``member_probabilities`` are
-averaged over the views too. The inner model's own mirror average stays inside it, so
-each view is also read mirrored.
+"""Files from before run-time views: one ONNX graph that averaged a model's probabilities
+over several views of the crop (``build_graph``), and exports that averaged each face's
+logits with its mirror image inside the graph (``--mirror-average``). Both now happen at
+run time (``app.model.views``); ``plain_model`` takes the model back out of such a file so
+it can be shipped plain, with its views on its card. ``build_graph`` stays as the reference
+the app's run-time sampling is checked against (GridSample over constant grids, replicated
+borders), and to read old files in tests.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 import onnx
 from onnx import TensorProto, compose, helper, numpy_helper
 
 from app.model.card import INPUT_NAME, MEMBER_OUTPUT_NAME, OUTPUT_NAME
+from app.model.views import View
 from training.ensemble_graph import MIN_OPSET, SMALLEST_PROBABILITY, at_opset, default_opset
 
 VIEW_PREFIX = "views/"
-SHIFT = 2 / 48
-"""Two pixels of a 48-pixel crop, as a fraction of the side."""
-
-
-@dataclass(frozen=True)
-class View:
-    """One copy of the crop: rotated by ``degrees``, scaled by ``scale`` about its centre,
-    then shifted by ``shift_x``, ``shift_y`` (fractions of the side, right and down)."""
-
-    degrees: float = 0.0
-    scale: float = 1.0
-    shift_x: float = 0.0
-    shift_y: float = 0.0
-
-    def source_matrix(self) -> np.ndarray:
-        """2x3 map from an output position to the input position it samples, both in
-        GridSample's coordinates (-1 to 1 across the crop, pixel centres at the odd steps)."""
-        angle = math.radians(self.degrees)
-        inverse_rotation = np.array([[math.cos(angle), math.sin(angle)],
-                                     [-math.sin(angle), math.cos(angle)]]) / self.scale
-        shift = 2.0 * np.array([self.shift_x, self.shift_y])
-        return np.hstack([inverse_rotation, (-inverse_rotation @ shift)[:, None]])
-
-
-IDENTITY = View()
-VIEW_SETS: dict[str, tuple[View, ...]] = {
-    "rotate": (View(degrees=-6.0), View(degrees=6.0)),
-    "zoom": (View(scale=0.92), View(scale=1.08)),
-    "shift": tuple(View(shift_x=x, shift_y=y) for x in (-SHIFT, SHIFT) for y in (-SHIFT, SHIFT)),
-}
-"""Within the training augmentation's ranges (rotation 10 degrees, zoom and shift 0.1)."""
-
-
-def views_of(names: Iterable[str]) -> tuple[View, ...]:
-    """The crop itself and every view of the named sets; ValueError naming the valid sets."""
-    names = list(names)
-    unknown = [name for name in names if name not in VIEW_SETS]
-    if unknown or not names:
-        raise ValueError(f"unknown view set(s) {unknown or names}; valid: {', '.join(VIEW_SETS)}")
-    return (IDENTITY, *(view for name in dict.fromkeys(names) for view in VIEW_SETS[name]))
-
-
-def describe(names: Sequence[str]) -> str:
-    """For the card: how many views and what they are."""
-    words = {"rotate": "rotated -6 and +6 degrees", "zoom": "zoomed 0.92x and 1.08x",
-             "shift": f"shifted {SHIFT * 48:g} px of 48 diagonally four ways"}
-    return (f"probabilities averaged inside the graph over {len(views_of(names))} views of the crop: "
-            "itself, " + ", ".join(words[name] for name in dict.fromkeys(names)))
 
 
 def sampling_grids(views: Sequence[View], side: int) -> np.ndarray:
@@ -183,3 +129,69 @@ def inner_model(model: onnx.ModelProto) -> onnx.ModelProto:
                                   opset_imports=list(model.opset_import))
     unwrapped.ir_version = model.ir_version
     return unwrapped
+
+
+def without_mirror(model: onnx.ModelProto) -> tuple[onnx.ModelProto, bool]:
+    """(``model`` without the mirror average an export with ``--mirror-average`` put in its
+    graph, whether it had one). That graph reads ``Concat(input, flip(input))`` and ends
+    ``(X[:N] + X[N:]) / 2`` (through Identity nodes, inside a views file); the plain model
+    reads ``input`` and ends at ``X``."""
+    producers = {output: node for node in model.graph.node for output in node.output}
+
+    def source(name: str) -> str:  # through Identity nodes
+        while name in producers and producers[name].op_type == "Identity":
+            name = producers[name].input[0]
+        return name
+
+    def made_by(name: str, op_type: str):
+        node = producers.get(source(name))
+        return node if node is not None and node.op_type == op_type else None
+
+    divided = made_by(OUTPUT_NAME, "Div")
+    added = divided and made_by(divided.input[0], "Add")
+    halves = [made_by(name, "Slice") for name in added.input] if added else []
+    doubled = next((node for node in model.graph.node if node.op_type == "Concat" and len(node.input) == 2
+                    and source(node.input[0]) == INPUT_NAME
+                    and (flipped := made_by(node.input[1], "Slice")) is not None
+                    and source(flipped.input[0]) == INPUT_NAME), None)
+    if doubled is None or len(halves) != 2 or None in halves or halves[0].input[0] != halves[1].input[0]:
+        return model, False
+    plain = onnx.ModelProto()
+    plain.CopyFrom(model)
+    both, mean = halves[0].input[0], divided.output[0]
+    for node in plain.graph.node:
+        node.input[:] = [doubled.input[0] if name == doubled.output[0] else
+                         both if name == mean else name for name in node.input]
+        if node.output[:] == [mean]:
+            node.output[:] = [mean + "/mirror_average"]
+    if mean == OUTPUT_NAME:  # the model ends at the average: now it ends at X
+        for node in plain.graph.node:
+            node.output[:] = [OUTPUT_NAME if name == both else name for name in node.output]
+            node.input[:] = [OUTPUT_NAME if name == both else name for name in node.input]
+    _drop_unused(plain.graph)
+    onnx.checker.check_model(plain, full_check=True)
+    return plain, True
+
+
+def _drop_unused(graph: onnx.GraphProto) -> None:
+    """Remove the nodes and initializers no graph output depends on."""
+    producers = {output: index for index, node in enumerate(graph.node) for output in node.output}
+    needed, pending = set(), [output.name for output in graph.output]
+    while pending:
+        index = producers.get(pending.pop())
+        if index is None or index in needed:
+            continue
+        needed.add(index)
+        pending.extend(graph.node[index].input)
+    kept = [node for index, node in enumerate(graph.node) if index in needed]
+    used = {name for node in kept for name in node.input}
+    initializers = [item for item in graph.initializer if item.name in used]
+    del graph.node[:]
+    graph.node.extend(kept)
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+
+
+def plain_model(model: onnx.ModelProto) -> tuple[onnx.ModelProto, bool]:
+    """(the model inside a views file, without its graph's mirror average; whether it had one)."""
+    return without_mirror(inner_model(model))

@@ -181,7 +181,7 @@ def settings_text(args: argparse.Namespace) -> str:
     """The options that change a CSV's numbers: a finished file counts as done only for the same."""
     return (f"max_faces={args.max_faces} smoothing={args.smoothing:g} "
             f"switch_margin={args.switch_margin:g} switch_hold={args.switch_hold:g} "
-            f"gamma={'off' if args.no_gamma else 'card'} max_frames={args.max_frames} "
+            f"gamma={'off' if args.no_gamma else 'card'} views={args.views} max_frames={args.max_frames} "
             f"provider={args.provider}")
 
 

@@ -7,12 +7,13 @@ the mesh finds nothing in a region, the detector's own keypoints (eyes, nose tip
 mouth centre) still give the anchors for alignment, so a small or blurred face is
 coarsely aligned rather than lost.
 
-In a continuous source (a camera, a video), ``follow`` tracks: each face's next region
-comes from its mesh in the frame before, and the full-range detector runs only every
-``detect_every`` frames (to find faces that came into view), when a tracked face is
+In a continuous source (a camera, a video), ``follow`` tracks: each followed face keeps
+a tracking-mode mesh of its own (``app.face.mesh_region``), which reads it from its mesh
+in the frame before without detecting it again, and the full-range detector runs only
+every ``detect_every`` frames (to find faces that came into view), when a tracked face is
 lost, or while a face has detector anchors only. A tracked face therefore also survives
 frames where the detector would have missed it (a face turned or looking down), and the
-frames between detections cost the mesh alone.
+frames between detections cost the landmark model alone.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 
 from app.face.alignment import DETECTOR_ANCHOR_NAMES
 from app.face.mediapipe_import import import_mediapipe
+from app.face.mesh_region import Follower, Region, mesh_points
 from app.face.tracking import iou
 from app.system.quiet import CapturedOutput, native_output_captured
 
@@ -40,7 +42,6 @@ MESH_ANCHOR_INDICES: dict[str, tuple[int, ...]] = {
     "mouth_left": (291,),
 }
 MESH_POINTS = 478
-_MESH_INPUT_SIDE = 256  # regions smaller than this are upscaled before the mesh runs
 _REGION_SCALE = 1.8  # region side / detection box side
 _TRACK_REGION_SCALE = 1.4  # region side / mesh box side (a mesh box spans brow to chin)
 _SAME_FACE_IOU = 0.3  # a detection overlapping a tracked face this much is that face
@@ -97,9 +98,14 @@ class FaceLandmarker:
 
         self.max_faces = max_faces
         self.detect_every = detect_every
-        self._followed: list[Face] = []
-        """The faces of the last frame ``follow`` saw."""
+        self._followed: list[tuple[Face, Follower | None]] = []
+        """The faces of the last frame ``follow`` saw, each with its follower (None: detector only)."""
+        self._idle: list[Follower] = []
+        """Followers of faces lost, kept for the next faces (a graph is slow to build)."""
         self._since_detection = 0
+        self._tracking_mesh = lambda: mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=False, max_num_faces=1, refine_landmarks=True,
+            min_detection_confidence=min_mesh_confidence, min_tracking_confidence=min_mesh_confidence)
         self._detector = mp.solutions.face_detection.FaceDetection(
             model_selection=1, min_detection_confidence=min_detection_confidence
         )
@@ -119,6 +125,9 @@ class FaceLandmarker:
     def close(self) -> None:
         self._detector.close()
         self._mesh.close()
+        for follower in self._idle + [follower for _, follower in self._followed if follower]:
+            follower.graph.close()
+        self._idle, self._followed = [], []
 
     def detect(self, frame_bgr: np.ndarray) -> list[Face]:
         """All faces in a BGR (or gray) uint8 frame, largest first; the frame on its own."""
@@ -129,24 +138,47 @@ class FaceLandmarker:
         """All faces in the next frame of a continuous source, largest first, tracked from
         the frame before (see the module docstring); ``forget`` before an unrelated frame."""
         rgb = _to_rgb(frame_bgr)
-        faces = []
-        for previous in self._followed:
-            if previous.mesh is None:
+        faces, followers = [], {}
+        for previous, follower in self._followed:
+            mesh = None
+            if follower is not None:
+                region = follower.aim(previous.box, _TRACK_REGION_SCALE)
+                mesh = mesh_points(rgb, region, self._runner(follower.graph))
+            if mesh is None:
+                self._idle += [follower] if follower else []
                 continue
-            mesh = self._mesh_in_region(rgb, previous.box, _TRACK_REGION_SCALE)
-            if mesh is not None:
-                faces.append(_mesh_face(mesh, previous.score))
+            faces.append(_mesh_face(mesh, previous.score))
+            followers[id(faces[-1])] = follower
         self._since_detection += 1
         lost = len(faces) < len(self._followed)  # detector-only faces count as lost: re-detect
         if lost or not faces or self._since_detection >= self.detect_every:
             faces = self._detected(rgb, faces)
             self._since_detection = 0
-        self._followed = self._largest(faces)
-        return list(self._followed)
+        faces = self._largest(faces)
+        kept = {id(face) for face in faces}
+        self._idle += [follower for key, follower in followers.items() if key not in kept]
+        self._followed = [(face, followers.get(id(face)) or self._follower(face)) for face in faces]
+        return faces
 
     def forget(self) -> None:
         """Drop the tracked faces: the next ``follow`` starts from a detection."""
+        self._idle += [follower for _, follower in self._followed if follower]
         self._followed, self._since_detection = [], 0
+
+    def _follower(self, face: Face) -> Follower | None:
+        """A tracking graph for a face newly found with a mesh; None for a detector-only face."""
+        if face.mesh is None:
+            return None
+        follower = self._idle.pop() if self._idle else Follower(self._new_tracking_mesh())
+        follower.region = None
+        return follower
+
+    def _new_tracking_mesh(self):
+        return self._tracking_mesh()
+
+    def _runner(self, graph):
+        """How a graph reads a region (``QuietLandmarker`` keeps a graph's first run quiet)."""
+        return graph.process
 
     def _detected(self, rgb: np.ndarray, tracked: list[Face]) -> list[Face]:
         """``tracked`` and every detection that is not one of them, landmarked."""
@@ -177,34 +209,9 @@ class FaceLandmarker:
 
     def _mesh_in_region(self, rgb: np.ndarray, box: tuple[float, float, float, float],
                         scale: float = _REGION_SCALE):
-        """Run the mesh on a square region ``scale`` times ``box``; points mapped back to
-        the frame."""
-        x, y, box_width, box_height = box
-        side = max(box_width, box_height) * scale
-        if side < 4:
-            return None
-        zoom = max(1.0, _MESH_INPUT_SIDE / side)
-        output_side = int(round(side * zoom))
-        left, top = x + box_width / 2 - side / 2, y + box_height / 2 - side / 2
-        # frame (continuous) -> region (continuous): scale by zoom after shifting the corner.
-        # frame pixel index -> region pixel index (continuous u = (X - left) * zoom).
-        shift = 0.5 * zoom - 0.5
-        to_region = np.array([[zoom, 0.0, shift - left * zoom], [0.0, zoom, shift - top * zoom]])
-        region = cv2.warpAffine(
-            rgb, to_region, (output_side, output_side),
-            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-        )
-        result = self._mesh.process(region)
-        if not result.multi_face_landmarks:
-            return None
-        points = np.array(
-            [(point.x, point.y, point.z) for point in result.multi_face_landmarks[0].landmark],
-            dtype=np.float64,
-        ) * output_side
-        points[:, 0] = points[:, 0] / zoom + left
-        points[:, 1] = points[:, 1] / zoom + top
-        points[:, 2] = points[:, 2] / zoom
-        return points
+        """The static-mode mesh on a square region ``scale`` times ``box``; points mapped
+        back to the frame."""
+        return mesh_points(rgb, Region.around(box, scale), self._mesh.process)
 
 
 class QuietLandmarker(FaceLandmarker):
@@ -229,6 +236,7 @@ class QuietLandmarker(FaceLandmarker):
         """Capture until then; set at the first frame and again at the mesh's first run."""
         self._mesh_started = False
         self._capturing = False
+        self._started_graphs: set[int] = set()
 
     def detect(self, frame_bgr: np.ndarray) -> list[Face]:
         return self._quietly(super().detect, frame_bgr)
@@ -251,6 +259,17 @@ class QuietLandmarker(FaceLandmarker):
         self._mesh_started = True
         self._quiet_until = time.monotonic() + self._quiet_s
         return self._captured(super()._mesh_in_region, rgb, box, scale)
+
+    def _new_tracking_mesh(self):
+        return self._captured(super()._new_tracking_mesh)
+
+    def _runner(self, graph):
+        """A tracking graph's first run prints as the static mesh's does: kept quiet alike."""
+        if id(graph) in self._started_graphs:
+            return graph.process
+        self._started_graphs.add(id(graph))
+        self._quiet_until = time.monotonic() + self._quiet_s
+        return lambda image: self._captured(graph.process, image)
 
     def _captured(self, function, *args):
         if self._capturing:  # already inside a capture (the mesh runs within detect)

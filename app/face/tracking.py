@@ -47,6 +47,10 @@ class Track:
     calibration: Calibration | None = None
     """A baseline being recorded."""
 
+    last_read: object = None
+    """What the caller kept of the face's last model read (``app.face_reading``: a
+    ``FaceRead``), for the frames in which it is not read again; None before one."""
+
 
 @dataclass
 class Calibration:
@@ -121,9 +125,11 @@ class FaceTracker:
         self._tracks = []
 
     def reset_smoothing(self) -> None:
-        """Keep the IDs but restart every steady read (another model's probabilities)."""
+        """Keep the IDs but restart every steady read and forget the last reads (another
+        model's probabilities)."""
         for track in self._tracks:
             track.read.restart()
+            track.last_read = None
 
     def calibrate(self, face_id: int, seconds: float, labels: Sequence[str]) -> None:
         """Record face ``face_id``'s neutral baseline over its next ``seconds`` (any thread;
@@ -159,24 +165,45 @@ class FaceTracker:
         calibrated face) for each box, in the order given."""
         if len(boxes) != len(probabilities):
             raise ValueError(f"{len(boxes)} boxes but {len(probabilities)} probability rows")
+        return [self.read(track, probs, time_s)
+                for track, probs in zip(self.assign(boxes, time_s), probabilities)]
+
+    def assign(self, boxes: Sequence[Box], time_s: float) -> list[Track]:
+        """The track of each box, in the order given (new ones for new faces): the IDs,
+        before any read, so that a live run can choose whose read to refresh."""
         self._take_preset()
         self._take_calibrations()
         assigned = self._match(boxes)  # before expiring: a pause in the analysis is no miss
         matched = {id(track) for track in assigned.values()}
         self._tracks = [t for t in self._tracks
                         if id(t) in matched or time_s - t.last_seen_s <= self.grace_s]
-        steadiness = self._steadiness
-        results = []
-        for index, (box, probs) in enumerate(zip(boxes, probabilities)):
+        tracks = []
+        for index, box in enumerate(boxes):
             track = assigned.get(index)
             if track is None:
                 track = Track(next(self._ids), tuple(box), time_s, baseline=self.preset_baseline)
                 self._tracks.append(track)
-            smoothed, shown = track.read.update(probs, time_s, steadiness)
             track.box, track.last_seen_s = tuple(box), time_s
-            calibrated = self._calibrated(track, probs, time_s)
-            results.append(TrackedFace(track.face_id, smoothed, shown, *calibrated))
-        return results
+            tracks.append(track)
+        return tracks
+
+    def read(self, track: Track, probabilities: np.ndarray, time_s: float) -> TrackedFace:
+        """A new read of ``track``'s face: its steady read (and its calibrated one) moves on."""
+        smoothed, shown = track.read.update(probabilities, time_s, self._steadiness)
+        return TrackedFace(track.face_id, smoothed, shown, *self._calibrated(track, probabilities, time_s))
+
+    @staticmethod
+    def held(track: Track, classes: int) -> TrackedFace:
+        """``track``'s steady reads as they stand, for a frame in which it is not read (all
+        NaN while it has had no readable frame; no calibrated frame, as nothing was read)."""
+        def kept(steady: SteadyRead) -> np.ndarray:
+            return np.full(classes, np.nan) if steady.smoothed is None else steady.smoothed.copy()
+
+        calibrated = track.baseline is not None
+        return TrackedFace(track.face_id, kept(track.read), track.read.shown, track.baseline, None,
+                           kept(track.calibrated_read) if calibrated else None,
+                           track.calibrated_read.shown if calibrated else None,
+                           track.calibration is not None)
 
     def _calibrated(self, track: Track, probabilities: np.ndarray, time_s: float) -> tuple:
         """(baseline, corrected frame, its steady read, its emotion shown, still recording)."""

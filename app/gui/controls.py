@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -29,6 +30,10 @@ from app.results import RecordingStatus
 from app.sources.base import IMAGE_EXTENSIONS
 from app.sources.cameras import CameraInfo
 from app.sources.stream_urls import without_credentials
+
+VIEW_TEXTS = {"auto": "Auto (as many as keep up)", "all": "All (most accurate)",
+              "mirror": "Face and mirror", "none": "One read (fastest)"}
+"""The views box's entries, one per ``app.model.views.CHOICES``."""
 
 SMOOTHING_STEP_S = 0.01
 """The smoothing slider counts hundredths of a second."""
@@ -56,6 +61,8 @@ class ControlPanel(QWidget):
     smoothing_changed = Signal(float)
     """The smoothing time constant in seconds (0: off)."""
     gamma_toggled = Signal(bool)
+    views_chosen = Signal(str)
+    """A test-time views setting (``app.model.views.CHOICES``)."""
     record_clicked = Signal()
     marker_clicked = Signal()
     gpu_check_clicked = Signal()
@@ -77,6 +84,9 @@ class ControlPanel(QWidget):
         self.smoothing_value = QLabel()
         self.smoothing_value.setMinimumWidth(44)
         self.gamma = QCheckBox("Adaptive gamma")
+        self.views = QComboBox()
+        for setting, text in VIEW_TEXTS.items():
+            self.views.addItem(text, setting)
         self.record_button = QPushButton("\u25cf  Record")
         self.marker_button = QPushButton("Add marker")
         self.recording_state = plain_note("Not recording")
@@ -176,6 +186,13 @@ class ControlPanel(QWidget):
                                   "clearly leads for a moment.")
         self.gamma.setToolTip("Correct each face's lighting with adaptive gamma, as the model's "
                               "card asks (off: compare the raw crop).")
+        views_row = QHBoxLayout()
+        views_row.addWidget(QLabel("Views"))
+        views_row.addWidget(self.views, 1)
+        self.views.setToolTip("How many test-time views of each face the model reads: all those "
+                              "its card chose on validation data (the most accurate, slowest), "
+                              "the face and its mirror image, or one read (fastest). Auto: as many "
+                              "as keep up with a live source, all of them for a video read in full.")
         record_row = QHBoxLayout()
         record_row.addWidget(self.record_button, 1)
         record_row.addWidget(self.marker_button, 1)
@@ -187,7 +204,7 @@ class ControlPanel(QWidget):
         layout.setSpacing(10)
         for title, rows in (("Source", [source_row, self.source_state]),
                             ("Model", [self.model_box, self.model_state]),
-                            ("Analysis", [smoothing_row, self.gamma]),
+                            ("Analysis", [smoothing_row, self.gamma, views_row]),
                             ("Recording", [record_row, self.recording_state])):
             group = QGroupBox(title)
             group_layout = QVBoxLayout(group)
@@ -203,9 +220,14 @@ class ControlPanel(QWidget):
         self.stop_button.clicked.connect(self.stop_clicked)
         self.smoothing.valueChanged.connect(self._on_smoothing)
         self.gamma.toggled.connect(self.gamma_toggled)
+        self.views.activated.connect(lambda index: self.views_chosen.emit(self.views.itemData(index)))
         self.record_button.clicked.connect(self.record_clicked)
         self.marker_button.clicked.connect(self.marker_clicked)
         self.gpu_button.clicked.connect(self.gpu_check_clicked)
+
+    def set_views(self, setting: str) -> None:
+        index = self.views.findData(setting)
+        self.views.setCurrentIndex(max(index, 0))
 
     def set_smoothing(self, seconds: float) -> None:
         self.smoothing.setValue(round(seconds / SMOOTHING_STEP_S))

@@ -57,6 +57,8 @@ class LaunchOptions:
     """The hysteresis of the emotion shown (``app.face.steady``)."""
     gamma: bool | None = None
     """None: remembered; False: ``--no-gamma``."""
+    views: str | None = None
+    """None: remembered; else ``--views`` other than its default ``auto``."""
     csv: str | None = None
     """Start recording here as soon as the pipeline is ready."""
     overwrite: bool = False
@@ -76,7 +78,8 @@ class LaunchOptions:
             max_faces=args.max_faces,
             smoothing=None if args.smoothing == DEFAULT_TIME_CONSTANT_S else args.smoothing,
             switch_margin=args.switch_margin, switch_hold_s=args.switch_hold,
-            gamma=False if args.no_gamma else None, csv=args.csv, overwrite=args.overwrite,
+            gamma=False if args.no_gamma else None,
+            views=None if args.views == "auto" else args.views, csv=args.csv, overwrite=args.overwrite,
             quit_after_frames=max(args.quit_after_frames, 0), screenshot=args.screenshot,
         )
 

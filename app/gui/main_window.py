@@ -32,6 +32,7 @@ from app.gui.status import StatusPanel, recording_text
 from app.gui.timeline_panel import TimelinePanel
 from app.gui.video_view import VideoView
 from app.model.providers import ProviderReport
+from app.model.views import CHOICES as VIEW_CHOICES
 from app.results import Event, EventKind, FrameResult, RecordingStatus
 from app.system.logs import log_file
 
@@ -57,7 +58,9 @@ class MainWindow(QMainWindow):
                             0.0), MAX_TIME_CONSTANT_S)
         gamma = settings.gamma if options.gamma is None else options.gamma
         steadiness = Steadiness(smoothing, options.switch_margin, options.switch_hold_s)
-        self.session = session = Session(options.provider, options.max_faces, steadiness, gamma, self)
+        views = options.views or (settings.views if settings.views in VIEW_CHOICES else "auto")
+        self.session = session = Session(options.provider, options.max_faces, steadiness, gamma, self,
+                                         views)
         self.view, self.banner, self.controls = VideoView(), BannerArea(), ControlPanel()
         self.timeline = TimelinePanel()
         self.status = StatusPanel(self.statusBar())
@@ -66,6 +69,7 @@ class MainWindow(QMainWindow):
         self.recording = RecordingActions(session, settings, self.banner, dialog_parent=self)
         self.controls.set_smoothing(smoothing)
         self.controls.gamma.setChecked(gamma)
+        self.controls.set_views(views)
         self._layout()
         build_menus(self)
         self._connect()
@@ -257,6 +261,7 @@ class MainWindow(QMainWindow):
                              (controls.stop_clicked, self.stop_source),
                              (controls.smoothing_changed, self._set_smoothing),
                              (controls.gamma_toggled, self._set_gamma),
+                             (controls.views_chosen, self._set_views),
                              (controls.record_clicked, recording.toggle),
                              (controls.marker_clicked, lambda: recording.add_marker()),
                              (controls.gpu_check_clicked, self.show_gpu_check),
@@ -276,6 +281,10 @@ class MainWindow(QMainWindow):
     def _set_gamma(self, enabled: bool) -> None:
         self.session.set_gamma(enabled)
         self.settings.gamma = enabled
+
+    def _set_views(self, setting: str) -> None:
+        self.session.set_views(setting)
+        self.settings.views = setting
 
     def _show_recording(self, status: RecordingStatus | None) -> None:
         self.controls.set_recording(status)

@@ -25,6 +25,7 @@ from app.gui.worker import PipelineWorker
 from app.model.card import ModelCardError
 from app.model.inference import EmotionClassifier
 from app.model.providers import ProviderReport
+from app.model.views import checked_choice
 from app.output.timeline_csv import RecordingError
 from app.pipeline import Pipeline
 from app.results import FrameResult, RecordingStatus
@@ -67,10 +68,10 @@ class Session(QObject):
 
     def __init__(self, provider: str = "auto", max_faces: int = DEFAULT_MAX_FACES,
                  steadiness: Steadiness | None = None, gamma: bool = True,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, views: str = "auto") -> None:
         super().__init__(parent)
         self._settings = dict(provider=provider, max_faces=max_faces,
-                              steadiness=steadiness or Steadiness(), gamma=gamma)
+                              steadiness=steadiness or Steadiness(), gamma=gamma, views=views)
         self.background = Background(self)
         self.stop_after_frames = 0
         """End each run after this many analysed frames (0: never); for scripted runs."""
@@ -164,6 +165,13 @@ class Session(QObject):
         if self._pipeline is not None:
             self._pipeline.gamma_enabled = enabled
 
+    def set_views(self, views: str) -> None:
+        """The test-time views setting (``app.model.views.CHOICES``), now and for a pipeline
+        still being built; ValueError for an unknown one."""
+        self._settings["views"] = checked_choice(views)
+        if self._pipeline is not None:
+            self._pipeline.views = views
+
     def restart_source(self) -> None:
         """Reopen a lost camera or stream on the pool; ``restart_failed`` says why not."""
         pipeline = self._pipeline
@@ -228,6 +236,7 @@ class Session(QObject):
         self._pipeline = pipeline
         pipeline.steadiness = self._settings["steadiness"]  # changed while it was built
         pipeline.gamma_enabled = self._settings["gamma"]
+        pipeline.views = self._settings["views"]
         worker = self._worker = PipelineWorker(pipeline)
         worker.stop_after_frames = self.stop_after_frames
         worker.moveToThread(self._thread)

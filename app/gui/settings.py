@@ -67,6 +67,8 @@ class AppSettings:
     """The smoothing time constant in seconds (the older ``smoothing`` key held a per-frame
     weight, and is ignored)."""
     gamma = _Setting(True, bool)
+    views = _Setting("auto", str)
+    """The test-time views setting (``app.model.views.CHOICES``)."""
     recording_folder = _Setting("", str)
 
     def __init__(self, store: QSettings) -> None:

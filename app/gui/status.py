@@ -22,9 +22,12 @@ class StatusPanel:
             "fps": "Frames analysed per second over the last second",
             "stages": "Milliseconds per stage for the frame shown; their sum is the frame's cost",
             "faces": "Faces analysed in the frame shown",
+            "views": "The model card's test-time views the shown reads were made with (Analysis > "
+                     "Views), and how many faces the model read in this frame (live, a face not "
+                     "read keeps its last read, at least ten reads a second)",
             "dropped": "Frames the analysis could not keep up with (skipped, not queued)",
         }
-        for name in ("position", "fps", "stages", "provider", "faces", "dropped"):
+        for name in ("position", "fps", "stages", "provider", "faces", "views", "dropped"):
             label = plain_label()  # a file's name can look like HTML
             label.setToolTip(tips.get(name, ""))
             label.setContentsMargins(6, 0, 6, 0)
@@ -49,6 +52,7 @@ class StatusPanel:
         self._set("stages", stage_text(result.timings))
         count = len(result.faces)
         self._set("faces", f"{count} face{'s' * (count != 1)}" if result.labels else "no model")
+        self._set("views", views_text(result.faces))
         self._set("dropped", f"{result.dropped_frames} dropped")
         if report is not None:
             self.show_provider(report, result.provider)
@@ -60,6 +64,15 @@ class StatusPanel:
 
     def _set(self, name: str, text: str) -> None:
         self.labels[name].setText(text)
+
+
+def views_text(faces) -> str:
+    """``views all, 2 of 4 read``: the settings of the reads shown, and the faces read now."""
+    if not faces:
+        return ""
+    settings = "/".join(dict.fromkeys(face.views for face in faces))
+    fresh = sum(face.fresh for face in faces)
+    return f"views {settings}" + ("" if fresh == len(faces) else f", {fresh} of {len(faces)} read")
 
 
 def stage_text(timings: StageTimings) -> str:

@@ -29,6 +29,7 @@ from app.model.card_text import (
     text_problems,
 )
 from app.model.onnx_header import OnnxHeaderError, OnnxTextError, read_header
+from app.model.views import ViewPlan
 from app.system.plain_values import json_object, strict_json, text_value, value_list
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ class ModelCard:
     """Measured figures, e.g. ``val_accuracy``, ``val_macro_f1`` (fractions in [0, 1])."""
     training: Mapping[str, Any] = field(default_factory=dict)
     """How it was made: command, epochs, seconds, parameters, weights SHA-256, notes."""
+    views: ViewPlan = field(default_factory=ViewPlan)
+    """The test-time views chosen on validation data, applied at run time (``app.model.views``);
+    empty on a card from before, whose file reads each face once (or carries its views inside)."""
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -95,6 +99,7 @@ class ModelCard:
         """The card as ONNX ``metadata_props`` (string to string)."""
         metadata = {PREFIX + "schema": CARD_SCHEMA}
         flat = {name: getattr(self, name) for name in _CARD_KEYS} | asdict(self.preprocess)
+        flat["views"] = self.views.to_values()
         for name, value in flat.items():
             metadata[PREFIX + name] = value if isinstance(value, str) else json.dumps(value)
         return metadata
@@ -132,6 +137,7 @@ class ModelCard:
                 version=values.get("version", "1"),
                 metrics=json_object("metrics", values.get("metrics", {})),
                 training=json_object("training", values.get("training", {})),
+                views=ViewPlan.from_values(json_object("views", values.get("views", {}))),
             )
         except ModelCardError as error:
             raise ModelCardError(f"{source}: {error}") from None

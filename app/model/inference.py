@@ -24,6 +24,7 @@ from app.model.card import (
 )
 from app.model.providers import probe
 from app.model.tensorrt_options import TENSORRT, provider_name, with_batch_profile
+from app.model.views import SETTINGS, expand, pool
 
 log = logging.getLogger(__name__)
 
@@ -99,22 +100,26 @@ class EmotionClassifier:
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         return softmax(self.logits(batch))
 
-    def predict(self, batch: np.ndarray) -> Prediction:
-        """Probabilities and, for an ensemble, each member's, from one session run.
+    def predict(self, batch: np.ndarray, views: str = "none") -> Prediction:
+        """Probabilities and, for an ensemble, each member's, from one session run over
+        every face's ``views`` (a setting of ``app.model.views.SETTINGS``, read as the
+        card's ``ViewPlan`` says).
 
         A face whose outputs are not all finite (NaN or infinity: a damaged or badly
         exported model, an overflow) gets an all-NaN row, so that it reads as unreadable
         everywhere rather than as "nan%"; the first such face is logged, once per model.
         """
         members = len(self.member_names)
+        if views not in SETTINGS:
+            raise ValueError(f"unknown views setting {views!r}; valid: {', '.join(SETTINGS)}")
         if len(batch) == 0:
             return Prediction(np.zeros((0, self.card.num_classes), np.float32),
                               np.zeros((0, members, self.card.num_classes), np.float32) if members else None)
-        if not members:
-            return self._checked(self.probabilities(batch), None)
-        logits, per_member = self.session.run([OUTPUT_NAME, MEMBER_OUTPUT_NAME],
-                                              {INPUT_NAME: np.ascontiguousarray(batch, np.float32)})
-        return self._checked(softmax(logits), per_member)
+        seen, mirror = self.card.views.views(views)
+        inputs = {INPUT_NAME: expand(np.ascontiguousarray(batch, np.float32), seen, mirror)}
+        outputs = self.session.run([OUTPUT_NAME, MEMBER_OUTPUT_NAME] if members else [OUTPUT_NAME], inputs)
+        probabilities, per_member = pool(outputs[0], len(seen), mirror, outputs[1] if members else None)
+        return self._checked(probabilities, per_member)
 
     def _checked(self, probabilities: np.ndarray, members: np.ndarray | None) -> Prediction:
         """``probabilities`` and ``members`` with non-finite rows made all NaN (see ``predict``)."""

@@ -180,6 +180,17 @@ TABLE: tuple[Group, ...] = (
           (RAW,
            Column("top_emotion", lambda row: row.raw_top),
            Column("top_probability", lambda row: _probability(float(np.max(row.face.probabilities)))))),
+    Group("the model card's test-time views that made this row's probabilities: `none` (the crop "
+          "once), `mirror` (the crop and its mirror image), `all` (every view the card chose on "
+          "validation data; see `--views`)",
+          (Column("views", lambda row: row.face.views),)),
+    Group("`1` where the model read this face in this frame; `0` where a live run's frame budget "
+          "kept its last read (every face is read at least 10 times a second: `app/read_schedule.py`): "
+          "then the probabilities, `views` and quality columns are that read's, made `read_age_ms` "
+          "milliseconds earlier (0 for a fresh read); the box, the landmarks and `face_id` are always "
+          "this frame's",
+          (Column("read_fresh", lambda row: int(row.face.fresh)),
+           Column("read_age_ms", lambda row: f"{row.face.read_age_ms:.0f}"))),
     Group("the per-face moving average the window shows, and the emotion it names (held by the "
           "hysteresis)",
           (SMOOTHED, SHOWN)),

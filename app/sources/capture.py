@@ -37,6 +37,10 @@ STREAM_PATTERN = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 class FrameReader(ABC):
     """Frames and events from one source; ``close()`` when done."""
 
+    keeps_newest = False
+    """Whether frames the analysis cannot keep up with are dropped (a live source), rather
+    than waited for."""
+
     def __init__(self, source: Source) -> None:
         self.source = source
         self.dropped_frames = 0
@@ -86,6 +90,8 @@ class LatestFrameReader(FrameReader):
 
     ``pace=True`` plays a video at its own speed (by frame timestamps), like a camera.
     """
+
+    keeps_newest = True
 
     def __init__(self, source: Source, pace: bool = False) -> None:
         super().__init__(source)

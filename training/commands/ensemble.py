@@ -31,6 +31,7 @@ import onnx
 
 from app.model.card import ModelCard, ModelCardError
 from app.model.providers import REQUESTS
+from app.model.views import ViewPlan
 from app.system.exit_codes import ExitCode
 from app.system.output_files import Staged
 from app.system.output_paths import add_overwrite_argument, refuse_existing
@@ -80,7 +81,7 @@ def ensemble_card(members: list[Member], weights: list[float], base: ModelCard, 
     datasets = sorted({member.card.dataset for member in members})
     return replace(base, architecture=ARCHITECTURE, metrics={},
                    preprocess=replace(base.preprocess, input_size=(side, side)),
-                   training=training,
+                   training=training, views=ViewPlan(),  # its own: emotion-train views ENSEMBLE --search
                    dataset=datasets[0] if len(datasets) == 1 else "; ".join(datasets))
 
 

@@ -9,6 +9,9 @@ a split of a few thousand images leaves about a point either way, so a smaller g
 two models may be noise; ``emotion-train compare`` tests one), and writes a JSON report
 and a confusion-matrix PNG.
 
+``--views`` reads the card's test-time views as the app would (``app.model.views``;
+default ``all``, the setting the card's figures are for).
+
 ``--write-card`` also records the split's accuracy and macro-F1 in the model's own card
 (``<split>_accuracy``, ``<split>_macro_f1``; weights untouched, file replaced
 atomically; the bootstrap intervals stay in the JSON report, since card metrics are plain
@@ -28,6 +31,7 @@ from pathlib import Path
 from app.model.card import ModelCard, ModelCardError
 from app.model.inference import EmotionClassifier
 from app.model.providers import REQUESTS
+from app.model.views import SETTINGS
 from app.system.exit_codes import ExitCode
 from training.data import FORMAT_CHOICES, CropSet, DataOptions, DatasetLayoutError
 from training.evaluate import Evaluation, classifier_for, evaluate, load_for
@@ -47,6 +51,7 @@ def report_json(path: Path, classifier: EmotionClassifier, crops: CropSet, evalu
         "dataset": crops.dataset,
         "data": str(data),
         "split": crops.split,
+        "views": evaluation.views,
         "provider": evaluation.provider,
         "seconds": round(evaluation.seconds, 3),
         "skipped": evaluation.skipped,
@@ -63,8 +68,15 @@ def format_intervals(intervals: ScoreIntervals) -> str:
 
 
 def card_with_figures(card: ModelCard, crops: CropSet, evaluation: Evaluation) -> ModelCard:
-    """``card`` plus the split's accuracy and macro-F1, and what they were measured on."""
+    """``card`` plus the split's accuracy and macro-F1 (those of ``--views all``), and what
+    they were measured on; a val figure of another setting goes to the card's views."""
     report, split = evaluation.report, crops.split
+    if evaluation.views != "all":
+        if split != "val":
+            raise ValueError(f"--write-card records {split} figures of --views all only "
+                             f"(got --views {evaluation.views})")
+        figures = {**card.views.val_accuracy, evaluation.views: report.accuracy}
+        return replace(card, views=replace(card.views, val_accuracy=figures))
     metrics = {**card.metrics, f"{split}_accuracy": report.accuracy, f"{split}_macro_f1": report.macro_f1}
     skipped = sum(evaluation.skipped.values())
     left_out = f", {skipped} of classes the model lacks left out" if skipped else ""
@@ -95,6 +107,8 @@ def data_options(args: argparse.Namespace) -> DataOptions:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help="exported ONNX model with its card")
     add_data_arguments(parser)
+    parser.add_argument("--views", default="all", choices=SETTINGS,
+                        help="read the card's test-time views: none, mirror, or all (default)")
     parser.add_argument("--out-dir", type=Path, default=Path("reports"),
                         help="folder for MODEL_SPLIT.json and MODEL_SPLIT_confusion.png")
     parser.add_argument("--write-card", action="store_true",
@@ -110,20 +124,21 @@ def run(args: argparse.Namespace) -> int:
     try:
         classifier = classifier_for(args.model, args.provider)
         crops = load_for(classifier, args.data, args.split, args.dataset, data_options(args))
-        evaluation = evaluate(classifier, crops, args.batch)
+        evaluation = evaluate(classifier, crops, args.batch, args.views)
         # None when no image has a label the model knows: nothing to resample.
         intervals = evaluation.intervals(args.resamples, args.seed) if evaluation.report.total else None
     except (ModelCardError, DatasetLayoutError, ValueError) as error:
         log.error("%s", error)
         return ExitCode.BAD_INPUT
-    stem = f"{args.model.stem}_{args.split}"
+    stem = f"{args.model.stem}_{args.split}" + ("" if args.views == "all" else f"_{args.views}")
     json_path, png_path = args.out_dir / f"{stem}.json", args.out_dir / f"{stem}_confusion.png"
     args.out_dir.mkdir(parents=True, exist_ok=True)
     result = report_json(args.model, classifier, crops, evaluation, args.data, intervals)
     json_path.write_text(json.dumps(result, indent=2))
     plot_confusion(evaluation.report, png_path,
                    f"{classifier.card.architecture} on {crops.dataset} {args.split}")
-    print(f"{args.model} on {crops.dataset} {args.split} ({evaluation.provider}, "
+    print(f"{args.model} on {crops.dataset} {args.split}, --views {args.views} "
+          f"({classifier.card.views.reads(args.views)} reads per image; {evaluation.provider}, "
           f"{evaluation.seconds:.1f} s)")
     print(evaluation.report.format())
     if intervals is not None:

@@ -6,9 +6,9 @@ Steps: rebuild the model from the checkpoint; export it with its model card
 (``training.checkpoint_card``, ``training.export.export_onnx``); check ONNX Runtime
 agrees with PyTorch; measure the validation accuracy and macro-F1 of the exported file
 through the app's own code (``training.export.measure_file``); with ``--mirror-average``,
-the graph averages each face's logits with its mirror image's
-(``training.export.MirrorAveraged``) and the card says so; with ``--fp16``, store the
-weights in float16 and measure again; record the weights' SHA-256; write the final card.
+each face's logits are averaged with its mirror image's at run time: the card records it
+(``app.model.views.ViewPlan``), the file stays plain; with ``--fp16``, store the weights
+in float16 and measure again; record the weights' SHA-256; write the final card.
 The file is written beside the target and moved into place only when every check
 passed, so a failed export never replaces a good model; an existing file (a shipped
 model) is replaced only with ``--overwrite``.
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from app.model.card import ModelCard, ModelCardError
 from app.model.providers import REQUESTS
+from app.model.views import ViewPlan
 from app.system.exit_codes import ExitCode
 from app.system.output_files import Staged
 from app.system.output_paths import add_overwrite_argument, refuse_existing
@@ -32,14 +33,7 @@ from training.checkpoint import Checkpoint
 from training.checkpoint_card import card_from_checkpoint
 from training.data import FORMAT_CHOICES, CropSet, DataOptions, DatasetLayoutError
 from training.evaluate import classifier_for, load_for
-from training.export import (
-    MIRROR_AVERAGED,
-    MirrorAveraged,
-    export_onnx,
-    install,
-    measure_file,
-    parity_error,
-)
+from training.export import export_onnx, install, measure_file, parity_error
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", help="split to measure (default: the run's validation split)")
     parser.add_argument("--limit-per-class", type=int, help="measure on at most N per class")
     parser.add_argument("--mirror-average", action="store_true",
-                        help="average each face's logits with its mirror image's, inside the graph "
-                             "(test-time flip: usually more accurate, twice the compute per face)")
+                        help="record on the card that each face's logits are averaged with its "
+                             "mirror image's at run time (test-time flip: usually more accurate, "
+                             "twice the compute per face; --views none reads once)")
     parser.add_argument("--fp16", action="store_true",
                         help="store weights in float16 (inputs and outputs stay float32)")
     parser.add_argument("--parity-tolerance", type=float, default=1e-3,
@@ -80,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
         model = saved.trained_model()
         card = card_from_checkpoint(saved)
         if args.mirror_average:
-            model = MirrorAveraged(model)
-            card = replace(card, training=dict(card.training, test_time=MIRROR_AVERAGED))
+            views = ViewPlan(mirror=True)
+            card = replace(card, views=views, training=dict(card.training, test_time=views.describe()))
         export_onnx(model, card, partial)
         parity = parity_error(model, partial)
         if parity > args.parity_tolerance:
