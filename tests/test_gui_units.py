@@ -241,9 +241,9 @@ def test_command_line_choices_override_remembered_ones_only_when_given():
     parse = build_parser().parse_args
     plain = LaunchOptions.from_args(parse([]))
     assert plain.smoothing is None and plain.gamma is None and plain.views is None and not plain.automated
-    chosen = LaunchOptions.from_args(parse(["--smoothing", "0.3", "--no-gamma", "--views", "none",
+    chosen = LaunchOptions.from_args(parse(["--smoothing", "0.5", "--no-gamma", "--views", "none",
                                             "--screenshot", "a.png"]))
-    assert chosen.smoothing == 0.3 and chosen.gamma is False and chosen.views == "none" and chosen.automated
+    assert chosen.smoothing == 0.5 and chosen.gamma is False and chosen.views == "none" and chosen.automated
 
 
 def test_a_message_action_runs_without_the_buttons_argument(qapp):
