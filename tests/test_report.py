@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from app.cli import main as emotion_app
+from app.face.steady import Steadiness
 from app.model.library import resolve_model
 from app.output import palette
 from app.pipeline import Pipeline
@@ -62,7 +63,8 @@ def test_a_report_holds_the_run_its_faces_and_nothing_to_fetch(session, tmp_path
     assert emotion_app(["report", str(path), "--out", str(out), "--source", "fer_test.mp4"]) == 0
     page = out.read_text(encoding="utf-8")
     digest = hashlib.sha256(resolve_model(MODEL).read_bytes()).hexdigest()
-    for fact in ("fer_test.mp4", f"{MODEL}.onnx", digest, "smoothing_s 0.2", "position in the video",
+    smoothing = f"smoothing_s {Steadiness().time_constant_s:g}"
+    for fact in ("fer_test.mp4", f"{MODEL}.onnx", digest, smoothing, "position in the video",
                  "stimulus shown at"):
         assert fact in page, fact
     assert page.count("<svg") == page.count("<h2>Face ") >= 1  # one figure per face

@@ -16,6 +16,9 @@ OVERWRITE_HINT = "pass --overwrite to replace it"
 def refuse_existing(path: str | Path, overwrite: bool) -> Path:
     """``path`` (``~`` expanded); ValueError when it exists and ``overwrite`` is False."""
     path = Path(path).expanduser()
+    if not overwrite and path.is_symlink():  # --overwrite replaces the link, never its target
+        raise ValueError(f"{path}: a link is there (the app never writes through one; pass "
+                         "--overwrite to replace the link, or name its target)")
     if not overwrite and path.exists():
         raise ValueError(f"{path} already exists; {OVERWRITE_HINT}")
     return path
