@@ -35,7 +35,8 @@ import torch.nn.functional as F
 # Sibling script (this folder is on sys.path when the script runs).
 from latency import markdown_table
 
-from training.cpu_plan import CpuCapability, available_cores
+from app.batch.local import available_cores
+from training.cpu_plan import CpuCapability
 from training.distributed import Context
 from training.models import ARCHITECTURES
 from training.recipes import recipe_for

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from app.batch.local import available_cores
 from app.system.output_files import write_bytes_staged
 from training.models import build_model
 from training.optimisation import Precision, place
@@ -242,8 +243,3 @@ class ThreadGovernor:
             self.threads = wanted
             torch.set_num_threads(wanted)
         return self.threads
-
-
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-

@@ -16,13 +16,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from app.batch.local import available_cores
 from app.face.alignment import DEFAULT_TEMPLATE_ID
 from app.face.gamma import adaptive_gamma
 from app.face.preprocess import PreprocessSpec, to_tensor
 from training import ablations, warm_start
 from training.augment import Augmenter
 from training.checkpoint import DatasetInfo
-from training.cpu_plan import available_cores, default_cache, plan_cpu
+from training.cpu_plan import default_cache, plan_cpu
 from training.data import CropSet, load_split, resolve_format
 from training.data.torch_dataset import CropDataset, EvalBatches, TrainBatches, ignore_interrupts
 from training.distributed import Context

@@ -42,12 +42,17 @@ class RunStatus:
     def finished(self) -> bool:
         return self.stopped == "finished" or self.epoch >= self.epochs
 
+    @property
+    def seconds_per_epoch(self) -> float | None:
+        """The median epoch's wall seconds; None before the first epoch."""
+        return statistics.median(self.epoch_seconds) if self.epoch_seconds else None
+
     def seconds_left(self) -> float | None:
-        """Median epoch time times the epochs still to train; None before the first epoch."""
-        if not self.epoch_seconds:
+        """The median epoch time times the epochs still to train; None before the first epoch."""
+        if self.seconds_per_epoch is None:
             return None
         remaining = self.epochs - self.epoch - self.batches_done / max(self.batches_per_epoch, 1)
-        return max(0.0, remaining) * statistics.median(self.epoch_seconds)
+        return max(0.0, remaining) * self.seconds_per_epoch
 
     def write(self, folder: Path) -> None:
         """Write-then-rename, so a reader never sees half a file."""

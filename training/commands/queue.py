@@ -89,8 +89,7 @@ def status_table(states: list[RunState]) -> str:
         epoch = f"{status.epoch}/{status.epochs}" if status else "-"
         best = (f"{100 * status.best_accuracy:.2f} % @ {status.best_epoch}"
                 if status and status.best_epoch else "-")
-        per_epoch = sorted(status.epoch_seconds)[len(status.epoch_seconds) // 2] \
-            if status and status.epoch_seconds else None
+        per_epoch = status.seconds_per_epoch if status else None
         left = status.seconds_left() if status and state.state != "finished" else None
         total += left or 0.0
         lines.append(f"{state.run.name:{width}} {state.state:9} {epoch:>9} {best:>15} "
