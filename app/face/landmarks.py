@@ -222,9 +222,7 @@ class QuietLandmarker(FaceLandmarker):
     once a face is seen (its graph threads may print a moment later). So output is
     captured while the landmarker is built, during the first ``quiet_s`` seconds of
     detection, and for ``quiet_s`` seconds from the first mesh run; never otherwise,
-    because the capture is process-wide (a tracking graph started later for a newly
-    followed face is not captured: a script's own lines could be reordered meanwhile, so its
-    start-up line may reach the terminal instead). Only descriptor 2 is captured, and Python's
+    because the capture is process-wide. Only descriptor 2 is captured, and Python's
     ``sys.stderr`` keeps its terminal meanwhile, so another thread's own lines still show.
     """
 
@@ -261,6 +259,17 @@ class QuietLandmarker(FaceLandmarker):
         self._mesh_started = True
         self._quiet_until = time.monotonic() + self._quiet_s
         return self._captured(super()._mesh_in_region, rgb, box, scale)
+
+    def _new_tracking_mesh(self):
+        return self._captured(super()._new_tracking_mesh)
+
+    def _runner(self, graph):
+        """A tracking graph's first run prints as the static mesh's does: kept quiet alike."""
+        if id(graph) in self._started_graphs:
+            return graph.process
+        self._started_graphs.add(id(graph))
+        self._quiet_until = time.monotonic() + self._quiet_s
+        return lambda image: self._captured(graph.process, image)
 
     def _captured(self, function, *args):
         if self._capturing:  # already inside a capture (the mesh runs within detect)
